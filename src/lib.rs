@@ -1,0 +1,8 @@
+//! banjo: a systemd-native replacement for fail2ban.
+//!
+//! The data flow is the module tree: `source` produces entries, `filter` matches them,
+//! `config` says which filters and thresholds each jail uses, `cli` is what the admin types.
+pub mod cli;
+pub mod config;
+pub mod filter;
+pub mod source;
