@@ -1,1 +1,195 @@
-//! config
+//! banjo's configuration: figment layers (config file < config.d/*.toml < `BANJO_…` variables),
+//! the schema, validation and messages that name the file, the key, the value and the fix.
+//! Reads config files and nothing else; filters are resolved through `crate::filter`.
+//!
+//! ```toml
+//! [defaults]
+//! bantime = "1d"
+//!
+//! [jails.dovecot-imap]
+//! filter = "dovecot"
+//! journal = ["_SYSTEMD_UNIT=dovecot.service"]
+//! ports = [993, 995]
+//! ```
+
+mod duration;
+mod error;
+mod layers;
+mod net;
+mod resolve;
+mod schema;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use duration::{BanTime, Compact, parse_duration};
+pub use error::{ConfigError, EXAMPLE_CONFIG, Origin};
+pub use layers::{ENV_PREFIX, ENV_SPLIT};
+pub use net::IgnoreIp;
+pub use values::{
+    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, PortRange, Protocol, UseDns,
+};
+
+use crate::filter::FilterDef;
+
+/// Where banjo looks for its configuration when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/banjo/config.toml";
+
+/// The validated configuration the rest of banjo uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub daemon: Daemon,
+    /// Enabled jails, defaults applied, sorted by name.
+    pub jails: Vec<Jail>,
+    /// Names of the jails with `enabled = false` (checked for typos, not loaded).
+    pub disabled_jails: Vec<String>,
+    /// The `[filters.NAME]` sections.
+    pub filters: BTreeMap<String, FilterDef>,
+    /// The files read, in the order they were layered.
+    pub files: Vec<PathBuf>,
+    /// Files in config.d/ that were not read because their name does not end in `.toml`.
+    pub ignored_files: Vec<PathBuf>,
+    /// The config file's directory: relative filter file paths start here.
+    pub base_dir: PathBuf,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Daemon {
+    pub loglevel: LogLevel,
+    /// The nftables table banjo owns.
+    pub table: String,
+    /// Remove the table when banjo stops; by default it stays and the kernel expires bans.
+    pub flush_on_stop: bool,
+    /// `None`: the caller uses $STATE_DIRECTORY, else /var/lib/banjo.
+    pub state_dir: Option<PathBuf>,
+    /// `None`: the caller uses $RUNTIME_DIRECTORY, else /run/banjo.
+    pub runtime_dir: Option<PathBuf>,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon {
+            loglevel: LogLevel::Info,
+            table: "banjo".to_string(),
+            flush_on_stop: false,
+            state_dir: None,
+            runtime_dir: None,
+        }
+    }
+}
+
+/// One enabled jail, every setting resolved (jail > [defaults] > built-in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jail {
+    pub name: String,
+    /// The filter as written (`"sshd[mode=aggressive]"`); the jail's name when not set.
+    pub filter: String,
+    /// The filter it names, resolved (and known to compile).
+    pub filter_def: FilterDef,
+    pub maxretry: u32,
+    pub findtime: Duration,
+    pub bantime: BanTime,
+    pub ignoreip: Vec<IgnoreIp>,
+    pub ignoreself: bool,
+    pub usedns: UseDns,
+    /// Empty: all ports.
+    pub ports: Vec<PortRange>,
+    pub protocols: Vec<Protocol>,
+    pub hook: Hook,
+    pub family: Family,
+    pub blocktype: BlockType,
+    /// Addresses with failures kept before the oldest are evicted.
+    pub maxtracked: usize,
+    /// fail2ban's `bantime.increment`, when enabled.
+    pub increment: Option<Increment>,
+    /// Journal matches; empty when the jail reads multilog.
+    pub journal: Vec<JournalMatch>,
+    pub multilog: Option<MultilogSource>,
+    /// Where the jail's section was first written.
+    pub origin: Origin,
+}
+
+/// fail2ban's `bantime.increment` family: repeat offenders get longer bans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Increment {
+    /// `bantime.factor`.
+    pub factor: f64,
+    /// `bantime.multipliers`; empty means the factor formula.
+    pub multipliers: Vec<u32>,
+    /// `bantime.maxtime`: no ban grows longer than this.
+    pub maxtime: Option<Duration>,
+    /// `bantime.rndtime`: up to this much random extra time.
+    pub rndtime: Duration,
+    /// `bantime.overalljails`: count bans from every jail, not only this one.
+    pub overalljails: bool,
+}
+
+impl Config {
+    /// An error when there is nothing to run: no jail is enabled.
+    pub fn require_jails(&self) -> Result<(), ConfigError> {
+        if !self.jails.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::NoJails {
+            path: self.files.first().cloned().unwrap_or_else(|| DEFAULT_PATH.into()),
+            disabled: self.disabled_jails.clone(),
+        })
+    }
+
+    /// The enabled jail called `name`.
+    pub fn jail(&self, name: &str) -> Option<&Jail> {
+        self.jails.iter().find(|j| j.name == name)
+    }
+}
+
+/// Loads `path`, its config.d/ and the process's `BANJO_…` environment variables.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let env = std::env::vars_os()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()));
+    load_with_env(path, env)
+}
+
+/// Like [`load`], with the environment given as (name, value) pairs instead of read from the
+/// process (tests, `banjo check` of another host's settings).
+pub fn load_with_env<I>(path: &Path, env: I) -> Result<Config, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let (files, ignored) = layers::read_files(path)?;
+    build(path, &files, ignored, env)
+}
+
+/// One config text alone: no config.d/, no environment. `path` is only used in messages and
+/// for relative filter paths. For fuzzing and for tools that hold the text already.
+pub fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let file = layers::TomlFile {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+    };
+    layers::check_file(&file)?;
+    build(path, &[file], vec![], std::iter::empty())
+}
+
+fn build<I>(
+    path: &Path,
+    files: &[layers::TomlFile],
+    ignored: Vec<PathBuf>,
+    env: I,
+) -> Result<Config, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let figment = layers::figment(files, env);
+    let base_dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let paths = files.iter().map(|f| f.path.clone()).collect();
+    resolve::Walk::new(&figment, &base_dir).run(paths, ignored)
+}

@@ -6,7 +6,17 @@
 //! reading a filter file the admin named.
 pub mod builtin;
 pub mod f2bconf;
+mod literal;
+mod matchset;
+mod pattern;
+mod tags;
 pub mod time;
+
+pub use matchset::{MatchSet, Scratch};
+pub use pattern::{Captured, Host, Pattern};
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// A filter as written: the fail2ban keys, uncompiled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,4 +34,215 @@ pub struct FilterDef {
     pub journalmatch: Vec<String>,
     /// Options read from a fail2ban file that banjo cannot honour, with why (e.g. `maxlines`).
     pub unsupported: Vec<String>,
+}
+
+/// Why a filter could not be found or compiled. Callers (config check, test-filter) print it
+/// with the jail or file it belongs to.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("unknown filter {name:?}: not a built-in filter ({builtins}), not a [filters.{name}] section, and no file {name:?} exists")]
+    Unknown { name: String, builtins: String },
+    #[error("{origin}: {key} {index}: {message}\n  regex: {regex}")]
+    BadRegex { origin: String, key: &'static str, index: usize, regex: String, message: String },
+    #[error("{origin}: no failregex: a filter needs at least one")]
+    NoFailregex { origin: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A compiled filter.
+#[derive(Debug)]
+pub struct Filter {
+    pub def: FilterDef,
+    fail: Vec<Pattern>,
+    ignore: Vec<Pattern>,
+    pref: Option<Pattern>,
+}
+
+/// What a filter says of one line (its timestamp already cut).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Missed,
+    /// A failregex matched, and so did an ignoreregex.
+    Ignored { failregex: usize, ignoreregex: usize },
+    /// A failregex matched but what its address tag took is not an address.
+    BadHost { failregex: usize, text: String },
+    Matched(Matched),
+}
+
+/// A failure: which failregex matched, the address, and the other captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// Index into the filter's failregex list (0-based).
+    pub failregex: usize,
+    pub host: Host,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Filter {
+    /// Compiles every regex; an error names the filter, the key and the regex's position.
+    pub fn compile(def: &FilterDef) -> Result<Filter, FilterError> {
+        if def.failregex.is_empty() {
+            return Err(FilterError::NoFailregex { origin: def.origin.clone() });
+        }
+        let compile = |key: &'static str, index: usize, regex: &str| {
+            Pattern::compile(regex).map_err(|message| FilterError::BadRegex {
+                origin: def.origin.clone(),
+                key,
+                index: index + 1,
+                regex: regex.to_string(),
+                message,
+            })
+        };
+        let mut fail = Vec::with_capacity(def.failregex.len());
+        for (i, re) in def.failregex.iter().enumerate() {
+            let p = compile("failregex", i, re)?;
+            if !p.has_host() && def.prefregex.is_none() {
+                return Err(FilterError::BadRegex {
+                    origin: def.origin.clone(),
+                    key: "failregex",
+                    index: i + 1,
+                    regex: re.clone(),
+                    message: "no <HOST>, <ADDR>, <IP4>, <IP6> or <DNS> tag: banjo would not know whom to ban".into(),
+                });
+            }
+            fail.push(p);
+        }
+        let ignore = def
+            .ignoreregex
+            .iter()
+            .enumerate()
+            .map(|(i, re)| compile("ignoreregex", i, re))
+            .collect::<Result<_, _>>()?;
+        let pref = def.prefregex.as_deref().map(|re| compile("prefregex", 0, re)).transpose()?;
+        Ok(Filter { def: def.clone(), fail, ignore, pref })
+    }
+
+    pub fn failregex(&self) -> &[Pattern] {
+        &self.fail
+    }
+
+    /// Things `banjo check` should tell: patterns on the slow engine, options not honoured.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w: Vec<String> = self
+            .fail
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.uses_fallback())
+            .map(|(i, p)| {
+                format!(
+                    "failregex {} uses look-around or a back-reference: it runs on the backtracking engine, \
+                     which is slower and not linear-time: {}",
+                    i + 1,
+                    p.source
+                )
+            })
+            .collect();
+        w.extend(self.def.unsupported.iter().cloned());
+        w
+    }
+
+    /// Matches one line with every regex (no prefilter): for single lines and explanations.
+    pub fn check(&self, text: &[u8]) -> Outcome {
+        self.evaluate(text, |_| true)
+    }
+
+    /// Why `text` was missed, in a sentence: the closest failregex and the fixed text it
+    /// needs but does not find (the usual cause, e.g. a qlogenvelope line without remoteip=).
+    pub fn explain_miss(&self, text: &[u8]) -> String {
+        if let Some(p) = &self.pref
+            && p.captures(text).is_none()
+        {
+            let (_, missing) = p.fixed_text(text);
+            return if missing.is_empty() {
+                "the prefregex does not match this line".to_string()
+            } else {
+                format!("the prefregex does not match: no {}", missing.join(", "))
+            };
+        }
+        let scored = self.fail.iter().enumerate().map(|(i, p)| {
+            let (found, missing) = p.fixed_text(text);
+            (found.len(), usize::MAX - missing.len(), i, found, missing)
+        });
+        let Some((nfound, _, i, found, missing)) = scored.max_by_key(|s| (s.0, s.1, usize::MAX - s.2)) else {
+            return String::new();
+        };
+        let which = format!("failregex #{} ({})", i + 1, self.fail[i].source);
+        if nfound == 0 && !missing.is_empty() {
+            format!("none of the filter's fixed text occurs here; the closest, {which}, needs {}", missing.join(", "))
+        } else if !missing.is_empty() {
+            format!("closest is {which}: has {} but not {}", found.join(", "), missing.join(", "))
+        } else {
+            format!(
+                "closest is {which}: its fixed text is all here, but the parts between do not fit \
+                 (check where the address stands, ^/$ anchors, and that the timestamp was cut as expected)"
+            )
+        }
+    }
+
+    /// fail2ban's order: prefregex must match and narrows the text to its `<F-CONTENT>`;
+    /// the first failregex that matches wins; an ignoreregex match then drops the line.
+    /// `candidate(i)` says whether failregex i (or the prefregex, i = len) may match at all.
+    pub(crate) fn evaluate(&self, text: &[u8], candidate: impl Fn(usize) -> bool) -> Outcome {
+        let mut pre_fields = Vec::new();
+        let mut pre_host = None;
+        let body = match &self.pref {
+            None => text,
+            Some(p) => {
+                if !candidate(self.fail.len()) {
+                    return Outcome::Missed;
+                }
+                let Some(c) = p.captures(text) else {
+                    return Outcome::Missed;
+                };
+                pre_fields = c.fields;
+                pre_host = c.host;
+                match c.content {
+                    Some((a, b)) => &text[a..b],
+                    None => text,
+                }
+            }
+        };
+        for (i, p) in self.fail.iter().enumerate() {
+            if !candidate(i) {
+                continue;
+            }
+            let Some(c) = p.captures(body) else { continue };
+            if let Some(j) = self.ignore.iter().position(|ig| ig.captures(text).is_some()) {
+                return Outcome::Ignored { failregex: i, ignoreregex: j };
+            }
+            let mut fields = std::mem::take(&mut pre_fields);
+            fields.extend(c.fields);
+            return match c.host.or(pre_host) {
+                Some(Ok(host)) => Outcome::Matched(Matched { failregex: i, host, fields }),
+                Some(Err(text)) => Outcome::BadHost { failregex: i, text },
+                None => Outcome::BadHost { failregex: i, text: String::new() },
+            };
+        }
+        Outcome::Missed
+    }
+}
+
+/// Where a jail's `filter = "…"` points: a `[filters.NAME]` section, a built-in filter, or a
+/// fail2ban filter file (relative to `base_dir`); `NAME[k=v, …]` passes fail2ban parameters.
+pub fn resolve(spec: &str, base_dir: &Path, inline: &BTreeMap<String, FilterDef>) -> Result<FilterDef, FilterError> {
+    if let Some(def) = inline.get(spec) {
+        return Ok(def.clone());
+    }
+    let (name, params) = f2bconf::parse_spec(spec).map_err(|e| FilterError::Other(e.to_string()))?;
+    let looks_like_path = name.contains('/') || name.ends_with(".conf") || name.ends_with(".local");
+    if !looks_like_path && let Some(def) = builtin::load(&name, &params)? {
+        return Ok(def);
+    }
+    let path = base_dir.join(&name);
+    if looks_like_path || path.is_file() {
+        if !path.is_file() {
+            return Err(FilterError::Other(format!(
+                "filter file {} does not exist (filter = {spec:?})",
+                path.display()
+            )));
+        }
+        return f2bconf::load(&f2bconf::Disk, &path, &params).map_err(|e| FilterError::Other(e.to_string()));
+    }
+    Err(FilterError::Unknown { name: name.to_string(), builtins: builtin::names().join(", ") })
 }

@@ -1,0 +1,222 @@
+//! Several filters over one stream of lines, in one pass per line.
+//!
+//! Every failregex and prefregex of every filter contributes its required literals to one
+//! Aho-Corasick automaton. A line that contains none of them is rejected after that single
+//! scan, which is the fate of most lines; otherwise only the regexes whose literals occur
+//! (and those with no usable literal) run, and captures are taken only on a hit.
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::{Filter, Outcome};
+
+/// Per-thread scratch space, reused line after line so the hot path does not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    bits: Vec<u64>,
+}
+
+/// The compiled matcher for all filters reading one source.
+pub struct MatchSet {
+    filters: Vec<Arc<Filter>>,
+    /// Leftmost-first automaton: the cheapest "does any literal occur" test.
+    any: Option<AhoCorasick>,
+    /// Standard automaton for the overlapping scan that finds every occurring literal.
+    all: Option<AhoCorasick>,
+    /// Literal index → global pattern id.
+    owner: Vec<usize>,
+    /// First global pattern id of each filter; a filter has failregex.len() + 1 ids.
+    base: Vec<usize>,
+    /// Global pattern ids that have no literal: candidates on every line.
+    always: Vec<bool>,
+    /// Whether any pattern at all is always a candidate (then the fast reject is off).
+    any_always: bool,
+}
+
+impl std::fmt::Debug for MatchSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatchSet")
+            .field("filters", &self.filters.len())
+            .field("literals", &self.owner.len())
+            .field("always", &self.always.iter().filter(|a| **a).count())
+            .finish()
+    }
+}
+
+impl MatchSet {
+    pub fn new(filters: Vec<Arc<Filter>>) -> MatchSet {
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut owner = Vec::new();
+        let mut base = Vec::with_capacity(filters.len());
+        let mut always = Vec::new();
+        for f in &filters {
+            base.push(always.len());
+            let pref = f.pref.iter();
+            for p in f.fail.iter().chain(pref) {
+                let id = always.len();
+                match &p.literals {
+                    Some(lits) => {
+                        for l in lits {
+                            literals.push(l.clone());
+                            owner.push(id);
+                        }
+                        always.push(false);
+                    }
+                    None => always.push(true),
+                }
+            }
+            if f.pref.is_none() {
+                always.push(false); // the unused prefregex slot
+            }
+        }
+        let build = |kind| {
+            (!literals.is_empty()).then(|| {
+                AhoCorasick::builder()
+                    .match_kind(kind)
+                    .build(&literals)
+                    .expect("literal automaton: literals are plain byte strings")
+            })
+        };
+        MatchSet {
+            any: build(MatchKind::LeftmostFirst),
+            all: build(MatchKind::Standard),
+            any_always: always.iter().any(|a| *a),
+            filters,
+            owner,
+            base,
+            always,
+        }
+    }
+
+    pub fn filters(&self) -> &[Arc<Filter>] {
+        &self.filters
+    }
+
+    /// Runs every filter over `text` (a line with its timestamp cut) and calls `each` with
+    /// the filter's index for every outcome other than `Missed`.
+    pub fn check(&self, text: &[u8], scratch: &mut Scratch, mut each: impl FnMut(usize, Outcome)) {
+        let found_literal = self.any.as_ref().is_some_and(|a| a.is_match(text));
+        if !found_literal && !self.any_always {
+            return;
+        }
+        let words = self.always.len().div_ceil(64);
+        scratch.bits.clear();
+        scratch.bits.resize(words, 0);
+        if found_literal && let Some(all) = &self.all {
+            for m in all.find_overlapping_iter(text) {
+                let id = self.owner[m.pattern().as_usize()];
+                scratch.bits[id / 64] |= 1 << (id % 64);
+            }
+        }
+        let bits = &scratch.bits;
+        for (fi, f) in self.filters.iter().enumerate() {
+            let base = self.base[fi];
+            let n = f.fail.len() + 1;
+            let cand = |i: usize| {
+                let id = base + i;
+                self.always[id] || bits[id / 64] & (1 << (id % 64)) != 0
+            };
+            if !(0..n).any(cand) {
+                continue;
+            }
+            match f.evaluate(text, cand) {
+                Outcome::Missed => {}
+                other => each(fi, other),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{FilterDef, Host};
+
+    fn filter(fail: &[&str], ignore: &[&str], pref: Option<&str>) -> Arc<Filter> {
+        let def = FilterDef {
+            name: "t".into(),
+            origin: "test".into(),
+            failregex: fail.iter().map(|s| s.to_string()).collect(),
+            ignoreregex: ignore.iter().map(|s| s.to_string()).collect(),
+            prefregex: pref.map(str::to_string),
+            ..Default::default()
+        };
+        Arc::new(Filter::compile(&def).unwrap())
+    }
+
+    fn run(set: &MatchSet, line: &str) -> Vec<(usize, Outcome)> {
+        let mut out = Vec::new();
+        set.check(line.as_bytes(), &mut Scratch::default(), |f, o| out.push((f, o)));
+        out
+    }
+
+    fn host(o: &Outcome) -> String {
+        match o {
+            Outcome::Matched(m) => m.host.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_matching_failregex_wins_and_reports_its_index() {
+        let set = MatchSet::new(vec![filter(&["GREETDELAY from <HOST>:", "reject .* from <HOST>$"], &[], None)]);
+        let r = run(&set, "qmail-smtpd: reject (auth not available): (null) from 192.0.2.9");
+        assert!(matches!(&r[0].1, Outcome::Matched(m) if m.failregex == 1));
+        assert_eq!(host(&r[0].1), "192.0.2.9");
+        assert!(run(&set, "tcpserver: status: 1/20").is_empty());
+    }
+
+    #[test]
+    fn each_filter_of_a_source_sees_the_line() {
+        let a = filter(&["Failed password for \\S+ from <HOST>"], &[], None);
+        let b = filter(&["from <HOST> port \\d+"], &[], None);
+        let set = MatchSet::new(vec![a, b]);
+        let r = run(&set, "Failed password for root from 192.0.2.1 port 22 ssh2");
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].0, r[1].0), (0, 1));
+    }
+
+    #[test]
+    fn ignoreregex_drops_a_hit() {
+        let set = MatchSet::new(vec![filter(&["auth failed .* rip=<HOST>"], &["user=<monitor>"], None)]);
+        let r = run(&set, "auth failed user=<monitor> rip=192.0.2.1");
+        assert_eq!(r[0].1, Outcome::Ignored { failregex: 0, ignoreregex: 0 });
+    }
+
+    #[test]
+    fn prefregex_narrows_the_text_for_failregex() {
+        let set = MatchSet::new(vec![filter(
+            &["^authentication failure rhost=<HOST>$"],
+            &[],
+            Some(r"^\S+ sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$"),
+        )]);
+        let r = run(&set, "mail sshd[1]: authentication failure rhost=192.0.2.4");
+        assert_eq!(host(&r[0].1), "192.0.2.4");
+        assert!(run(&set, "mail other[1]: authentication failure rhost=192.0.2.4").is_empty());
+    }
+
+    #[test]
+    fn patterns_without_literals_still_run() {
+        let set = MatchSet::new(vec![filter(&[r"^\S+ <HOST>$"], &[], None)]);
+        assert_eq!(host(&run(&set, "x 192.0.2.8")[0].1), "192.0.2.8");
+    }
+
+    #[test]
+    fn a_literal_in_a_user_field_does_not_make_its_address_the_one() {
+        let set = MatchSet::new(vec![filter(&[r"password fail .*:<HOST>$"], &[], None)]);
+        let line = "vchkpw-submission: password fail (pass: 'x:203.0.113.1') a@b.xy:192.0.2.44";
+        let r = run(&set, line);
+        assert!(matches!(&r[0].1, Outcome::Matched(m) if m.host == Host::Addr("192.0.2.44".parse().unwrap())));
+    }
+
+    #[test]
+    fn many_filters_beyond_one_bitset_word() {
+        let filters: Vec<_> = (0..40)
+            .map(|i| filter(&[&format!("svc{i:02} fail from <HOST>"), "never matches this <HOST>"], &[], None))
+            .collect();
+        let set = MatchSet::new(filters);
+        let r = run(&set, "svc37 fail from 192.0.2.37");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, 37);
+    }
+}

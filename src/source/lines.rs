@@ -1,0 +1,149 @@
+//! Splitting a byte stream (file, stdin, pipe) into lines without copying each one.
+//!
+//! Lines longer than the cap are skipped and counted, never buffered without bound; invalid
+//! UTF-8 passes through as bytes; a final line without a newline is still a line.
+use std::io::{self, Read};
+
+/// Longest line kept by default; a longer one is skipped (and counted).
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Start and end of the unread bytes in `buf`.
+    start: usize,
+    end: usize,
+    max_line: usize,
+    /// Inside an overlong line: drop bytes until its newline.
+    skipping: bool,
+    /// Lines skipped for being longer than `max_line`.
+    pub overlong: u64,
+    eof: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    pub fn new(inner: R) -> Self {
+        Self::with_max_line(inner, DEFAULT_MAX_LINE)
+    }
+
+    pub fn with_max_line(inner: R, max_line: usize) -> Self {
+        let cap = (max_line * 2).max(1 << 20);
+        LineReader { inner, buf: vec![0; cap], start: 0, end: 0, max_line, skipping: false, overlong: 0, eof: false }
+    }
+
+    /// Calls `f` with each complete line (without its `\n` or `\r\n`) until end of input.
+    pub fn for_each_line(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        while self.fill()? {
+            self.drain(&mut f);
+        }
+        self.drain(&mut f);
+        if self.start < self.end && !self.skipping {
+            f(trim_cr(&self.buf[self.start..self.end]));
+        }
+        self.start = 0;
+        self.end = 0;
+        Ok(())
+    }
+
+    /// Hands out the complete lines that are in the buffer now.
+    pub fn drain(&mut self, f: &mut impl FnMut(&[u8])) {
+        while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
+            let line = &self.buf[self.start..self.start + nl];
+            if self.skipping {
+                self.skipping = false;
+            } else if line.len() > self.max_line {
+                self.overlong += 1;
+            } else {
+                f(trim_cr(line));
+            }
+            self.start += nl + 1;
+        }
+    }
+
+    /// Reads more bytes; false at end of input. Keeps a partial line, or starts skipping it
+    /// once it outgrows the cap.
+    pub fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end > self.max_line {
+            if !self.skipping {
+                self.overlong += 1;
+            }
+            self.skipping = true;
+            self.end = 0;
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> (Vec<String>, u64) {
+        let mut r = LineReader::with_max_line(input, max);
+        let mut out = Vec::new();
+        r.for_each_line(|l| out.push(String::from_utf8_lossy(l).into_owned())).unwrap();
+        (out, r.overlong)
+    }
+
+    #[test]
+    fn splits_and_keeps_a_last_line_without_newline() {
+        assert_eq!(lines(b"a\nb\r\n\nc", 100).0, vec!["a", "b", "", "c"]);
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_and_counted() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3_000_000));
+        input.extend(b"\nafter\n");
+        let (l, over) = lines(&input, 1000);
+        assert_eq!(l, vec!["short", "after"]);
+        assert_eq!(over, 1);
+    }
+
+    #[test]
+    fn lines_across_reads_are_joined() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(3).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut r = LineReader::new(Trickle(b"hello world\nsecond line\n"));
+        let mut out = Vec::new();
+        r.for_each_line(|l| out.push(l.to_vec())).unwrap();
+        assert_eq!(out, vec![b"hello world".to_vec(), b"second line".to_vec()]);
+    }
+
+    #[test]
+    fn invalid_utf8_passes_through() {
+        assert_eq!(lines(b"\xff\xfe ok\n", 100).0.len(), 1);
+    }
+}
