@@ -1,13 +1,129 @@
-//! `banjo check`: validate the config and print each jail.
+//! `banjo check`: validate the config and show each jail as banjo understands it.
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
 
+use crate::config::{Config, Jail, MultilogSource};
+use crate::filter::Filter;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
+/// Exit 0 with the jails printed, or 1 with every problem found (see cli::main).
 pub fn run(config: &Path, _args: Args) -> Result<()> {
     let cfg = crate::config::load(config)?;
     cfg.require_jails()?;
+    print!("{}", describe(&cfg)?);
     Ok(())
+}
+
+/// The report `banjo check` prints: files read, each jail, warnings, a summary line.
+pub fn describe(cfg: &Config) -> Result<String> {
+    let mut out = String::new();
+    let files: Vec<String> = cfg.files.iter().map(|f| f.display().to_string()).collect();
+    writeln!(out, "config: {}", files.join(" + "))?;
+    for f in &cfg.ignored_files {
+        writeln!(
+            out,
+            "note: {} not read (config.d/ reads *.toml only)",
+            f.display()
+        )?;
+    }
+    let mut warnings = 0;
+    for jail in &cfg.jails {
+        writeln!(out)?;
+        warnings += jail_section(&mut out, jail)?;
+    }
+    if !cfg.disabled_jails.is_empty() {
+        writeln!(out, "\ndisabled: {}", cfg.disabled_jails.join(", "))?;
+    }
+    writeln!(
+        out,
+        "\nOK: {} jail{} enabled{}",
+        cfg.jails.len(),
+        if cfg.jails.len() == 1 { "" } else { "s" },
+        if warnings > 0 {
+            format!(", {warnings} warning(s)")
+        } else {
+            String::new()
+        }
+    )?;
+    Ok(out)
+}
+
+fn jail_section(out: &mut String, jail: &Jail) -> Result<usize> {
+    let def = &jail.filter_def;
+    writeln!(out, "[jails.{}]", jail.name)?;
+    writeln!(
+        out,
+        "  filter     {} ({}): {} failregex, {} ignoreregex{}",
+        jail.filter,
+        def.origin,
+        def.failregex.len(),
+        def.ignoreregex.len(),
+        if def.prefregex.is_some() {
+            ", prefregex"
+        } else {
+            ""
+        }
+    )?;
+    let source = match &jail.multilog {
+        Some(MultilogSource::FdName(n)) => format!("multilog fd named {n:?} (FileDescriptorName=)"),
+        Some(MultilogSource::Fifo(p)) => format!("multilog FIFO {}", p.display()),
+        None => format!("journal {}", join(&jail.journal, " ")),
+    };
+    writeln!(out, "  source     {source}")?;
+    let ports = if jail.ports.is_empty() {
+        "all".to_string()
+    } else {
+        join(&jail.ports, ",")
+    };
+    writeln!(
+        out,
+        "  blocks     ports {ports}, protocols {}, hook {} ({}), {}",
+        join(&jail.protocols, ","),
+        jail.hook,
+        jail.family,
+        jail.blocktype
+    )?;
+    writeln!(
+        out,
+        "  bans       after {} failures within {}, for {}{}",
+        jail.maxretry,
+        crate::config::Compact(jail.findtime),
+        jail.bantime,
+        match &jail.increment {
+            Some(i) if i.multipliers.is_empty() =>
+                format!(", longer for repeat offenders (factor {})", i.factor),
+            Some(i) => format!(
+                ", longer for repeat offenders (multipliers {})",
+                join(&i.multipliers, " ")
+            ),
+            None => String::new(),
+        }
+    )?;
+    let ignore = if jail.ignoreip.is_empty() {
+        "none".to_string()
+    } else {
+        join(&jail.ignoreip, " ")
+    };
+    writeln!(
+        out,
+        "  ignoreip   {ignore}{}",
+        if jail.ignoreself {
+            " + this host's addresses"
+        } else {
+            ""
+        }
+    )?;
+    let warnings = Filter::compile(def).map(|f| f.warnings()).unwrap_or_default();
+    for w in &warnings {
+        writeln!(out, "  warning:   {w}")?;
+    }
+    Ok(warnings.len())
+}
+
+fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
 }

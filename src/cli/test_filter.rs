@@ -175,16 +175,29 @@ fn filter_def(spec: &str) -> Result<FilterDef> {
 }
 
 fn looks_like_regex(spec: &str) -> bool {
-    ["<HOST>", "<ADDR>", "<IP4>", "<IP6>", "<DNS>", "<SUBNET>", "(?P<"].iter().any(|t| spec.contains(t))
+    ["<HOST>", "<ADDR>", "<IP4>", "<IP6>", "<DNS>", "<SUBNET>", "(?P<"]
+        .iter()
+        .any(|t| spec.contains(t))
 }
 
 fn journal_input(args: &Args) -> String {
     let what = match (&args.journal_dir, args.journal_file.is_empty()) {
         (Some(d), _) => format!("journal directory {}", d.display()),
-        (None, false) => format!("journal file(s) {}", args.journal_file.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+        (None, false) => format!(
+            "journal file(s) {}",
+            args.journal_file
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         (None, true) => "the system journal".to_string(),
     };
-    if args.input.is_empty() { what } else { format!("{what} ({})", args.input.join(" ")) }
+    if args.input.is_empty() {
+        what
+    } else {
+        format!("{what} ({})", args.input.join(" "))
+    }
 }
 
 /// One pass over the input: timestamps are found and cut here, `Tally` counts.
@@ -214,7 +227,9 @@ impl Run {
     fn new(args: &Args, filter: Arc<Filter>) -> Result<Run> {
         let tz = jiff::tz::TimeZone::system();
         let times = match &filter.def.datepattern {
-            Some(p) => TimeFinder::pinned(p, tz).with_context(|| format!("{}: datepattern", filter.def.origin))?,
+            Some(p) => {
+                TimeFinder::pinned(p, tz).with_context(|| format!("{}: datepattern", filter.def.origin))?
+            }
             None => TimeFinder::new(tz),
         };
         let tally = Tally {
@@ -231,10 +246,19 @@ impl Run {
             hosts: HashMap::new(),
             keep_matches: args.json || args.print_all_matched,
             keep_match_text: args.print_all_matched,
-            keep_missed: if args.print_all_missed { usize::MAX } else { SAMPLE_MISSED },
+            keep_missed: if args.print_all_missed {
+                usize::MAX
+            } else {
+                SAMPLE_MISSED
+            },
             keep_ignored: args.print_all_ignored,
         };
-        Ok(Run { tally, cut: Vec::new(), times, now: jiff::Timestamp::now() })
+        Ok(Run {
+            tally,
+            cut: Vec::new(),
+            times,
+            now: jiff::Timestamp::now(),
+        })
     }
 
     fn text(&mut self, input: &str) -> Result<()> {
@@ -275,8 +299,20 @@ impl Run {
         let r = &mut t.report;
         r.failregex = hits(&t.filter.def.failregex, &t.fail_hits);
         r.ignoreregex = hits(&t.filter.def.ignoreregex, &t.ignore_hits);
-        r.templates = self.times.hits().into_iter().map(|(t, n)| TemplateHits { template: t.name(), lines: n }).collect();
-        let mut hosts: Vec<_> = t.hosts.into_iter().map(|(host, failures)| HostHits { host, failures }).collect();
+        r.templates = self
+            .times
+            .hits()
+            .into_iter()
+            .map(|(t, n)| TemplateHits {
+                template: t.name(),
+                lines: n,
+            })
+            .collect();
+        let mut hosts: Vec<_> = t
+            .hosts
+            .into_iter()
+            .map(|(host, failures)| HostHits { host, failures })
+            .collect();
         hosts.sort_by(|a, b| b.failures.cmp(&a.failures).then_with(|| a.host.cmp(&b.host)));
         r.hosts = hosts;
         t.report
@@ -317,10 +353,17 @@ impl Tally {
                 self.ignore_hits[ignoreregex] += 1;
                 if self.keep_ignored {
                     let hint = format!("ignoreregex #{} matched", ignoreregex + 1);
-                    r.ignored_lines.push(MissedLine { line: n, text: show(raw), hint });
+                    r.ignored_lines.push(MissedLine {
+                        line: n,
+                        text: show(raw),
+                        hint,
+                    });
                 }
             }
-            Outcome::BadHost { failregex, text: host } => {
+            Outcome::BadHost {
+                failregex,
+                text: host,
+            } => {
                 r.missed += 1;
                 r.bad_host += 1;
                 if r.missed_lines.len() < self.keep_missed {
@@ -328,14 +371,22 @@ impl Tally {
                         "failregex #{} matched, but its address tag took {host:?}, which is not an address",
                         failregex + 1
                     );
-                    r.missed_lines.push(MissedLine { line: n, text: show(raw), hint });
+                    r.missed_lines.push(MissedLine {
+                        line: n,
+                        text: show(raw),
+                        hint,
+                    });
                 }
             }
             Outcome::Missed => {
                 r.missed += 1;
                 if r.missed_lines.len() < self.keep_missed {
                     let hint = self.filter.explain_miss(text);
-                    r.missed_lines.push(MissedLine { line: n, text: show(raw), hint });
+                    r.missed_lines.push(MissedLine {
+                        line: n,
+                        text: show(raw),
+                        hint,
+                    });
                 }
             }
         }
@@ -347,7 +398,11 @@ fn hits(regexes: &[String], counts: &[u64]) -> Vec<RegexHits> {
         .iter()
         .zip(counts)
         .enumerate()
-        .map(|(i, (re, n))| RegexHits { index: i + 1, regex: re.clone(), hits: *n })
+        .map(|(i, (re, n))| RegexHits {
+            index: i + 1,
+            regex: re.clone(),
+            hits: *n,
+        })
         .collect()
 }
 
@@ -358,9 +413,17 @@ fn print_human(out: &mut impl Write, r: &Report, args: &Args) -> std::io::Result
     writeln!(out, "filter:  {}", r.filter)?;
     writeln!(out, "input:   {}", r.input)?;
     writeln!(out)?;
-    writeln!(out, "lines: {}  matched: {}  ignored: {}  missed: {}", r.lines, r.matched, r.ignored, r.missed)?;
+    writeln!(
+        out,
+        "lines: {}  matched: {}  ignored: {}  missed: {}",
+        r.lines, r.matched, r.ignored, r.missed
+    )?;
     if r.bad_host > 0 {
-        writeln!(out, "  ({} missed lines matched a failregex whose address was not an address)", r.bad_host)?;
+        writeln!(
+            out,
+            "  ({} missed lines matched a failregex whose address was not an address)",
+            r.bad_host
+        )?;
     }
     if r.overlong > 0 {
         writeln!(out, "  ({} overlong lines skipped)", r.overlong)?;
@@ -381,7 +444,11 @@ fn print_human(out: &mut impl Write, r: &Report, args: &Args) -> std::io::Result
         writeln!(out, "  {:>9}  {}", t.lines, t.template)?;
     }
     if r.no_time > 0 {
-        writeln!(out, "  {:>9}  no timestamp found (time taken as \"now\")", r.no_time)?;
+        writeln!(
+            out,
+            "  {:>9}  no timestamp found (time taken as \"now\")",
+            r.no_time
+        )?;
     }
     if !r.hosts.is_empty() {
         writeln!(out, "addresses: {} distinct", r.hosts.len())?;
@@ -398,7 +465,14 @@ fn print_human(out: &mut impl Write, r: &Report, args: &Args) -> std::io::Result
     if args.print_all_matched {
         writeln!(out, "\nmatched lines:")?;
         for m in &r.matches {
-            writeln!(out, "  {:>7}  {:<39} #{}  {}", m.line, m.host, m.regex, m.text.as_deref().unwrap_or(""))?;
+            writeln!(
+                out,
+                "  {:>7}  {:<39} #{}  {}",
+                m.line,
+                m.host,
+                m.regex,
+                m.text.as_deref().unwrap_or("")
+            )?;
         }
     }
     if args.print_all_ignored && !r.ignored_lines.is_empty() {

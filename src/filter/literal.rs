@@ -24,7 +24,11 @@ pub fn required(regex: &str) -> Option<Vec<Vec<u8>>> {
 /// The fixed texts a regex needs, in order: one set per top-level piece that requires any,
 /// for telling a user which part of a line a regex did not find.
 pub fn factors(regex: &str) -> Vec<Vec<Vec<u8>>> {
-    let Ok(hir) = regex_syntax::ParserBuilder::new().utf8(false).build().parse(regex) else {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(regex)
+    else {
         return Vec::new();
     };
     let mut hir = &hir;
@@ -163,16 +167,15 @@ mod tests {
     use super::*;
 
     fn req(re: &str) -> Option<Vec<String>> {
-        required(re).map(|v| {
-            v.into_iter()
-                .map(|s| String::from_utf8(s).unwrap())
-                .collect()
-        })
+        required(re).map(|v| v.into_iter().map(|s| String::from_utf8(s).unwrap()).collect())
     }
 
     #[test]
     fn longest_plain_literal_is_required() {
-        assert_eq!(req(r"GREETDELAY from \d+: client sent data"), Some(vec![": client sent data".into()]));
+        assert_eq!(
+            req(r"GREETDELAY from \d+: client sent data"),
+            Some(vec![": client sent data".into()])
+        );
     }
 
     #[test]
@@ -199,7 +202,13 @@ mod tests {
     #[test]
     fn factors_keep_order() {
         let f = factors(r"qlogenvelope: result=rejected .* remoteip=\d+");
-        assert_eq!(f, vec![vec![b"qlogenvelope: result=rejected ".to_vec()], vec![b" remoteip=".to_vec()]]);
+        assert_eq!(
+            f,
+            vec![
+                vec![b"qlogenvelope: result=rejected ".to_vec()],
+                vec![b" remoteip=".to_vec()]
+            ]
+        );
     }
 
     #[test]

@@ -95,15 +95,17 @@ impl MatchSet {
     /// Runs every filter over `text` (a line with its timestamp cut) and calls `each` with
     /// the filter's index for every outcome other than `Missed`.
     pub fn check(&self, text: &[u8], scratch: &mut Scratch, mut each: impl FnMut(usize, Outcome)) {
-        let found_literal = self.any.as_ref().is_some_and(|a| a.is_match(text));
-        if !found_literal && !self.any_always {
+        // Leftmost-first: no literal starts before the first one found, so the overlapping
+        // scan below can start there.
+        let first = self.any.as_ref().and_then(|a| a.find(text)).map(|m| m.start());
+        if first.is_none() && !self.any_always {
             return;
         }
         let words = self.always.len().div_ceil(64);
         scratch.bits.clear();
         scratch.bits.resize(words, 0);
-        if found_literal && let Some(all) = &self.all {
-            for m in all.find_overlapping_iter(text) {
+        if let (Some(start), Some(all)) = (first, &self.all) {
+            for m in all.find_overlapping_iter(aho_corasick::Input::new(text).span(start..text.len())) {
                 let id = self.owner[m.pattern().as_usize()];
                 scratch.bits[id / 64] |= 1 << (id % 64);
             }
@@ -159,8 +161,15 @@ mod tests {
 
     #[test]
     fn first_matching_failregex_wins_and_reports_its_index() {
-        let set = MatchSet::new(vec![filter(&["GREETDELAY from <HOST>:", "reject .* from <HOST>$"], &[], None)]);
-        let r = run(&set, "qmail-smtpd: reject (auth not available): (null) from 192.0.2.9");
+        let set = MatchSet::new(vec![filter(
+            &["GREETDELAY from <HOST>:", "reject .* from <HOST>$"],
+            &[],
+            None,
+        )]);
+        let r = run(
+            &set,
+            "qmail-smtpd: reject (auth not available): (null) from 192.0.2.9",
+        );
         assert!(matches!(&r[0].1, Outcome::Matched(m) if m.failregex == 1));
         assert_eq!(host(&r[0].1), "192.0.2.9");
         assert!(run(&set, "tcpserver: status: 1/20").is_empty());
@@ -178,9 +187,19 @@ mod tests {
 
     #[test]
     fn ignoreregex_drops_a_hit() {
-        let set = MatchSet::new(vec![filter(&["auth failed .* rip=<HOST>"], &["user=<monitor>"], None)]);
+        let set = MatchSet::new(vec![filter(
+            &["auth failed .* rip=<HOST>"],
+            &["user=<monitor>"],
+            None,
+        )]);
         let r = run(&set, "auth failed user=<monitor> rip=192.0.2.1");
-        assert_eq!(r[0].1, Outcome::Ignored { failregex: 0, ignoreregex: 0 });
+        assert_eq!(
+            r[0].1,
+            Outcome::Ignored {
+                failregex: 0,
+                ignoreregex: 0
+            }
+        );
     }
 
     #[test]
@@ -206,13 +225,24 @@ mod tests {
         let set = MatchSet::new(vec![filter(&[r"password fail .*:<HOST>$"], &[], None)]);
         let line = "vchkpw-submission: password fail (pass: 'x:203.0.113.1') a@b.xy:192.0.2.44";
         let r = run(&set, line);
-        assert!(matches!(&r[0].1, Outcome::Matched(m) if m.host == Host::Addr("192.0.2.44".parse().unwrap())));
+        assert!(
+            matches!(&r[0].1, Outcome::Matched(m) if m.host == Host::Addr("192.0.2.44".parse().unwrap()))
+        );
     }
 
     #[test]
     fn many_filters_beyond_one_bitset_word() {
         let filters: Vec<_> = (0..40)
-            .map(|i| filter(&[&format!("svc{i:02} fail from <HOST>"), "never matches this <HOST>"], &[], None))
+            .map(|i| {
+                filter(
+                    &[
+                        &format!("svc{i:02} fail from <HOST>"),
+                        "never matches this <HOST>",
+                    ],
+                    &[],
+                    None,
+                )
+            })
             .collect();
         let set = MatchSet::new(filters);
         let r = run(&set, "svc37 fail from 192.0.2.37");

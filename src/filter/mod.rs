@@ -40,10 +40,18 @@ pub struct FilterDef {
 /// with the jail or file it belongs to.
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
-    #[error("unknown filter {name:?}: not a built-in filter ({builtins}), not a [filters.{name}] section, and no file {name:?} exists")]
+    #[error(
+        "unknown filter {name:?}: not a built-in filter ({builtins}), not a [filters.{name}] section, and no file {name:?} exists"
+    )]
     Unknown { name: String, builtins: String },
     #[error("{origin}: {key} {index}: {message}\n  regex: {regex}")]
-    BadRegex { origin: String, key: &'static str, index: usize, regex: String, message: String },
+    BadRegex {
+        origin: String,
+        key: &'static str,
+        index: usize,
+        regex: String,
+        message: String,
+    },
     #[error("{origin}: no failregex: a filter needs at least one")]
     NoFailregex { origin: String },
     #[error("{0}")]
@@ -64,9 +72,15 @@ pub struct Filter {
 pub enum Outcome {
     Missed,
     /// A failregex matched, and so did an ignoreregex.
-    Ignored { failregex: usize, ignoreregex: usize },
+    Ignored {
+        failregex: usize,
+        ignoreregex: usize,
+    },
     /// A failregex matched but what its address tag took is not an address.
-    BadHost { failregex: usize, text: String },
+    BadHost {
+        failregex: usize,
+        text: String,
+    },
     Matched(Matched),
 }
 
@@ -83,7 +97,9 @@ impl Filter {
     /// Compiles every regex; an error names the filter, the key and the regex's position.
     pub fn compile(def: &FilterDef) -> Result<Filter, FilterError> {
         if def.failregex.is_empty() {
-            return Err(FilterError::NoFailregex { origin: def.origin.clone() });
+            return Err(FilterError::NoFailregex {
+                origin: def.origin.clone(),
+            });
         }
         let compile = |key: &'static str, index: usize, regex: &str| {
             Pattern::compile(regex).map_err(|message| FilterError::BadRegex {
@@ -103,7 +119,8 @@ impl Filter {
                     key: "failregex",
                     index: i + 1,
                     regex: re.clone(),
-                    message: "no <HOST>, <ADDR>, <IP4>, <IP6> or <DNS> tag: banjo would not know whom to ban".into(),
+                    message: "no <HOST>, <ADDR>, <IP4>, <IP6> or <DNS> tag: banjo would not know whom to ban"
+                        .into(),
                 });
             }
             fail.push(p);
@@ -114,8 +131,17 @@ impl Filter {
             .enumerate()
             .map(|(i, re)| compile("ignoreregex", i, re))
             .collect::<Result<_, _>>()?;
-        let pref = def.prefregex.as_deref().map(|re| compile("prefregex", 0, re)).transpose()?;
-        Ok(Filter { def: def.clone(), fail, ignore, pref })
+        let pref = def
+            .prefregex
+            .as_deref()
+            .map(|re| compile("prefregex", 0, re))
+            .transpose()?;
+        Ok(Filter {
+            def: def.clone(),
+            fail,
+            ignore,
+            pref,
+        })
     }
 
     pub fn failregex(&self) -> &[Pattern] {
@@ -169,9 +195,16 @@ impl Filter {
         };
         let which = format!("failregex #{} ({})", i + 1, self.fail[i].source);
         if nfound == 0 && !missing.is_empty() {
-            format!("none of the filter's fixed text occurs here; the closest, {which}, needs {}", missing.join(", "))
+            format!(
+                "none of the filter's fixed text occurs here; the closest, {which}, needs {}",
+                missing.join(", ")
+            )
         } else if !missing.is_empty() {
-            format!("closest is {which}: has {} but not {}", found.join(", "), missing.join(", "))
+            format!(
+                "closest is {which}: has {} but not {}",
+                found.join(", "),
+                missing.join(", ")
+            )
         } else {
             format!(
                 "closest is {which}: its fixed text is all here, but the parts between do not fit \
@@ -209,14 +242,24 @@ impl Filter {
             }
             let Some(c) = p.captures(body) else { continue };
             if let Some(j) = self.ignore.iter().position(|ig| ig.captures(text).is_some()) {
-                return Outcome::Ignored { failregex: i, ignoreregex: j };
+                return Outcome::Ignored {
+                    failregex: i,
+                    ignoreregex: j,
+                };
             }
             let mut fields = std::mem::take(&mut pre_fields);
             fields.extend(c.fields);
             return match c.host.or(pre_host) {
-                Some(Ok(host)) => Outcome::Matched(Matched { failregex: i, host, fields }),
+                Some(Ok(host)) => Outcome::Matched(Matched {
+                    failregex: i,
+                    host,
+                    fields,
+                }),
                 Some(Err(text)) => Outcome::BadHost { failregex: i, text },
-                None => Outcome::BadHost { failregex: i, text: String::new() },
+                None => Outcome::BadHost {
+                    failregex: i,
+                    text: String::new(),
+                },
             };
         }
         Outcome::Missed
@@ -225,7 +268,11 @@ impl Filter {
 
 /// Where a jail's `filter = "…"` points: a `[filters.NAME]` section, a built-in filter, or a
 /// fail2ban filter file (relative to `base_dir`); `NAME[k=v, …]` passes fail2ban parameters.
-pub fn resolve(spec: &str, base_dir: &Path, inline: &BTreeMap<String, FilterDef>) -> Result<FilterDef, FilterError> {
+pub fn resolve(
+    spec: &str,
+    base_dir: &Path,
+    inline: &BTreeMap<String, FilterDef>,
+) -> Result<FilterDef, FilterError> {
     if let Some(def) = inline.get(spec) {
         return Ok(def.clone());
     }
@@ -244,5 +291,8 @@ pub fn resolve(spec: &str, base_dir: &Path, inline: &BTreeMap<String, FilterDef>
         }
         return f2bconf::load(&f2bconf::Disk, &path, &params).map_err(|e| FilterError::Other(e.to_string()));
     }
-    Err(FilterError::Unknown { name: name.to_string(), builtins: builtin::names().join(", ") })
+    Err(FilterError::Unknown {
+        name: name.to_string(),
+        builtins: builtin::names().join(", "),
+    })
 }

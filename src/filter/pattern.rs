@@ -94,7 +94,11 @@ impl Pattern {
         let mut hosts: Vec<HostSlot> = (0..t.hosts.len())
             .map(|k| {
                 let [ip4, ip6, dns] = tags::host_group_names(k);
-                let cidr = if k == 0 { "cidr".to_string() } else { format!("cidr_{k}") };
+                let cidr = if k == 0 {
+                    "cidr".to_string()
+                } else {
+                    format!("cidr_{k}")
+                };
                 HostSlot {
                     kind: t.hosts[k],
                     ip4: index(&ip4),
@@ -106,13 +110,23 @@ impl Pattern {
             .collect();
         if hosts.is_empty() {
             // A raw `(?P<host>…)`, `(?P<ip4>…)`… written by hand, as fail2ban allows.
-            let raw = ["host", "addr", "ip4", "ip6", "dns"].iter().find_map(|n| index(n));
+            let raw = ["host", "addr", "ip4", "ip6", "dns"]
+                .iter()
+                .find_map(|n| index(n));
             if let Some(i) = raw {
-                hosts.push(HostSlot { kind: HostTag::Host, ip4: None, ip6: None, dns: Some(i), cidr: None });
+                hosts.push(HostSlot {
+                    kind: HostTag::Host,
+                    ip4: None,
+                    ip6: None,
+                    dns: Some(i),
+                    cidr: None,
+                });
             }
         }
         let is_host_group = |i: usize| {
-            hosts.iter().any(|h| [h.ip4, h.ip6, h.dns, h.cidr].contains(&Some(i)))
+            hosts
+                .iter()
+                .any(|h| [h.ip4, h.ip6, h.dns, h.cidr].contains(&Some(i)))
         };
         let fields = names
             .iter()
@@ -122,8 +136,16 @@ impl Pattern {
             .collect();
         Ok(Pattern {
             source: source.to_string(),
-            literals: if t.needs_fallback { None } else { literal::required(&t.regex) },
-            factors: if t.needs_fallback { Vec::new() } else { literal::factors(&t.regex) },
+            literals: if t.needs_fallback {
+                None
+            } else {
+                literal::required(&t.regex)
+            },
+            factors: if t.needs_fallback {
+                Vec::new()
+            } else {
+                literal::factors(&t.regex)
+            },
             engine,
             hosts,
             fields,
@@ -138,12 +160,19 @@ impl Pattern {
     /// (fixed texts of the regex found in `text`, those not found), each shown as text.
     pub fn fixed_text(&self, text: &[u8]) -> (Vec<String>, Vec<String>) {
         let show = |set: &Vec<Vec<u8>>| {
-            set.iter().map(|l| format!("{:?}", String::from_utf8_lossy(l))).collect::<Vec<_>>().join(" or ")
+            set.iter()
+                .map(|l| format!("{:?}", String::from_utf8_lossy(l)))
+                .collect::<Vec<_>>()
+                .join(" or ")
         };
         let (mut found, mut missing) = (Vec::new(), Vec::new());
         for set in &self.factors {
             let present = set.iter().any(|l| memchr::memmem::find(text, l).is_some());
-            if present { found.push(show(set)) } else { missing.push(show(set)) }
+            if present {
+                found.push(show(set))
+            } else {
+                missing.push(show(set))
+            }
         }
         (found, missing)
     }
@@ -162,8 +191,9 @@ impl Pattern {
             Engine::Fallback(re) => {
                 let s = String::from_utf8_lossy(text);
                 let c = re.captures(&s).ok()??;
-                let spans: Vec<Option<(usize, usize)>> =
-                    (0..c.len()).map(|i| c.get(i).map(|m| (m.start(), m.end()))).collect();
+                let spans: Vec<Option<(usize, usize)>> = (0..c.len())
+                    .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                    .collect();
                 Some(self.extract(|i| spans.get(i).copied().flatten(), s.as_bytes()))
             }
         }
@@ -243,9 +273,18 @@ mod tests {
     #[test]
     fn takes_ipv4_ipv6_bracketed_and_mapped() {
         assert_eq!(host("from <HOST> port", "from 192.0.2.7 port"), addr("192.0.2.7"));
-        assert_eq!(host("from <HOST> port", "from 2001:db8::1 port"), addr("2001:db8::1"));
-        assert_eq!(host("from <HOST> port", "from [2001:db8::2] port"), addr("2001:db8::2"));
-        assert_eq!(host("from <HOST> port", "from ::ffff:192.0.2.9 port"), addr("192.0.2.9"));
+        assert_eq!(
+            host("from <HOST> port", "from 2001:db8::1 port"),
+            addr("2001:db8::1")
+        );
+        assert_eq!(
+            host("from <HOST> port", "from [2001:db8::2] port"),
+            addr("2001:db8::2")
+        );
+        assert_eq!(
+            host("from <HOST> port", "from ::ffff:192.0.2.9 port"),
+            addr("192.0.2.9")
+        );
         assert_eq!(host("from <HOST> port", "from fe80:: port"), addr("fe80::"));
     }
 
@@ -296,12 +335,18 @@ mod tests {
         let p = Pattern::compile(r"from <HOST> (?!trusted)\S+").unwrap();
         assert!(p.uses_fallback());
         assert!(p.captures(b"from 192.0.2.1 trusted").is_none());
-        assert_eq!(p.captures(b"from 192.0.2.1 evil").unwrap().host, addr("192.0.2.1"));
+        assert_eq!(
+            p.captures(b"from 192.0.2.1 evil").unwrap().host,
+            addr("192.0.2.1")
+        );
     }
 
     #[test]
     fn raw_named_host_group_works() {
-        assert_eq!(host(r"from (?P<host>\S+) x", "from 192.0.2.5 x"), addr("192.0.2.5"));
+        assert_eq!(
+            host(r"from (?P<host>\S+) x", "from 192.0.2.5 x"),
+            addr("192.0.2.5")
+        );
     }
 
     #[test]

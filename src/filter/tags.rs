@@ -5,7 +5,9 @@
 //! engine it needs; it compiles nothing itself.
 
 /// The IPv4 address part of fail2ban's `<HOST>`, captured without a `::ffff:` mapping prefix.
-const IP4: &str = r"(?:\d{1,3}\.){3}\d{1,3}";
+/// ASCII digits (fail2ban's `\d` is Unicode, but an address never has other digits): the
+/// smaller class keeps the capture engines fast.
+const IP4: &str = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}";
 /// fail2ban's IPv6 alternative. Its `(?<=:):` look-behind always holds (every repetition ends
 /// in ':'), so a plain ':' is equivalent and keeps the pattern on the linear-time engine.
 const IP6: &str = r"(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)";
@@ -143,7 +145,9 @@ fn tag(
     }
     match name {
         "SKIPLINES" => {
-            return Err("<SKIPLINES> (multi-line matching) is not supported: banjo matches one line at a time".into());
+            return Err(
+                "<SKIPLINES> (multi-line matching) is not supported: banjo matches one line at a time".into(),
+            );
         }
         "CIDR" => {
             out.push_str(r"(?P<cidr>\d{1,3})");
@@ -178,7 +182,9 @@ fn field_name(raw: &str) -> Result<String, String> {
     if ok {
         Ok(name)
     } else {
-        Err(format!("<F-{raw}>: a capture name must be letters, digits, '-' or '_'"))
+        Err(format!(
+            "<F-{raw}>: a capture name must be letters, digits, '-' or '_'"
+        ))
     }
 }
 
@@ -204,7 +210,11 @@ fn host_group(kind: HostTag, k: usize, out: &mut String) {
         HostTag::Ip6 => v6_bare,
         HostTag::Dns => name,
         HostTag::Subnet => {
-            let cidr = if k == 0 { "cidr".to_string() } else { format!("cidr_{k}") };
+            let cidr = if k == 0 {
+                "cidr".to_string()
+            } else {
+                format!("cidr_{k}")
+            };
             format!(r"(?:{v4}|{v6})(?:/(?P<{cidr}>\d{{1,3}}))?")
         }
     };

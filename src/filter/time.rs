@@ -98,7 +98,8 @@ pub enum TimeError {
 }
 
 /// The fail2ban `datepattern` spellings `TimeFinder::pinned` understands (with single `%`;
-/// optional `(?:[.,]%f)?` / `(?:\s*%z)?` tails and a `\[...\]` wrapping are accepted too).
+/// optional `(?:[.,]%f)?` / `(?:\s*%z)?` tails, a `\[...\]` wrapping and any case of the
+/// keywords, e.g. `Epoch`, are accepted too).
 pub const KNOWN_DATEPATTERNS: &[&str] = &[
     "{^LN-BEG}",
     "{NONE}",
@@ -112,6 +113,7 @@ pub const KNOWN_DATEPATTERNS: &[&str] = &[
     "%d/%b/%Y:%H:%M:%S %z",
     r"%ExY(?P<_sep>[-/.])%m(?P=_sep)%d[T ]%H:%M:%S(?:[.,]%f)?(?:\s*%z)?",
     r"^[^\[]*\[({DATE})",
+    "{DATE}",
 ];
 
 const ALL_MASK: u16 = (1 << Template::ALL.len()) - 1;
@@ -275,8 +277,12 @@ impl TimeFinder {
 /// `datepattern` line → (template mask, anchored). None when banjo does not know it.
 fn pin(line: &str) -> Option<(u16, bool)> {
     let norm = line.replace("%%", "%").replace("%ExY", "%Y");
-    // fail2ban's nginx filters: "the date after the first `[`", i.e. anywhere, any format.
-    if norm == r"^[^\[]*\[({DATE})" {
+    // fail2ban's apache and nginx filters: "the date after the first `[`", i.e. anywhere, any
+    // format; `{DATE}` alone is fail2ban's own detection.
+    if matches!(
+        norm.as_str(),
+        r"^[^\[]*\[({DATE})" | r"^[^\[]*(\[{DATE}\s*\])" | "{DATE}"
+    ) {
         return Some((ALL_MASK, false));
     }
     let mut s = norm.as_str();
@@ -304,13 +310,14 @@ fn pin(line: &str) -> Option<(u16, bool)> {
     while let Some(rest) = OPTIONAL.iter().find_map(|o| s.strip_suffix(o)) {
         s = rest;
     }
+    let keyword = s.to_ascii_uppercase();
     let mask = match s {
-        "" if anchored => ALL_MASK,
+        "" | "{DATE}" if anchored => ALL_MASK,
         "{NONE}" => 0,
-        "TAI64N" => Template::Tai64n.bit(),
-        "EPOCH" => Template::Epoch.bit(),
-        "ISO8601"
-        | "%Y-%m-%d %H:%M:%S"
+        _ if keyword == "TAI64N" => Template::Tai64n.bit(),
+        _ if keyword == "EPOCH" => Template::Epoch.bit(),
+        _ if keyword == "ISO8601" => YMD_MASK,
+        "%Y-%m-%d %H:%M:%S"
         | "%Y-%m-%dT%H:%M:%S"
         | "%Y-%m-%d[T ]%H:%M:%S"
         | "%Y-%m-%d %H:%M:%S%z"
@@ -1409,6 +1416,39 @@ mod tests {
         assert!(!p.expects_dates());
         assert!(p.find(syslog, now).is_none());
         assert!(TimeFinder::new(TimeZone::UTC).expects_dates());
+    }
+
+    /// `datepattern` values of fail2ban 1.x's own filter.d files (`%%` as written there).
+    #[test]
+    fn datepatterns_of_fail2ban_filters() {
+        for ok in [
+            "{^LN-BEG}",                             // sshd, postfix, ...
+            "{^LN-BEG}TAI64N\n{^LN-BEG}",            // dovecot
+            "{^LN-BEG}Epoch\n{^LN-BEG}",             // nsd, squid, portsentry
+            "EPOCH",                                 // selinux-common
+            "^%%Y-%%m-%%d %%H:%%M:%%S",              // centreon
+            "^{DATE}",                               // recidive
+            "^[^\\[]*\\[({DATE})\n{^LN-BEG}",        // apache-badbots, php-url-fopen
+            "^[^\\[]*(\\[{DATE}\\s*\\])\n{^LN-BEG}", // apache-fakegooglebot
+            "{^LN-BEG}%%ExY(?P<_sep>[-/.])%%m(?P=_sep)%%d[T ]%%H:%%M:%%S(?:[.,]%%f)?(?:\\s*%%z)?\n\
+             ^[^\\[]*\\[({DATE})\n{^LN-BEG}", // nginx-bad-request
+        ] {
+            assert!(TimeFinder::pinned(ok, TimeZone::UTC).is_ok(), "{ok}");
+        }
+        for unsupported in [
+            "^\\[%%d/%%b/%%Y %%H:%%M:%%S\\]",                         // kerio
+            "^(?:%%Y-)?%%m-%%d[ T]%%H:%%M:%%S(?:\\.%%f)?\n{^LN-BEG}", // freeswitch
+            "{^LN-BEG}%%b-%%d-%%Exy %%H:%%M:%%S\n{^LN-BEG}",          // assp
+            "^t=%%Y-%%m-%%dT%%H:%%M:%%S%%z",                          // grafana
+        ] {
+            assert!(
+                TimeFinder::pinned(unsupported, TimeZone::UTC).is_err(),
+                "{unsupported}"
+            );
+        }
+        let mut epoch = TimeFinder::pinned("{^LN-BEG}Epoch\n{^LN-BEG}", TimeZone::UTC).unwrap();
+        let f = epoch.find(b"1700000000.5 nsd[1]: x", ts(NOW)).unwrap();
+        assert_eq!(f.template, Template::Epoch);
     }
 
     #[test]

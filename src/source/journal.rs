@@ -29,9 +29,13 @@ pub fn parse_match(m: &str) -> Result<Option<(&str, &str)>, JournalError> {
     if m == "+" {
         return Ok(None);
     }
-    let (field, value) = m.split_once('=').ok_or_else(|| JournalError::BadMatch(m.to_string()))?;
+    let (field, value) = m
+        .split_once('=')
+        .ok_or_else(|| JournalError::BadMatch(m.to_string()))?;
     let valid = field.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-        && field.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        && field
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         return Err(JournalError::BadMatch(m.to_string()));
     }
@@ -49,7 +53,9 @@ impl Reader {
     pub fn open(location: &Location, matches: &[String]) -> Result<Reader, JournalError> {
         let opened = match location {
             Location::System => OpenOptions::default().system(true).open(),
-            Location::Directory(d) => OpenDirectoryOptions::default().open_directory(d.to_string_lossy().as_ref()),
+            Location::Directory(d) => {
+                OpenDirectoryOptions::default().open_directory(d.to_string_lossy().as_ref())
+            }
             Location::Files(f) => {
                 OpenFilesOptions::default().open_files(f.iter().map(|p| p.to_string_lossy().into_owned()))
             }
@@ -58,7 +64,13 @@ impl Reader {
             what: match location {
                 Location::System => "of this system".to_string(),
                 Location::Directory(d) => format!("directory {}", d.display()),
-                Location::Files(f) => format!("file(s) {}", f.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+                Location::Files(f) => format!(
+                    "file(s) {}",
+                    f.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             },
             source,
         })?;
@@ -120,7 +132,10 @@ impl Reader {
     }
 
     fn field(&mut self, name: &str) -> Result<Option<Vec<u8>>, JournalError> {
-        Ok(self.journal.get_data(name)?.and_then(|f| f.value().map(<[u8]>::to_vec)))
+        Ok(self
+            .journal
+            .get_data(name)?
+            .and_then(|f| f.value().map(<[u8]>::to_vec)))
     }
 }
 
@@ -130,7 +145,10 @@ mod tests {
 
     #[test]
     fn matches_follow_journalctl_syntax() {
-        assert_eq!(parse_match("_SYSTEMD_UNIT=dovecot.service").unwrap(), Some(("_SYSTEMD_UNIT", "dovecot.service")));
+        assert_eq!(
+            parse_match("_SYSTEMD_UNIT=dovecot.service").unwrap(),
+            Some(("_SYSTEMD_UNIT", "dovecot.service"))
+        );
         assert_eq!(parse_match("+").unwrap(), None);
         assert!(parse_match("syslog_identifier=x").is_err());
         assert!(parse_match("NOEQUALS").is_err());

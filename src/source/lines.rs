@@ -28,7 +28,16 @@ impl<R: Read> LineReader<R> {
 
     pub fn with_max_line(inner: R, max_line: usize) -> Self {
         let cap = (max_line * 2).max(1 << 20);
-        LineReader { inner, buf: vec![0; cap], start: 0, end: 0, max_line, skipping: false, overlong: 0, eof: false }
+        LineReader {
+            inner,
+            buf: vec![0; cap],
+            start: 0,
+            end: 0,
+            max_line,
+            skipping: false,
+            overlong: 0,
+            eof: false,
+        }
     }
 
     /// Calls `f` with each complete line (without its `\n` or `\r\n`) until end of input.
@@ -106,7 +115,8 @@ mod tests {
     fn lines(input: &[u8], max: usize) -> (Vec<String>, u64) {
         let mut r = LineReader::with_max_line(input, max);
         let mut out = Vec::new();
-        r.for_each_line(|l| out.push(String::from_utf8_lossy(l).into_owned())).unwrap();
+        r.for_each_line(|l| out.push(String::from_utf8_lossy(l).into_owned()))
+            .unwrap();
         (out, r.overlong)
     }
 
