@@ -16,12 +16,19 @@ pub enum Location {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot open the journal {what}: {source}")]
-    Open { what: String, source: systemd::Error },
+    #[error("cannot open the journal {what}: {cause}")]
+    Open { what: String, cause: String },
     #[error("journal match {0:?}: expected FIELD=VALUE (e.g. _SYSTEMD_UNIT=dovecot.service) or \"+\"")]
     BadMatch(String),
     #[error("reading the journal: {0}")]
-    Read(#[from] systemd::Error),
+    Read(String),
+}
+
+/// sd-journal errors carry their cause both in the text and as a source; keep the text once.
+impl From<systemd::Error> for JournalError {
+    fn from(e: systemd::Error) -> Self {
+        JournalError::Read(e.to_string())
+    }
 }
 
 /// Checks one journalctl-style match: `FIELD=VALUE` with a journal field name, or `+`.
@@ -60,7 +67,10 @@ impl Reader {
                 OpenFilesOptions::default().open_files(f.iter().map(|p| p.to_string_lossy().into_owned()))
             }
         };
-        let mut journal = opened.map_err(|source| JournalError::Open {
+        for m in matches {
+            parse_match(m)?;
+        }
+        let mut journal = opened.map_err(|e| JournalError::Open {
             what: match location {
                 Location::System => "of this system".to_string(),
                 Location::Directory(d) => format!("directory {}", d.display()),
@@ -72,7 +82,7 @@ impl Reader {
                         .join(", ")
                 ),
             },
-            source,
+            cause: e.to_string(),
         })?;
         for m in matches {
             match parse_match(m)? {

@@ -1,0 +1,129 @@
+//! Every built-in filter against its fixture log (tests/data/filters/NAME.log), in fail2ban's
+//! own test-file convention: a `# failJSON: {…}` comment states what the next line must give.
+use std::path::Path;
+
+use banjo::filter::time::{self, TimeFinder};
+use banjo::filter::{Filter, Outcome, builtin};
+
+#[derive(Debug, serde::Deserialize)]
+struct Expect {
+    #[serde(rename = "match")]
+    matches: bool,
+    host: Option<String>,
+    user: Option<String>,
+    time: Option<String>,
+}
+
+/// Runs one fixture; returns (hits, misses) checked, or the list of failures.
+fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
+    let def = builtin::load(name, &[])
+        .unwrap()
+        .unwrap_or_else(|| panic!("no built-in filter {name}"));
+    let filter = Filter::compile(&def).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/filters/{name}.log"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(0));
+    let now: jiff::Timestamp = "2026-11-24T12:00:00Z".parse().unwrap();
+    let mut times = TimeFinder::new(tz);
+    let (mut failures, mut hits, mut misses) = (Vec::new(), 0, 0);
+    let mut expect: Option<Expect> = None;
+    let mut scratch = Vec::new();
+    for (no, line) in text.lines().enumerate() {
+        let at = format!("{}:{}", path.display(), no + 1);
+        if let Some(json) = line.trim_start().strip_prefix("# failJSON:") {
+            expect = Some(serde_json::from_str(json).unwrap_or_else(|e| panic!("{at}: bad failJSON: {e}")));
+            continue;
+        }
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let Some(want) = expect.take() else {
+            failures.push(format!("{at}: line without a failJSON comment before it"));
+            continue;
+        };
+        let found = times.find(line.as_bytes(), now);
+        let body = match &found {
+            Some(f) => time::cut(line.as_bytes(), f, &mut scratch).to_vec(),
+            None => line.as_bytes().to_vec(),
+        };
+        match (filter.check(&body), want.matches) {
+            (Outcome::Matched(m), true) => {
+                hits += 1;
+                if let Some(h) = &want.host
+                    && m.host.to_string() != *h
+                {
+                    failures.push(format!("{at}: took {} instead of {h}\n    {line}", m.host));
+                }
+                let user = m
+                    .fields
+                    .iter()
+                    .find(|(k, _)| k == "user")
+                    .map(|(_, v)| v.as_str());
+                if let Some(u) = &want.user
+                    && user != Some(u.as_str())
+                {
+                    failures.push(format!("{at}: user {user:?} instead of {u:?}\n    {line}"));
+                }
+                if let Some(t) = &want.time {
+                    let want_t: jiff::Timestamp =
+                        t.parse().unwrap_or_else(|e| panic!("{at}: bad time {t}: {e}"));
+                    if found.as_ref().map(|f| f.time) != Some(want_t) {
+                        failures.push(format!("{at}: time {:?} instead of {t}", found.map(|f| f.time)));
+                    }
+                }
+            }
+            (Outcome::Missed | Outcome::Ignored { .. }, false) => misses += 1,
+            (got, true) => failures.push(format!(
+                "{at}: expected a match, got {got:?}: {}\n    {line}",
+                filter.explain_miss(&body)
+            )),
+            (got, false) => failures.push(format!("{at}: expected no match, got {got:?}\n    {line}")),
+        }
+    }
+    if failures.is_empty() {
+        Ok((hits, misses))
+    } else {
+        Err(failures)
+    }
+}
+
+#[test]
+fn every_builtin_filter_passes_its_fixture() {
+    let mut report = Vec::new();
+    let mut failed = Vec::new();
+    for name in builtin::names() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/filters/{name}.log"));
+        assert!(
+            fixture.exists(),
+            "built-in filter {name} has no fixture {}",
+            fixture.display()
+        );
+        match run_fixture(name) {
+            Ok((hits, misses)) => {
+                assert!(hits >= 6, "{name}: only {hits} matching lines in its fixture");
+                assert!(
+                    misses >= 4,
+                    "{name}: only {misses} non-matching lines in its fixture"
+                );
+                report.push(format!("{name}: {hits} hits, {misses} misses"));
+            }
+            Err(f) => failed.extend(f),
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} fixture failures:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn builtin_filters_use_the_linear_time_engine() {
+    for name in builtin::names() {
+        let def = builtin::load(name, &[]).unwrap().unwrap();
+        let f = Filter::compile(&def).unwrap();
+        assert!(f.warnings().is_empty(), "{name}: {:?}", f.warnings());
+    }
+}

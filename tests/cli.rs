@@ -1,0 +1,289 @@
+//! The `banjo` binary as an admin runs it: test-filter on files, stdin and journal files,
+//! check on good and bad configs.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn banjo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run banjo")
+}
+
+fn data(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(p)
+        .display()
+        .to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "banjo failed: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+#[test]
+fn test_filter_json_gives_exact_hosts_lines_and_times() {
+    let o = banjo(&[
+        "test-filter",
+        "qmail-smtp",
+        &data("logs/qmail-smtpd.current"),
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["lines"], 6);
+    assert_eq!(v["matched"], 4);
+    assert_eq!(v["ignored"], 0);
+    assert_eq!(v["missed"], 2);
+    let m: Vec<(u64, String, u64)> = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["line"].as_u64().unwrap(),
+                m["host"].as_str().unwrap().to_string(),
+                m["regex"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        m,
+        vec![
+            (1, "95.140.112.191".into(), 1),
+            (3, "77.65.15.93".into(), 3),
+            (5, "91.121.144.116".into(), 2),
+            (6, "203.0.113.50".into(), 4)
+        ]
+    );
+    // TAI64N @4000000059f5195c211f2234 is 2017-10-29T00:00:18Z (daemontools' 10 s offset)
+    let t: jiff::Timestamp = v["matches"][0]["time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(t.as_second(), 0x59f5195c - 10);
+    // tai64nlocal's date in local time (TZ=UTC here)
+    assert_eq!(v["matches"][2]["time"], "2022-02-18T16:23:03.7197625Z");
+}
+
+#[test]
+fn missed_line_hint_names_the_missing_text() {
+    // the seed's pitfall: a qlogenvelope line with reason=authfailed has no remoteip=
+    let o = banjo(&[
+        "test-filter",
+        "qmail-smtp",
+        &data("logs/qmail-smtpd.current"),
+        "--print-all-missed",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("lines: 6  matched: 4  ignored: 0  missed: 2"),
+        "{out}"
+    );
+    let hint = out
+        .lines()
+        .skip_while(|l| !l.contains("reason=authfailed"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(hint.contains("why:") && hint.contains("remoteip="), "{out}");
+    assert!(out.contains("TAI64N"), "templates are reported: {out}");
+}
+
+#[test]
+fn test_filter_reads_stdin_and_a_regex_string() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .args(["test-filter", r"auth failed for \S+ from <HOST>$", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Nov 24 10:00:00 h app: auth failed for bob from 2001:db8::7\nnoise\n")
+        .unwrap();
+    let v = json(&child.wait_with_output().unwrap());
+    assert_eq!((v["lines"].as_u64(), v["matched"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(v["matches"][0]["host"], "2001:db8::7");
+}
+
+#[test]
+fn test_filter_reads_a_fail2ban_filter_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("seed-vpopmail.conf");
+    std::fs::write(
+        &conf,
+        "[Definition]\nfailregex = vchkpw-submission: .* user not found .*:<HOST>$\n            vchkpw-submission: password fail .*:<HOST>$\nignoreregex =\nmaxlines = 3\n",
+    )
+    .unwrap();
+    let log = dir.path().join("mail.log");
+    std::fs::write(
+        &log,
+        "Jul 10 12:05:53 qmail vpopmail[3076]: vchkpw-submission: vpopmail user not found helpdesk@yourdomain.xy:191.233.70.140\n\
+         Jul 22 17:31:46 qmail vpopmail[6383]: vchkpw-submission: password fail (pass: 'dasdas') postmaster@yourdomain.xy:1.2.3.4\n",
+    )
+    .unwrap();
+    let o = banjo(&["test-filter", conf.to_str().unwrap(), log.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(out.contains("matched: 2"), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("warning: maxlines"),
+        "unsupported options are reported: {out}"
+    );
+}
+
+#[test]
+fn unknown_filter_is_a_clear_error() {
+    let o = banjo(&["test-filter", "no-such-filter", &data("logs/qmail-smtpd.current")]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("no-such-filter") && e.contains("qmail-smtp"),
+        "lists the built-ins: {e}"
+    );
+}
+
+#[test]
+fn bad_regex_names_the_filter_and_position() {
+    let o = banjo(&[
+        "test-filter",
+        "from <HOST> (unclosed",
+        &data("logs/qmail-smtpd.current"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("failregex 1"), "{}", stderr(&o));
+}
+
+fn journal_remote() -> Option<PathBuf> {
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+#[test]
+fn test_filter_reads_journal_files_with_matches() {
+    let Some(remote) = journal_remote() else {
+        eprintln!("SKIP: systemd-journal-remote is not installed (make deps installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fixture.journal");
+    let st = Command::new(remote)
+        .arg(format!("--output={}", file.display()))
+        .arg(data("journal/mail.export"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = banjo(&[
+        "test-filter",
+        "vpopmail",
+        "--journal-file",
+        file.to_str().unwrap(),
+        "SYSLOG_IDENTIFIER=vpopmail",
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["lines"], 3, "the dovecot entry is not selected");
+    assert_eq!(v["matched"], 2);
+    assert_eq!(v["matches"][0]["host"], "191.233.70.140");
+    assert_eq!(v["matches"][1]["host"], "1.2.3.4");
+    // the entry's own time; _SOURCE_REALTIME_TIMESTAMP wins over the receive time
+    let t0: jiff::Timestamp = v["matches"][0]["time"].as_str().unwrap().parse().unwrap();
+    let t1: jiff::Timestamp = v["matches"][1]["time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(t0.as_microsecond(), 1763980000000000);
+    assert_eq!(t1.as_microsecond(), 1763979999500000);
+    let o = banjo(&[
+        "test-filter",
+        "dovecot",
+        "--journal-dir",
+        dir.path().to_str().unwrap(),
+        "_SYSTEMD_UNIT=dovecot.service",
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!((v["lines"].as_u64(), v["matched"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(v["matches"][0]["host"], "198.51.100.7");
+}
+
+#[test]
+fn bad_journal_match_is_refused() {
+    let o = banjo(&["test-filter", "sshd", "--journal-dir", "/nonexistent", "unit=ssh"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("FIELD=VALUE"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_accepts_the_example_config() {
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for jail in [
+        "qmail-smtp",
+        "qmail-submission",
+        "vpopmail",
+        "qmailadmin",
+        "roundcube-auth",
+        "dovecot-pop3",
+        "dovecot-imap",
+    ] {
+        assert!(out.contains(&format!("[jails.{jail}]")), "{jail} missing: {out}");
+    }
+    assert!(out.contains("multilog fd named \"qmail-smtpd\""));
+    assert!(
+        out.contains("after 6 failures within 1h, for 1h"),
+        "dovecot thresholds: {out}"
+    );
+}
+
+#[test]
+fn check_names_file_key_and_fix_for_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[jails.dovecot]\njournal = [\"_SYSTEMD_UNIT=dovecot.service\"]\nmaxretry = \"six\"\nfindtme = \"1h\"\n",
+    )
+    .unwrap();
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("config.toml: jails.dovecot.maxretry = \"six\""), "{e}");
+    assert!(e.contains("did you mean `findtime`"), "{e}");
+}
+
+#[test]
+fn check_on_missing_or_empty_config_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let o = banjo(&["--config", missing.to_str().unwrap(), "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let o = banjo(&["--config", empty.to_str().unwrap(), "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no enabled jails"), "{}", stderr(&o));
+}
+
+#[test]
+fn version_and_usage() {
+    let o = banjo(&["--version"]);
+    assert!(stdout(&o).starts_with("banjo "));
+    let o = banjo(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
