@@ -186,9 +186,11 @@ impl Filter {
                 format!("the prefregex does not match: no {}", missing.join(", "))
             };
         }
+        // closest: the most fixed text found, then the least missing, then the first
         let scored = self.fail.iter().enumerate().map(|(i, p)| {
             let (found, missing) = p.fixed_text(text);
-            (found.len(), usize::MAX - missing.len(), i, found, missing)
+            let weight = found.iter().map(String::len).sum::<usize>();
+            (weight, usize::MAX - missing.len(), i, found, missing)
         });
         let Some((nfound, _, i, found, missing)) = scored.max_by_key(|s| (s.0, s.1, usize::MAX - s.2)) else {
             return String::new();

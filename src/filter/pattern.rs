@@ -157,7 +157,8 @@ impl Pattern {
         matches!(self.engine, Engine::Fallback(_))
     }
 
-    /// (fixed texts of the regex found in `text`, those not found), each shown as text.
+    /// (fixed texts of the regex found in `text`, those not found), each shown as text;
+    /// texts under three bytes (": ", "[") say too little to be worth showing.
     pub fn fixed_text(&self, text: &[u8]) -> (Vec<String>, Vec<String>) {
         let show = |set: &Vec<Vec<u8>>| {
             set.iter()
@@ -166,7 +167,7 @@ impl Pattern {
                 .join(" or ")
         };
         let (mut found, mut missing) = (Vec::new(), Vec::new());
-        for set in &self.factors {
+        for set in self.factors.iter().filter(|s| s.iter().all(|l| l.len() >= 3)) {
             let present = set.iter().any(|l| memchr::memmem::find(text, l).is_some());
             if present {
                 found.push(show(set))

@@ -179,8 +179,8 @@ impl TimeFinder {
         self.mask != 0
     }
 
-    /// The leftmost timestamp in `line`, or None. `now` only serves to infer the year of
-    /// year-less formats (syslog): never more than a day in the future.
+    /// The timestamp in `line` (search order: see the module doc), or None. `now` only serves to
+    /// infer the year of year-less formats (syslog): never more than a day in the future.
     pub fn find(&mut self, line: &[u8], now: Timestamp) -> Option<Found> {
         if self.mask == 0 {
             return None;
