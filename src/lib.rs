@@ -4,5 +4,7 @@
 //! `config` says which filters and thresholds each jail uses, `cli` is what the admin types.
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod filter;
 pub mod source;
+pub mod state;

@@ -15,11 +15,15 @@ struct Expect {
 }
 
 /// Runs one fixture; returns (hits, misses) checked, or the list of failures.
-fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
-    let def = builtin::load(name, &[])
+fn compile(name: &str, params: &[(String, String)]) -> Filter {
+    let def = builtin::load(name, params)
         .unwrap()
         .unwrap_or_else(|| panic!("no built-in filter {name}"));
-    let filter = Filter::compile(&def).unwrap_or_else(|e| panic!("{name}: {e}"));
+    Filter::compile(&def).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
+    let mut filters = vec![compile(name, &[])];
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/filters/{name}.log"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(0));
@@ -30,6 +34,27 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
     let mut scratch = Vec::new();
     for (no, line) in text.lines().enumerate() {
         let at = format!("{}:{}", path.display(), no + 1);
+        if let Some(json) = line.trim_start().strip_prefix("# filterOptions:") {
+            let v: serde_json::Value =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{at}: bad filterOptions: {e}"));
+            let sets = match v {
+                serde_json::Value::Array(a) => a,
+                o => vec![o],
+            };
+            filters = sets
+                .iter()
+                .map(|o| {
+                    let params: Vec<(String, String)> = o
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                        .collect();
+                    compile(name, &params)
+                })
+                .collect();
+            continue;
+        }
         if let Some(json) = line.trim_start().strip_prefix("# failJSON:") {
             expect = Some(serde_json::from_str(json).unwrap_or_else(|e| panic!("{at}: bad failJSON: {e}")));
             continue;
@@ -46,38 +71,40 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
             Some(f) => time::cut(line.as_bytes(), f, &mut scratch).to_vec(),
             None => line.as_bytes().to_vec(),
         };
-        match (filter.check(&body), want.matches) {
-            (Outcome::Matched(m), true) => {
-                hits += 1;
-                if let Some(h) = &want.host
-                    && m.host.to_string() != *h
-                {
-                    failures.push(format!("{at}: took {} instead of {h}\n    {line}", m.host));
-                }
-                let user = m
-                    .fields
-                    .iter()
-                    .find(|(k, _)| k == "user")
-                    .map(|(_, v)| v.as_str());
-                if let Some(u) = &want.user
-                    && user != Some(u.as_str())
-                {
-                    failures.push(format!("{at}: user {user:?} instead of {u:?}\n    {line}"));
-                }
-                if let Some(t) = &want.time {
-                    let want_t: jiff::Timestamp =
-                        t.parse().unwrap_or_else(|e| panic!("{at}: bad time {t}: {e}"));
-                    if found.as_ref().map(|f| f.time) != Some(want_t) {
-                        failures.push(format!("{at}: time {:?} instead of {t}", found.map(|f| f.time)));
+        for filter in &filters {
+            match (filter.check(&body), want.matches) {
+                (Outcome::Matched(m), true) => {
+                    hits += 1;
+                    if let Some(h) = &want.host
+                        && m.host.to_string() != *h
+                    {
+                        failures.push(format!("{at}: took {} instead of {h}\n    {line}", m.host));
+                    }
+                    let user = m
+                        .fields
+                        .iter()
+                        .find(|(k, _)| k == "user")
+                        .map(|(_, v)| v.as_str());
+                    if let Some(u) = &want.user
+                        && user != Some(u.as_str())
+                    {
+                        failures.push(format!("{at}: user {user:?} instead of {u:?}\n    {line}"));
+                    }
+                    if let Some(t) = &want.time {
+                        let want_t: jiff::Timestamp =
+                            t.parse().unwrap_or_else(|e| panic!("{at}: bad time {t}: {e}"));
+                        if found.as_ref().map(|f| f.time) != Some(want_t) {
+                            failures.push(format!("{at}: time {:?} instead of {t}", found.map(|f| f.time)));
+                        }
                     }
                 }
+                (Outcome::Missed | Outcome::Ignored { .. }, false) => misses += 1,
+                (got, true) => failures.push(format!(
+                    "{at}: expected a match, got {got:?}: {}\n    {line}",
+                    filter.explain_miss(&body)
+                )),
+                (got, false) => failures.push(format!("{at}: expected no match, got {got:?}\n    {line}")),
             }
-            (Outcome::Missed | Outcome::Ignored { .. }, false) => misses += 1,
-            (got, true) => failures.push(format!(
-                "{at}: expected a match, got {got:?}: {}\n    {line}",
-                filter.explain_miss(&body)
-            )),
-            (got, false) => failures.push(format!("{at}: expected no match, got {got:?}\n    {line}")),
         }
     }
     if failures.is_empty() {

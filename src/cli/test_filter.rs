@@ -441,7 +441,10 @@ fn print_human(out: &mut impl Write, r: &Report, args: &Args) -> std::io::Result
     }
     writeln!(out, "timestamps:")?;
     if r.input.starts_with("journal") || r.input.starts_with("the system journal") {
-        writeln!(out, "  each journal entry's own time (_SOURCE_REALTIME_TIMESTAMP, else its receive time)")?;
+        writeln!(
+            out,
+            "  each journal entry's own time (_SOURCE_REALTIME_TIMESTAMP, else its receive time)"
+        )?;
     }
     for t in &r.templates {
         writeln!(out, "  {:>9}  {}", t.lines, t.template)?;

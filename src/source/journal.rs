@@ -104,49 +104,254 @@ impl Reader {
         if self.journal.next()? == 0 {
             return Ok(None);
         }
-        let time = match self.field("_SOURCE_REALTIME_TIMESTAMP")? {
-            Some(us) => std::str::from_utf8(&us).ok().and_then(|s| s.parse::<i64>().ok()),
-            None => None,
-        };
-        let time = match time {
-            Some(us) => Some(us),
-            None => Some(self.journal.timestamp_usec()? as i64),
-        }
-        .and_then(|us| jiff::Timestamp::from_microsecond(us).ok());
-        let mut text = Vec::with_capacity(128);
-        if let Some(host) = self.field("_HOSTNAME")? {
-            text.extend_from_slice(&host);
-            text.push(b' ');
-        }
-        let ident = match self.field("SYSLOG_IDENTIFIER")? {
-            Some(i) => Some(i),
-            None => self.field("_COMM")?,
-        };
-        if let Some(ident) = ident {
-            text.extend_from_slice(&ident);
-            let pid = match self.field("SYSLOG_PID")? {
-                Some(p) => Some(p),
-                None => self.field("_PID")?,
-            };
-            if let Some(pid) = pid {
-                text.push(b'[');
-                text.extend_from_slice(&pid);
-                text.push(b']');
-            }
-            text.extend_from_slice(b": ");
-        }
-        if let Some(msg) = self.field("MESSAGE")? {
-            text.extend_from_slice(&msg);
-        }
-        Ok(Some(Entry { time, text }))
+        entry_of(&mut self.journal).map(Some)
     }
+}
 
-    fn field(&mut self, name: &str) -> Result<Option<Vec<u8>>, JournalError> {
-        Ok(self
-            .journal
+/// The current entry as `HOSTNAME IDENTIFIER[PID]: MESSAGE` with its own time
+/// (`_SOURCE_REALTIME_TIMESTAMP`, else the time journald received it).
+fn entry_of(journal: &mut Journal) -> Result<Entry, JournalError> {
+    let mut field = |name: &str| -> Result<Option<Vec<u8>>, JournalError> {
+        Ok(journal
             .get_data(name)?
             .and_then(|f| f.value().map(<[u8]>::to_vec)))
+    };
+    let source_us = field("_SOURCE_REALTIME_TIMESTAMP")?
+        .and_then(|us| std::str::from_utf8(&us).ok().and_then(|s| s.parse::<i64>().ok()));
+    let host = field("_HOSTNAME")?;
+    let ident = match field("SYSLOG_IDENTIFIER")? {
+        Some(i) => Some(i),
+        None => field("_COMM")?,
+    };
+    let pid = match field("SYSLOG_PID")? {
+        Some(p) => Some(p),
+        None => field("_PID")?,
+    };
+    let msg = field("MESSAGE")?;
+    let us = match source_us {
+        Some(us) => us,
+        None => journal.timestamp_usec()? as i64,
+    };
+    let mut text = Vec::with_capacity(128);
+    if let Some(host) = host {
+        text.extend_from_slice(&host);
+        text.push(b' ');
     }
+    if let Some(ident) = ident {
+        text.extend_from_slice(&ident);
+        if let Some(pid) = pid {
+            text.push(b'[');
+            text.extend_from_slice(&pid);
+            text.push(b']');
+        }
+        text.extend_from_slice(b": ");
+    }
+    if let Some(msg) = msg {
+        text.extend_from_slice(&msg);
+    }
+    Ok(Entry {
+        time: jiff::Timestamp::from_microsecond(us).ok(),
+        text,
+    })
+}
+
+/// Which entries one jail reads: its `journal = [...]` matches, evaluated in userspace to route
+/// each entry of the shared reader to the jails it belongs to (sd-journal's own semantics:
+/// within a `+`-separated group, values of one field OR and different fields AND).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    groups: Vec<Vec<(String, Vec<Vec<u8>>)>>,
+}
+
+impl Route {
+    pub fn new(matches: &[String]) -> Result<Route, JournalError> {
+        let mut groups: Vec<Vec<(String, Vec<Vec<u8>>)>> = vec![Vec::new()];
+        for m in matches {
+            match parse_match(m)? {
+                None => groups.push(Vec::new()),
+                Some((field, value)) => {
+                    let group = groups.last_mut().expect("at least one group");
+                    match group.iter_mut().find(|(f, _)| f == field) {
+                        Some((_, values)) => values.push(value.as_bytes().to_vec()),
+                        None => group.push((field.to_string(), vec![value.as_bytes().to_vec()])),
+                    }
+                }
+            }
+        }
+        groups.retain(|g| !g.is_empty());
+        if groups.is_empty() {
+            return Err(JournalError::BadMatch(String::new()));
+        }
+        Ok(Route { groups })
+    }
+
+    /// The fields this route looks at.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().flatten().map(|(f, _)| f.as_str())
+    }
+
+    /// Whether an entry whose field values `value(name)` gives belongs to this route.
+    pub fn accepts<'a>(&self, value: impl Fn(&str) -> Option<&'a [u8]>) -> bool {
+        self.groups.iter().any(|group| {
+            group
+                .iter()
+                .all(|(field, values)| value(field).is_some_and(|v| values.iter().any(|w| w == v)))
+        })
+    }
+
+    fn add_to(&self, journal: &mut Journal) -> Result<(), JournalError> {
+        for (i, group) in self.groups.iter().enumerate() {
+            if i > 0 {
+                journal.match_or()?;
+            }
+            for (field, values) in group {
+                for v in values {
+                    journal.match_add(field, v.clone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a follower starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Just after this entry (a saved cursor): nothing read twice, nothing missed.
+    After(String),
+    /// At this time (first start: now minus the longest findtime).
+    Since(jiff::Timestamp),
+}
+
+/// One reader for all jails on the journal: subscribed to the OR of their matches, woken by
+/// the journal's fd, each entry handed out with the routes (jails) it belongs to.
+pub struct Follower {
+    journal: Journal,
+    routes: Vec<Route>,
+    /// Every field some route looks at, read once per entry.
+    route_fields: Vec<String>,
+    values: Vec<Option<Vec<u8>>>,
+    /// Whether an entry was read since the cursor was last taken.
+    moved: bool,
+}
+
+/// Largest field value read from an entry (sd-journal's data threshold).
+const DATA_THRESHOLD: usize = 64 * 1024;
+
+impl Follower {
+    pub fn open(location: &Location, routes: Vec<Route>, start: &Start) -> Result<Follower, JournalError> {
+        let mut journal = Reader::open(location, &[])?.journal;
+        journal.set_data_threshold(DATA_THRESHOLD)?;
+        journal.match_flush()?;
+        for (i, r) in routes.iter().enumerate() {
+            if i > 0 {
+                journal.match_or()?;
+            }
+            r.add_to(&mut journal)?;
+        }
+        let mut route_fields: Vec<String> = routes
+            .iter()
+            .flat_map(|r| r.fields().map(str::to_string))
+            .collect();
+        route_fields.sort();
+        route_fields.dedup();
+        let mut f = Follower {
+            values: vec![None; route_fields.len()],
+            journal,
+            routes,
+            route_fields,
+            moved: false,
+        };
+        f.seek(start)?;
+        Ok(f)
+    }
+
+    fn seek(&mut self, start: &Start) -> Result<(), JournalError> {
+        match start {
+            Start::After(cursor) => {
+                self.journal.seek_cursor(cursor.as_str())?;
+                // The entry at the cursor, if it still exists, was read before the restart.
+                if self.journal.next()? > 0 && !self.journal.test_cursor(cursor.as_str())? {
+                    // It was vacuumed: we stand on the next newer entry, which is unread.
+                    self.journal.previous()?;
+                }
+            }
+            Start::Since(t) => {
+                let us = t.as_microsecond().max(0) as u64;
+                self.journal.seek_realtime_usec(us)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The fd to poll for new entries.
+    pub fn fd(&self) -> Result<std::os::fd::RawFd, JournalError> {
+        Ok(self.journal.fd()?)
+    }
+
+    /// After the fd woke: lets sd-journal take in rotated or new files.
+    pub fn process(&mut self) -> Result<(), JournalError> {
+        self.journal.process()?;
+        Ok(())
+    }
+
+    /// The next entry and the indexes of the routes it belongs to (`routes` is overwritten).
+    pub fn next_entry(&mut self, routes: &mut Vec<usize>) -> Result<Option<Entry>, JournalError> {
+        loop {
+            if self.journal.next()? == 0 {
+                return Ok(None);
+            }
+            self.moved = true;
+            for (i, f) in self.route_fields.iter().enumerate() {
+                self.values[i] = self
+                    .journal
+                    .get_data(f.as_str())?
+                    .and_then(|d| d.value().map(<[u8]>::to_vec));
+            }
+            routes.clear();
+            let (fields, values) = (&self.route_fields, &self.values);
+            let value = |name: &str| {
+                fields
+                    .iter()
+                    .position(|f| f == name)
+                    .and_then(|i| values[i].as_deref())
+            };
+            routes.extend(
+                self.routes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.accepts(value))
+                    .map(|(i, _)| i),
+            );
+            if routes.is_empty() {
+                continue;
+            }
+            return entry_of(&mut self.journal).map(Some);
+        }
+    }
+
+    /// The cursor of the last entry read, if any was read since the last call.
+    pub fn take_cursor(&mut self) -> Result<Option<String>, JournalError> {
+        if !std::mem::take(&mut self.moved) {
+            return Ok(None);
+        }
+        Ok(Some(self.journal.cursor()?))
+    }
+}
+
+/// Reads a saved cursor; a missing file is `None`, an unreadable one an error.
+pub fn load_cursor(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if s.trim().is_empty() => Ok(None),
+        Ok(s) => Ok(Some(s.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Saves the cursor atomically (temporary file, fsync, rename), so a crash leaves the old one.
+pub fn save_cursor(path: &std::path::Path, cursor: &str) -> std::io::Result<()> {
+    crate::state::write_atomically(path, format!("{cursor}\n").as_bytes())
 }
 
 #[cfg(test)]

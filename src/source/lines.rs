@@ -40,6 +40,10 @@ impl<R: Read> LineReader<R> {
         }
     }
 
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// Calls `f` with each complete line (without its `\n` or `\r\n`) until end of input.
     pub fn for_each_line(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
         while self.fill()? {
@@ -66,6 +70,22 @@ impl<R: Read> LineReader<R> {
                 f(trim_cr(line));
             }
             self.start += nl + 1;
+        }
+    }
+
+    /// Reads what a non-blocking fd has now and hands out the complete lines; a partial line
+    /// waits in the buffer for the rest. Returns false at end of input (writer gone).
+    pub fn read_available(&mut self, f: &mut impl FnMut(&[u8])) -> io::Result<bool> {
+        loop {
+            match self.fill() {
+                Ok(true) => self.drain(f),
+                Ok(false) => {
+                    self.drain(f);
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! Sources: where log entries come from. Each produces `Entry` values; none knows about jails.
 pub mod journal;
 pub mod lines;
+pub mod multilog;
 
 /// One log entry as the filters see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
