@@ -2,9 +2,12 @@
 //!
 //! The data flow is the module tree: `source` produces entries, `filter` matches them,
 //! `config` says which filters and thresholds each jail uses, `cli` is what the admin types.
+pub mod ban;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod filter;
+pub mod firewall;
+pub mod jail;
 pub mod source;
 pub mod state;

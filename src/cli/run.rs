@@ -1,18 +1,26 @@
-//! `banjo run`: the daemon.
-use std::path::Path;
+//! `banjo run`: the daemon (see crate::daemon).
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+
+use crate::daemon::{self, log::LogTarget};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Where log and audit records go.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub log: LogTarget,
+    /// Read the journal files in this directory instead of the system journal (like journalctl -D).
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+}
 
-pub fn run(config: &Path, _args: Args) -> Result<()> {
-    let cfg = crate::config::load(config)?;
-    cfg.require_jails()?;
-    bail!(
-        "{}: config is valid ({} jails), but the daemon (journal reader, ban ledger, nftables) is not built yet; \
-         use `banjo check` and `banjo test-filter` meanwhile",
-        config.display(),
-        cfg.jails.len()
+pub fn run(config: &Path, args: Args) -> Result<()> {
+    daemon::run(
+        config,
+        daemon::Options {
+            log: args.log,
+            journal_dir: args.journal_dir,
+        },
     )
 }

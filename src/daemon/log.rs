@@ -29,9 +29,14 @@ pub fn init(target: LogTarget, level: &str) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot log to the journal: {e}"))?
             .with_field_prefix(None)
             .with_syslog_identifier("banjo".to_string());
-        tracing_subscriber::registry().with(filter).with(layer).try_init()?;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(layer)
+            .try_init()?;
     } else {
-        let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false);
         tracing_subscriber::registry().with(filter).with(fmt).try_init()?;
     }
     Ok(())

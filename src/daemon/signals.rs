@@ -31,7 +31,9 @@ impl Signals {
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(Signals { fd: OwnedFd::from_raw_fd(fd) })
+            Ok(Signals {
+                fd: OwnedFd::from_raw_fd(fd),
+            })
         }
     }
 
@@ -46,7 +48,13 @@ impl Signals {
             // SAFETY: reading into a properly sized, zeroed siginfo struct from our own fd.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
             let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    (&mut info as *mut libc::signalfd_siginfo).cast(),
+                    size,
+                )
+            };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::WouldBlock {
@@ -57,7 +65,11 @@ impl Signals {
             if n as usize != size {
                 return Ok(out);
             }
-            out.push(if info.ssi_signo == libc::SIGHUP as u32 { Signal::Reload } else { Signal::Stop });
+            out.push(if info.ssi_signo == libc::SIGHUP as u32 {
+                Signal::Reload
+            } else {
+                Signal::Stop
+            });
         }
     }
 }

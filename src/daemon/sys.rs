@@ -7,8 +7,14 @@ use std::time::Duration;
 
 /// Waits until one of `fds` is readable or `timeout` passes; returns which are readable.
 pub fn poll(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> =
-        fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     let ms = match timeout {
         None => -1,
         Some(t) => t.as_millis().min(i32::MAX as u128) as i32,
@@ -17,7 +23,10 @@ pub fn poll(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
         // SAFETY: pfds is a valid, exclusively borrowed array of pollfd of the given length.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         if n >= 0 {
-            return Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0).collect());
+            return Ok(pfds
+                .iter()
+                .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+                .collect());
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
@@ -61,7 +70,10 @@ pub fn host_addresses() -> io::Result<Vec<IpAddr>> {
 /// Resolves a host name from `ignoreip` to its addresses (empty when it does not resolve).
 pub fn resolve(name: &str) -> Vec<IpAddr> {
     use std::net::ToSocketAddrs;
-    let mut v: Vec<IpAddr> = (name, 0).to_socket_addrs().map(|it| it.map(|s| s.ip()).collect()).unwrap_or_default();
+    let mut v: Vec<IpAddr> = (name, 0)
+        .to_socket_addrs()
+        .map(|it| it.map(|s| s.ip()).collect())
+        .unwrap_or_default();
     v.sort();
     v.dedup();
     v
@@ -82,9 +94,15 @@ mod tests {
         let mut fds = [0; 2];
         // SAFETY: a fresh pipe for the test, both ends closed at the end.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        assert_eq!(poll(&[fds[0]], Some(Duration::from_millis(10))).unwrap(), vec![false]);
+        assert_eq!(
+            poll(&[fds[0]], Some(Duration::from_millis(10))).unwrap(),
+            vec![false]
+        );
         assert_eq!(unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) }, 1);
-        assert_eq!(poll(&[fds[0]], Some(Duration::from_millis(10))).unwrap(), vec![true]);
+        assert_eq!(
+            poll(&[fds[0]], Some(Duration::from_millis(10))).unwrap(),
+            vec![true]
+        );
         unsafe {
             libc::close(fds[0]);
             libc::close(fds[1]);

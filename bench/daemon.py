@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""make bench, daemon part: banjo run measured in private namespaces (root needed).
+
+  ban latency   journal write -> element in the kernel set (seen by `nft monitor`), p50/p99
+                over N bans (one failure each: maxretry = 1)
+  intake        journal entries/s through the daemon's reader, routing and filters, with 10
+                jails on one journal of generated mail logs, side by side with journalctl -o cat
+  restore       start-up time with 100k bans in the state file, until READY=1
+  memory        RSS idle (after start) and with 100k bans
+
+Nothing touches the host: the journald, the nftables table and the addresses all live in
+namespaces this script makes and removes. Usage: bench/daemon.py BANJO [--bans N] [--entries N]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+class Lab:
+    """A private journald (own mount namespace) and a server network namespace."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="banjo-bench.")
+        self.ns = f"banjo-bench-{os.getpid()}"
+        for d in ("run-systemd", "runlog", "varlog", "state", "runtime"):
+            os.makedirs(os.path.join(self.dir, d))
+        with open(os.path.join(self.dir, "journald.conf"), "w") as f:
+            f.write("[Journal]\nStorage=volatile\nReadKMsg=no\nRateLimitBurst=0\nRateLimitIntervalSec=0\n"
+                    "ForwardToSyslog=no\nForwardToWall=no\nRuntimeMaxUse=2G\n")
+        d = self.dir
+        self.holder = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f"mount --bind {d}/run-systemd /run/systemd && mount --bind {d}/runlog /run/log/journal && "
+             f"mount --bind {d}/varlog /var/log/journal && mount --bind {d}/journald.conf /etc/systemd/journald.conf "
+             "&& exec sleep infinity"])
+        self.wait(lambda: "run/systemd" in open(f"/proc/{self.holder.pid}/mounts").read(), "mount namespace")
+        self.journald = subprocess.Popen(self.in_ns(["/lib/systemd/systemd-journald"]))
+        self.socket = os.path.join(d, "run-systemd/journal/socket")
+        self.wait(lambda: os.path.exists(self.socket), "journald")
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "-n", self.ns, "link", "set", "lo", "up")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+
+    def in_ns(self, argv, net=False):
+        pre = ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt"]
+        if net:
+            pre += [f"--net=/run/netns/{self.ns}"]
+        return pre + argv
+
+    @staticmethod
+    def wait(cond, what, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if cond():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise SystemExit(f"timed out waiting for {what}")
+
+    def send(self, ident, message):
+        self.sock.sendto(f"SYSLOG_IDENTIFIER={ident}\nMESSAGE={message}\n".encode(), self.socket)
+
+    def close(self):
+        for p in (self.journald, self.holder):
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Banjo:
+    def __init__(self, lab, binary, config, extra=()):
+        self.lab = lab
+        self.cfg = os.path.join(lab.dir, "config.toml")
+        with open(self.cfg, "w") as f:
+            f.write(config.replace("@STATE@", os.path.join(lab.dir, "state")))
+        self.notify_path = os.path.join(lab.dir, "notify.sock")
+        if os.path.exists(self.notify_path):
+            os.unlink(self.notify_path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, RUNTIME_DIRECTORY=os.path.join(lab.dir, "runtime"))
+        self.err = open(os.path.join(lab.dir, "banjo.err"), "w")
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(lab.in_ns([binary, "--config", self.cfg, "run", "--log", "stderr", *extra], net=True),
+                                     env=env, stderr=self.err)
+
+    def wait_ready(self, timeout=120):
+        self.notify.settimeout(timeout)
+        while True:
+            msg = self.notify.recv(4096).decode()
+            if "READY=1" in msg.split("\n"):
+                return time.monotonic() - self.t0
+
+    def rss_mb(self):
+        # the banjo process is nsenter's child
+        pid = int(open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()[0])
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.notify.close()
+        self.err.close()
+
+
+JAIL = """
+[daemon]
+state_dir = "@STATE@"
+[defaults]
+ignoreself = false
+ignoreip = []
+[filters.bench]
+failregex = ["auth failure from <ADDR>$"]
+[jails.bench]
+filter = "bench"
+journal = ["SYSLOG_IDENTIFIER=benchsvc"]
+maxretry = 1
+bantime = "1h"
+"""
+
+
+def addr(i):
+    return f"10.{200 + i // 65536}.{i // 256 % 256}.{i % 256}"
+
+
+def latency(lab, binary, n):
+    b = Banjo(lab, binary, JAIL)
+    b.wait_ready()
+    seen = {}
+    mon = subprocess.Popen(lab.in_ns(["nft", "monitor", "elements"], net=True), stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def read():
+        for line in mon.stdout:
+            t = time.monotonic()
+            if "add element" in line:
+                for tok in line.replace("{", " ").replace("}", " ").replace(",", " ").split():
+                    if tok.count(".") == 3 and tok not in seen:
+                        seen[tok] = t
+    threading.Thread(target=read, daemon=True).start()
+    time.sleep(0.5)
+    sent = {}
+    for i in range(n):
+        a = addr(i)
+        sent[a] = time.monotonic()
+        lab.send("benchsvc", f"auth failure from {a}")
+        time.sleep(0.002)
+    Lab.wait(lambda: len(seen) >= n, f"{n} bans in the monitor", timeout=60)
+    mon.kill()
+    rss = b.rss_mb()
+    b.stop()
+    lat = sorted((seen[a] - sent[a]) * 1000 for a in sent)
+    return dict(bans=n, p50_ms=round(statistics.median(lat), 2), p99_ms=round(lat[int(0.99 * (n - 1))], 2),
+                max_ms=round(lat[-1], 2), rss_mb_after=round(rss, 1))
+
+
+def intake(lab, binary, entries):
+    jails = ["sshd", "dovecot", "postfix", "vpopmail", "qmailadmin", "roundcube", "nginx", "misc", "other1", "other2"]
+    cfg = "[daemon]\nstate_dir = \"@STATE@\"\n[defaults]\nignoreself = false\nmaxretry = 1000000\nfindtime = \"10y\"\n"
+    cfg += "[filters.any]\nfailregex = [\"Failed password for \\\\S+ from <HOST>\", \"auth failure from <HOST>\", \"rip=<HOST>\"]\n"
+    for j in jails:
+        cfg += f"[jails.{j}]\nfilter = \"any\"\njournal = [\"SYSLOG_IDENTIFIER={j}\"]\n"
+    # the journal: `entries` entries spread over the ten identifiers, a tenth of them failures
+    t0 = time.monotonic()
+    for i in range(entries):
+        ident = jails[i % 10]
+        msg = f"Failed password for root from {addr(i % 50000)} port 22 ssh2" if i % 10 == 0 else \
+            f"session opened for user u{i} by (uid=0) noise noise noise {i}"
+        lab.send(ident, msg)
+        if i % 5000 == 4999:
+            time.sleep(0.01)  # let journald keep up with the socket
+    want = entries
+    Lab.wait(lambda: int(subprocess.run(lab.in_ns(["journalctl", "-q", "-o", "cat", "--no-pager"]), capture_output=True).stdout.count(b"\n")) >= want,
+             "journald to store the entries", timeout=600)
+    fill_s = time.monotonic() - t0
+    t = time.monotonic()
+    subprocess.run(lab.in_ns(["journalctl", "-q", "-o", "cat", "--no-pager"]), stdout=subprocess.DEVNULL, check=True)
+    jctl = time.monotonic() - t
+    b = Banjo(lab, binary, cfg)
+    b.wait_ready()
+    # caught up when the cursor stops moving: banjo logs "caught up" after the backlog
+    err = os.path.join(lab.dir, "banjo.err")
+    Lab.wait(lambda: "caught up" in open(err).read(), "banjo to read the backlog", timeout=600)
+    line = [ln for ln in open(err) if "caught up" in ln][0]
+    b.stop()
+    secs = float(line.split(" in ")[1].split("s")[0])
+    n = int(line.split("caught up with the journal: ")[1].split()[0])
+    return dict(entries=n, banjo_s=round(secs, 3), banjo_per_s=round(n / secs), journalctl_cat_s=round(jctl, 3),
+                journalctl_cat_per_s=round(entries / jctl), journal_fill_s=round(fill_s, 1))
+
+
+def restore(lab, binary, n):
+    now = time.time()
+    bans = [{"jail": "bench", "target": addr(i), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+             "until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)), "count": 0, "failures": 1, "lines": []}
+            for i in range(n)]
+    with open(os.path.join(lab.dir, "state", "bans.json"), "w") as f:
+        json.dump({"version": 1, "bans": bans, "history": []}, f)
+    b = Banjo(lab, binary, JAIL)
+    ready = b.wait_ready()
+    rss = b.rss_mb()
+    count = subprocess.run(lab.in_ns(["nft", "-j", "list", "set", "inet", "banjo", "bench-v4"], net=True),
+                           capture_output=True, text=True).stdout.count('"elem"')
+    b.stop()
+    return dict(bans=n, ready_s=round(ready, 3), in_kernel=count, rss_mb=round(rss, 1))
+
+
+def idle(lab, binary):
+    b = Banjo(lab, binary, JAIL)
+    b.wait_ready()
+    time.sleep(0.5)
+    rss = b.rss_mb()
+    b.stop()
+    return dict(rss_mb=round(rss, 1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("banjo")
+    ap.add_argument("--bans", type=int, default=1000)
+    ap.add_argument("--restore", type=int, default=100000)
+    ap.add_argument("--entries", type=int, default=1000000)
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/daemon.py needs root (namespaces, nftables)")
+    binary = os.path.realpath(a.banjo)
+    results = {}
+    for name, fn in (("idle", lambda lab: idle(lab, binary)),
+                     ("latency", lambda lab: latency(lab, binary, a.bans)),
+                     ("restore", lambda lab: restore(lab, binary, a.restore)),
+                     ("intake", lambda lab: intake(lab, binary, a.entries))):
+        lab = Lab()
+        try:
+            results[name] = fn(lab)
+        finally:
+            lab.close()
+        print(f"{name:8} {json.dumps(results[name])}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,541 @@
+//! The in-memory ledger: active bans per jail, the ordered set of their expiries (so the next
+//! expiry and each expiry cost O(log n), with no timer per ban), and the ban history per
+//! (jail, target) that escalation counts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::time::{after, left};
+use super::{Ban, Target};
+use crate::jail::{BanHistory, BanOrder};
+
+/// How long the history of an address is kept after its last ban ended, when the daemon does
+/// not say otherwise: a week, so an address that comes back within a week of its last ban gets
+/// a longer one. (fail2ban's `dbpurgeage` defaults to a day, too short for `bantime.increment`
+/// with bans of a day or more.)
+pub const DEFAULT_HISTORY_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What the ledger remembers of past bans of one target in one jail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BanRecord {
+    /// Bans so far, the active one included.
+    pub count: u32,
+    /// When the last ban started.
+    pub last: Timestamp,
+    /// When the last ban ends (or ended); `None`: it was permanent.
+    pub last_until: Option<Timestamp>,
+}
+
+impl BanRecord {
+    /// From when the record ages: the end of the last ban, or its start when it was permanent
+    /// (a permanent ban still active is never pruned; one lifted by hand ages from its start).
+    fn ages_from(&self) -> Timestamp {
+        self.last_until.map_or(self.last, |u| u.max(self.last))
+    }
+}
+
+/// What [`Ledger::add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// A new ban; false: the target was banned in that jail already.
+    pub new: bool,
+    /// The ban's end moved (always true for a new ban): the firewall's timeout needs setting.
+    pub changed: bool,
+    /// The ban's end now; `None`: permanent.
+    pub until: Option<Timestamp>,
+}
+
+/// One active ban as the firewall's reconcile wants it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remaining<'a> {
+    pub jail: &'a str,
+    pub target: Target,
+    /// Time left; `None`: permanent.
+    pub timeout: Option<Duration>,
+}
+
+/// Active bans, their expiries and the ban history. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    bans: BTreeMap<Arc<str>, HashMap<Target, Ban>>,
+    /// (until, jail, target) of every ban that ends.
+    expiries: BTreeSet<(Timestamp, Arc<str>, Target)>,
+    /// Per target, per jail: its past bans.
+    history: HashMap<Target, Vec<(Arc<str>, BanRecord)>>,
+    /// Every jail name seen, shared by the maps above (a handful of names, never pruned).
+    names: HashSet<Arc<str>>,
+    history_age: Duration,
+}
+
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger::new(DEFAULT_HISTORY_AGE)
+    }
+}
+
+impl Ledger {
+    /// An empty ledger whose history of a target is dropped `history_age` after its last ban
+    /// ended (see [`Ledger::prune_history`]).
+    pub fn new(history_age: Duration) -> Ledger {
+        Ledger {
+            bans: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            history: HashMap::new(),
+            names: HashSet::new(),
+            history_age,
+        }
+    }
+
+    pub fn history_age(&self) -> Duration {
+        self.history_age
+    }
+
+    pub fn set_history_age(&mut self, age: Duration) {
+        self.history_age = age;
+    }
+
+    /// The shared copy of a jail name.
+    fn intern(&mut self, jail: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(jail) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(jail);
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// Records a ban. A target already banned in that jail keeps its start and count, and its
+    /// end becomes the later of the two (permanent beats any time); its failures and lines
+    /// become the new order's. Only a new ban counts in the history.
+    pub fn add(&mut self, order: BanOrder) -> Added {
+        let target = order.target.canonical();
+        if let Some(ban) = self
+            .bans
+            .get_mut(order.jail.as_str())
+            .and_then(|m| m.get_mut(&target))
+        {
+            let until = later(ban.until, order.until);
+            let changed = until != ban.until;
+            let old = ban.until;
+            ban.until = until;
+            ban.failures = order.failures;
+            ban.lines = order.lines;
+            if changed {
+                let jail = self.intern(&order.jail);
+                if let Some(old) = old {
+                    self.expiries.remove(&(old, jail.clone(), target));
+                }
+                if let Some(until) = until {
+                    self.expiries.insert((until, jail, target));
+                }
+                if let Some(record) = self.record_mut(&order.jail, &target) {
+                    record.last_until = until;
+                }
+            }
+            return Added {
+                new: false,
+                changed,
+                until,
+            };
+        }
+        let ban = Ban {
+            jail: order.jail,
+            target,
+            since: order.since,
+            until: order.until,
+            count: order.count,
+            failures: order.failures,
+            lines: order.lines,
+        };
+        self.count_in_history(&ban);
+        let until = ban.until;
+        self.insert(ban);
+        Added {
+            new: true,
+            changed: true,
+            until,
+        }
+    }
+
+    /// Puts a ban in without touching the history (loading, or a ban known to be new).
+    pub(super) fn insert(&mut self, ban: Ban) {
+        let jail = self.intern(&ban.jail);
+        let (target, until) = (ban.target, ban.until);
+        let bans = self.bans.entry(jail.clone()).or_default();
+        if let Some(old) = bans.insert(target, ban)
+            && let Some(old_until) = old.until
+        {
+            self.expiries.remove(&(old_until, jail.clone(), target));
+        }
+        if let Some(until) = until {
+            self.expiries.insert((until, jail, target));
+        }
+    }
+
+    fn count_in_history(&mut self, ban: &Ban) {
+        let record = BanRecord {
+            count: 1,
+            last: ban.since,
+            last_until: ban.until,
+        };
+        let jail = self.intern(&ban.jail);
+        let entries = self.history.entry(ban.target).or_default();
+        match entries.iter_mut().find(|(j, _)| *j == jail) {
+            Some((_, r)) => {
+                *r = BanRecord {
+                    count: r.count.saturating_add(1),
+                    ..record
+                }
+            }
+            None => entries.push((jail, record)),
+        }
+    }
+
+    fn record_mut(&mut self, jail: &str, target: &Target) -> Option<&mut BanRecord> {
+        let entries = self.history.get_mut(target)?;
+        entries.iter_mut().find(|(j, _)| &**j == jail).map(|(_, r)| r)
+    }
+
+    /// Lifts a ban (an admin's unban). Its history stays.
+    pub fn remove(&mut self, jail: &str, target: &Target) -> Option<Ban> {
+        let target = target.canonical();
+        let bans = self.bans.get_mut(jail)?;
+        let ban = bans.remove(&target)?;
+        if bans.is_empty() {
+            self.bans.remove(jail);
+        }
+        if let Some(until) = ban.until {
+            let jail = self.intern(jail);
+            self.expiries.remove(&(until, jail, ban.target));
+        }
+        Some(ban)
+    }
+
+    /// Lifts every ban of a jail (a jail removed from the config). Its history stays.
+    pub fn remove_jail(&mut self, jail: &str) -> Vec<Ban> {
+        let Some(bans) = self.bans.remove(jail) else {
+            return Vec::new();
+        };
+        let bans: Vec<Ban> = bans.into_values().collect();
+        let name = self.intern(jail);
+        for ban in &bans {
+            if let Some(until) = ban.until {
+                self.expiries.remove(&(until, name.clone(), ban.target));
+            }
+        }
+        bans
+    }
+
+    pub fn get(&self, jail: &str, target: &Target) -> Option<&Ban> {
+        self.bans.get(jail)?.get(&target.canonical())
+    }
+
+    /// The bans of one jail, in no particular order.
+    pub fn active<'a>(&'a self, jail: &str) -> impl Iterator<Item = &'a Ban> + 'a {
+        self.bans.get(jail).into_iter().flat_map(|m| m.values())
+    }
+
+    /// Every ban, jail by jail.
+    pub fn all(&self) -> impl Iterator<Item = &Ban> + '_ {
+        self.bans.values().flat_map(|m| m.values())
+    }
+
+    /// How many bans a jail has.
+    pub fn count(&self, jail: &str) -> usize {
+        self.bans.get(jail).map_or(0, HashMap::len)
+    }
+
+    /// (jail, bans) for every jail with at least one ban, by name.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.bans.iter().map(|(jail, m)| (&**jail, m.len()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.bans.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bans.is_empty()
+    }
+
+    /// When the next ban ends: the daemon's next wake-up for [`Ledger::expire`].
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.expiries.first().map(|(until, _, _)| *until)
+    }
+
+    /// Removes and returns the bans that end at or before `now`, earliest first.
+    pub fn expire(&mut self, now: Timestamp) -> Vec<Ban> {
+        let mut ended = Vec::new();
+        while self.expiries.first().is_some_and(|(until, _, _)| *until <= now) {
+            let Some((_, jail, target)) = self.expiries.pop_first() else {
+                break;
+            };
+            let Some(bans) = self.bans.get_mut(&jail) else {
+                continue;
+            };
+            if let Some(ban) = bans.remove(&target) {
+                ended.push(ban);
+            }
+            if bans.is_empty() {
+                self.bans.remove(&jail);
+            }
+        }
+        ended
+    }
+
+    /// Every ban still running at `now` with the time it has left: what the firewall's set
+    /// should hold. Bans that have ended but not been expired yet are left out.
+    pub fn remaining(&self, now: Timestamp) -> impl Iterator<Item = Remaining<'_>> + '_ {
+        self.all().filter_map(move |ban| {
+            let timeout = match ban.until {
+                None => None,
+                Some(until) => Some(left(until, now)?),
+            };
+            Some(Remaining {
+                jail: &ban.jail,
+                target: ban.target,
+                timeout,
+            })
+        })
+    }
+
+    /// The history of `target` in `jail`.
+    pub fn record(&self, jail: &str, target: &Target) -> Option<&BanRecord> {
+        let entries = self.history.get(&target.canonical())?;
+        entries.iter().find(|(j, _)| &**j == jail).map(|(_, r)| r)
+    }
+
+    /// Every (jail, target, record) of the history, in no particular order.
+    pub fn records(&self) -> impl Iterator<Item = (&str, Target, &BanRecord)> + '_ {
+        self.history
+            .iter()
+            .flat_map(|(t, entries)| entries.iter().map(move |(j, r)| (&**j, *t, r)))
+    }
+
+    /// Puts a history record in as is (loading).
+    pub(super) fn insert_record(&mut self, jail: &str, target: Target, record: BanRecord) {
+        let jail = self.intern(jail);
+        let entries = self.history.entry(target).or_default();
+        match entries.iter_mut().find(|(j, _)| *j == jail) {
+            Some((_, r)) => *r = record,
+            None => entries.push((jail, record)),
+        }
+    }
+
+    /// Forgets the past bans of targets whose last ban ended `history_age` or more before
+    /// `now`, unless they are banned in that jail now. O(history); the daemon calls it now and
+    /// then (on save), and [`Ledger::load`] calls it. Returns how many records went.
+    pub fn prune_history(&mut self, now: Timestamp) -> usize {
+        let (bans, age) = (&self.bans, self.history_age);
+        let mut pruned = 0;
+        self.history.retain(|target, entries| {
+            entries.retain(|(jail, record)| {
+                let keep = after(record.ages_from(), age) > now
+                    || bans.get(jail).is_some_and(|m| m.contains_key(target));
+                pruned += usize::from(!keep);
+                keep
+            });
+            !entries.is_empty()
+        });
+        pruned
+    }
+}
+
+impl BanHistory for Ledger {
+    fn ban_count(&self, target: &Target, jail: Option<&str>) -> u32 {
+        let Some(entries) = self.history.get(&target.canonical()) else {
+            return 0;
+        };
+        entries
+            .iter()
+            .filter(|(j, _)| jail.is_none_or(|jail| &**j == jail))
+            .fold(0u32, |sum, (_, r)| sum.saturating_add(r.count))
+    }
+
+    fn is_banned(&self, jail: &str, target: &Target, now: Timestamp) -> bool {
+        self.get(jail, target)
+            .is_some_and(|ban| ban.until.is_none_or(|until| until > now))
+    }
+}
+
+/// The later of two ends, `None` (permanent) being the latest.
+fn later(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    Some(a?.max(b?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
+    }
+
+    fn target(text: &str) -> Target {
+        text.parse().unwrap()
+    }
+
+    fn order(jail: &str, addr: &str, since: i64, until: Option<i64>) -> BanOrder {
+        BanOrder {
+            jail: jail.to_string(),
+            target: target(addr),
+            since: at(since),
+            until: until.map(at),
+            bantime: until.map(|u| Duration::from_secs((u - since) as u64)),
+            failures: 3,
+            lines: vec![format!("auth failed from {addr}")],
+            count: 0,
+        }
+    }
+
+    #[test]
+    fn ledger_expires_in_order() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.3", 0, Some(300)));
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(100)));
+        ledger.add(order("dovecot", "192.0.2.2", 0, Some(200)));
+        ledger.add(order("dovecot", "192.0.2.9", 0, None));
+        assert_eq!(ledger.len(), 4);
+        assert_eq!(ledger.next_expiry(), Some(at(100)));
+        assert!(ledger.expire(at(99)).is_empty());
+
+        let ended = ledger.expire(at(250));
+        let ended: Vec<String> = ended.iter().map(|b| b.target.to_string()).collect();
+        assert_eq!(ended, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(ledger.next_expiry(), Some(at(300)));
+        assert_eq!(ledger.count("sshd"), 1);
+        assert_eq!(ledger.count("dovecot"), 1);
+
+        assert_eq!(ledger.expire(at(300)).len(), 1);
+        assert_eq!(ledger.next_expiry(), None, "only the permanent ban is left");
+        assert_eq!(ledger.counts().collect::<Vec<_>>(), [("dovecot", 1)]);
+    }
+
+    #[test]
+    fn reban_extends() {
+        let mut ledger = Ledger::default();
+        let first = ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
+        assert_eq!(
+            first,
+            Added {
+                new: true,
+                changed: true,
+                until: Some(at(600))
+            }
+        );
+
+        let shorter = ledger.add(order("sshd", "192.0.2.1", 100, Some(400)));
+        assert_eq!(
+            shorter,
+            Added {
+                new: false,
+                changed: false,
+                until: Some(at(600))
+            }
+        );
+
+        let longer = ledger.add(order("sshd", "192.0.2.1", 500, Some(1500)));
+        assert_eq!(
+            longer,
+            Added {
+                new: false,
+                changed: true,
+                until: Some(at(1500))
+            }
+        );
+        assert_eq!(ledger.next_expiry(), Some(at(1500)), "the old expiry is gone");
+        let ban = ledger.get("sshd", &target("192.0.2.1")).unwrap();
+        assert_eq!(ban.since, at(0), "a re-ban keeps the start");
+        assert_eq!(
+            ledger.ban_count(&target("192.0.2.1"), Some("sshd")),
+            1,
+            "one ban, not three"
+        );
+        assert_eq!(
+            ledger.record("sshd", &target("192.0.2.1")).unwrap().last_until,
+            Some(at(1500))
+        );
+
+        let forever = ledger.add(order("sshd", "192.0.2.1", 600, None));
+        assert_eq!(
+            forever,
+            Added {
+                new: false,
+                changed: true,
+                until: None
+            }
+        );
+        assert_eq!(ledger.next_expiry(), None);
+        assert!(ledger.expire(at(1_000_000)).is_empty());
+    }
+
+    #[test]
+    fn permanent_ban_never_expires() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, None));
+        assert_eq!(ledger.next_expiry(), None);
+        assert!(ledger.expire(Timestamp::MAX).is_empty());
+        assert!(ledger.is_banned("sshd", &target("192.0.2.1"), Timestamp::MAX));
+        let remaining: Vec<_> = ledger.remaining(at(10)).collect();
+        assert_eq!(remaining[0].timeout, None);
+        assert_eq!(
+            ledger.prune_history(Timestamp::MAX),
+            0,
+            "an active ban keeps its history"
+        );
+        assert!(ledger.remove("sshd", &target("192.0.2.1")).is_some());
+        assert!(ledger.is_empty());
+    }
+
+    #[test]
+    fn remaining_gives_time_left_and_skips_ended_bans() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
+        ledger.add(order("sshd", "10.0.0.0/8", 0, Some(50)));
+        let left: Vec<_> = ledger.remaining(at(100)).collect();
+        assert_eq!(
+            left,
+            [Remaining {
+                jail: "sshd",
+                target: target("192.0.2.1"),
+                timeout: Some(Duration::from_secs(500)),
+            }]
+        );
+    }
+
+    #[test]
+    fn history_counts_per_jail_and_overall_and_is_pruned() {
+        let mut ledger = Ledger::new(Duration::from_secs(1000));
+        let t = target("192.0.2.1");
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(100)));
+        ledger.expire(at(100));
+        ledger.add(order("sshd", "192.0.2.1", 200, Some(300)));
+        ledger.add(order("dovecot", "192.0.2.1", 200, Some(500)));
+        assert_eq!(ledger.ban_count(&t, Some("sshd")), 2);
+        assert_eq!(ledger.ban_count(&t, Some("dovecot")), 1);
+        assert_eq!(ledger.ban_count(&t, None), 3);
+        assert_eq!(ledger.ban_count(&target("192.0.2.2"), None), 0);
+
+        ledger.expire(at(500));
+        assert_eq!(ledger.prune_history(at(1299)), 0);
+        assert_eq!(ledger.prune_history(at(1300)), 1, "sshd's ended at 300");
+        assert_eq!(ledger.ban_count(&t, None), 1);
+        assert_eq!(ledger.prune_history(at(1500)), 1);
+        assert_eq!(ledger.records().count(), 0);
+    }
+
+    #[test]
+    fn remove_jail_lifts_its_bans_only() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(100)));
+        ledger.add(order("sshd", "192.0.2.2", 0, None));
+        ledger.add(order("dovecot", "192.0.2.1", 0, Some(200)));
+        assert_eq!(ledger.remove_jail("sshd").len(), 2);
+        assert_eq!(ledger.next_expiry(), Some(at(200)));
+        assert_eq!(ledger.active("dovecot").count(), 1);
+        assert_eq!(ledger.active("sshd").count(), 0);
+    }
+}

@@ -1,0 +1,673 @@
+//! banjo's firewall: the one nftables table banjo owns (per family), its sets of banned
+//! addresses with kernel timeouts, and the notifications that say someone changed it. Talks
+//! netlink only (never runs `nft`); decides nothing about who is banned.
+//!
+//! - [`Firewall::apply`] makes table, chains, sets and rules match a [`Layout`] (see `layout`
+//!   for what the kernel then holds) in one transaction, keeping the elements of sets that
+//!   did not change, so a reload or restart unbans no one.
+//! - [`Firewall::ban`], [`Firewall::unban`], [`Firewall::reconcile`] change elements, in as few
+//!   transactions as the socket buffer allows (100k bans: one or two).
+//! - [`Monitor`] reports changes to banjo's table made by anyone else.
+//!
+//! Addresses and networks live in different sets (`<jail>-v4`/`-v6` hold addresses,
+//! `<jail>-net4`/`-net6` hold networks as intervals): interval sets refuse overlapping elements,
+//! hash sets take any number of addresses cheaply. Networks that overlap: a ban inside an
+//! already banned larger network is skipped (the larger ban stands, with its own timeout); a ban
+//! of a larger network replaces the smaller ones inside it.
+//!
+//! Refreshing a ban's timeout: the element is deleted and added again in the same transaction.
+//! The delete is NFT_MSG_DESTROYSETELEM (Linux ≥ 6.3: no error when absent); on older kernels
+//! banjo reads the set first and deletes only what is there.
+
+mod elements;
+mod error;
+mod layout;
+mod monitor;
+pub(crate) mod nfnl;
+mod txn;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// What is banned: one address or a network (CIDR), the ban ledger's type.
+pub use crate::ban::Target;
+pub use crate::config::{BlockType, Family, Hook, PortRange, Protocol};
+pub use error::{FirewallError, errno_meaning};
+pub use monitor::Monitor;
+
+use elements::{DumpedElem, Placed, Present, SetKind};
+use nfnl::{NfSocket, SendError};
+use txn::{ElemOp, ElementTxns, JailSet, Txn};
+
+/// banjo's own handles in this process: the netlink ports of open [`Firewall`]s (events they
+/// cause are not changes for a [`Monitor`]) and the tables they applied (the ones a
+/// [`Monitor::open`] watches).
+mod own {
+    use std::sync::{Mutex, MutexGuard};
+
+    static PORTS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    static TABLES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn add_port(port: u32) {
+        lock(&PORTS).push(port);
+    }
+
+    pub fn remove_port(port: u32) {
+        let mut ports = lock(&PORTS);
+        if let Some(i) = ports.iter().position(|p| *p == port) {
+            ports.swap_remove(i);
+        }
+    }
+
+    pub fn ports() -> Vec<u32> {
+        lock(&PORTS).clone()
+    }
+
+    pub fn add_table(table: &str) {
+        let mut tables = lock(&TABLES);
+        if !tables.iter().any(|t| t == table) {
+            tables.push(table.to_string());
+        }
+    }
+
+    pub fn tables() -> Vec<String> {
+        lock(&TABLES).clone()
+    }
+}
+
+/// The table name banjo uses when the config does not say (`[daemon] table`).
+pub const DEFAULT_TABLE: &str = "banjo";
+
+/// How far a ban's remaining time may be from the wanted one before reconcile re-adds it.
+pub const TIMEOUT_SLACK: Duration = Duration::from_secs(2);
+
+/// The firewall side of one jail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JailRules {
+    pub name: String,
+    pub hook: Hook,
+    pub family: Family,
+    /// Empty: all ports.
+    pub ports: Vec<PortRange>,
+    /// Empty: all four.
+    pub protocols: Vec<Protocol>,
+    pub blocktype: BlockType,
+}
+
+/// Everything banjo puts in the kernel, but the bans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub table: String,
+    pub jails: Vec<JailRules>,
+}
+
+/// One ban: in which jail, what, for how long (None = until unbanned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub jail: String,
+    pub target: Target,
+    pub timeout: Option<Duration>,
+}
+
+/// What [`Firewall::reconcile`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Wanted and missing: added.
+    pub added: usize,
+    /// Present with a remaining time more than [`TIMEOUT_SLACK`] off: added again.
+    pub refreshed: usize,
+    /// Present and not wanted: removed.
+    pub removed: usize,
+    /// Transactions it took.
+    pub transactions: usize,
+}
+
+/// banjo's handle on nf_tables in the network namespace of the thread that opened it.
+pub struct Firewall {
+    sock: NfSocket,
+    layout: Option<Layout>,
+    /// The kernel knows NFT_MSG_DESTROYSETELEM (Linux ≥ 6.3).
+    destroy: bool,
+    /// Transactions the last ban/unban/reconcile took.
+    last_transactions: usize,
+}
+
+const FAMILIES: [Family; 2] = [Family::Inet, Family::Bridge];
+
+impl Firewall {
+    /// Opens the netlink socket and finds out what the kernel supports. Fails with an EPERM
+    /// error ("needs CAP_NET_ADMIN") when banjo may not change the ruleset.
+    pub fn open() -> Result<Firewall, FirewallError> {
+        let sock = NfSocket::open().map_err(FirewallError::Open)?;
+        let mut fw = Firewall {
+            sock,
+            layout: None,
+            destroy: false,
+            last_transactions: 0,
+        };
+        own::add_port(fw.port_id()); // before anything can fail: Drop removes it
+        fw.destroy = fw.probe_destroy()?;
+        tracing::debug!(destroy = fw.destroy, "nf_tables netlink socket open");
+        Ok(fw)
+    }
+
+    /// Asks the kernel to DESTROYSETELEM nothing in a table that does not exist: ENOENT means it
+    /// knows the message, EINVAL/EOPNOTSUPP that it does not. Changes nothing either way.
+    fn probe_destroy(&mut self) -> Result<bool, FirewallError> {
+        let mut txn = Txn::new();
+        let set = elements::SetRef {
+            family: libc::NFPROTO_INET as u8,
+            table: "banjo\u{1}probe",
+            set: "probe",
+            set_id: None,
+        };
+        txn.elements(nfnl::NFT_MSG_DESTROYSETELEM, set, &[], None, "probing".into());
+        match txn.send(&mut self.sock, "checking access to nf_tables") {
+            Ok(()) => Ok(true),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(true),
+            Err(e) if matches!(e.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Pretends the kernel is older than 6.3 (no DESTROY messages), to test that path.
+    #[doc(hidden)]
+    pub fn without_destroy_messages(&mut self) {
+        self.destroy = false;
+    }
+
+    /// The netlink port id of banjo's socket: events caused by it carry it, and a [`Monitor`] in
+    /// the same process ignores them.
+    pub fn port_id(&self) -> u32 {
+        self.sock.port_id()
+    }
+
+    /// How many transactions (netlink batches) the last ban, unban or reconcile took.
+    pub fn last_transactions(&self) -> usize {
+        self.last_transactions
+    }
+
+    /// The layout last applied.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.layout.as_ref()
+    }
+
+    /// Creates or adopts the table(s) and makes chains, sets and rules match `layout` in one
+    /// transaction (see the module `layout`). Never touches other tables.
+    pub fn apply(&mut self, layout: &Layout) -> Result<(), FirewallError> {
+        layout::check(layout)?;
+        own::add_table(&layout.table);
+        let mut txn = Txn::new();
+        let mut changed = false;
+        if let Some(old) = &self.layout
+            && old.table != layout.table
+        {
+            for family in FAMILIES {
+                let code = layout::family_code(family);
+                if layout::table_exists(&mut self.sock, code, &old.table)? {
+                    delete_table(&mut txn, family, &old.table)?;
+                    changed = true;
+                }
+            }
+        }
+        for family in FAMILIES {
+            let code = layout::family_code(family);
+            let state = layout::read_table(&mut self.sock, code, &layout.table)?;
+            if !layout.jails.iter().any(|j| j.family == family) {
+                if state.exists {
+                    delete_table(&mut txn, family, &layout.table)?;
+                    changed = true;
+                }
+                continue;
+            }
+            let plan = layout::plan(layout, family);
+            changed |= layout::write_changes(&mut txn, &plan, &state)?;
+        }
+        if changed {
+            txn.send(
+                &mut self.sock,
+                &format!("applying banjo's firewall layout to table {}", layout.table),
+            )?;
+            tracing::info!(table = %layout.table, jails = layout.jails.len(), "firewall layout applied");
+        }
+        self.layout = Some(layout.clone());
+        Ok(())
+    }
+
+    /// Adds bans with kernel timeouts; a ban that exists gets the new timeout. All in one
+    /// transaction unless they do not fit the socket buffer.
+    pub fn ban(&mut self, elements: &[Element]) -> Result<(), FirewallError> {
+        let groups = self.group(elements.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.ban_groups(&groups) {
+                Err(e) if !self.destroy && attempt < 3 && e.errno() == Some(libc::ENOENT) => {
+                    // an element expired between reading the set and deleting it
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn ban_groups(&mut self, groups: &Groups) -> Result<(), FirewallError> {
+        let mut txns = ElementTxns::new(self.sock.send_limit());
+        for (set, items) in groups {
+            if set.kind.is_net() {
+                let present = self.read_set(set)?;
+                let (dels, adds) = place_networks(&present, items);
+                txns.write(set, "banning", &[ElemOp::Del], &dels);
+                txns.write(set, "banning", &[ElemOp::Add], &adds);
+            } else if self.destroy {
+                txns.write(set, "banning", &[ElemOp::Destroy, ElemOp::Add], items);
+            } else {
+                let present: HashMap<Placed, ()> =
+                    self.read_set(set)?.into_iter().map(|p| (p.placed, ())).collect();
+                let (there, new): (Vec<_>, Vec<_>) = items.iter().partition(|(p, _)| present.contains_key(p));
+                txns.write(set, "banning", &[ElemOp::Del, ElemOp::Add], &there);
+                txns.write(set, "banning", &[ElemOp::Add], &new);
+            }
+        }
+        self.last_transactions = txns.send(&mut self.sock, "banning")?;
+        tracing::debug!(transactions = self.last_transactions, "bans added");
+        Ok(())
+    }
+
+    /// Removes bans; bans that are not there are no error.
+    pub fn unban(&mut self, elements: &[(String, Target)]) -> Result<(), FirewallError> {
+        let groups = self.group(elements.iter().map(|(j, t)| (j.as_str(), *t, None)))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut txns = ElementTxns::new(self.sock.send_limit());
+            for (set, items) in &groups {
+                if self.destroy && !set.kind.is_net() {
+                    txns.write(set, "unbanning", &[ElemOp::Destroy], items);
+                    continue;
+                }
+                let present: Vec<Placed> = self.read_set(set)?.into_iter().map(|p| p.placed).collect();
+                let there: Vec<_> = items
+                    .iter()
+                    .filter(|(p, _)| present.contains(p))
+                    .copied()
+                    .collect();
+                txns.write(set, "unbanning", &[ElemOp::Del], &there);
+            }
+            match txns.send(&mut self.sock, "unbanning") {
+                Err(e) if attempt < 3 && e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+                Ok(n) => {
+                    self.last_transactions = n;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A jail's bans with their remaining time (None = permanent), addresses then networks.
+    pub fn list(&mut self, jail: &str) -> Result<Vec<(Target, Option<Duration>)>, FirewallError> {
+        let mut out = Vec::new();
+        for kind in SetKind::ALL {
+            let set = self.jail_set(jail, kind)?;
+            out.extend(
+                self.read_set(&set)?
+                    .into_iter()
+                    .map(|p| (p.placed.target, p.remaining)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Makes the sets of every jail in the layout hold exactly `wanted`: adds what is missing,
+    /// re-adds what has a remaining time more than [`TIMEOUT_SLACK`] off, removes the rest.
+    pub fn reconcile(&mut self, wanted: &[Element]) -> Result<ReconcileReport, FirewallError> {
+        let layout = self
+            .layout
+            .clone()
+            .ok_or(FirewallError::NoLayout("reconcile()"))?;
+        let mut groups = self.group(wanted.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
+        for jail in &layout.jails {
+            for kind in SetKind::ALL {
+                groups.entry(self.jail_set(&jail.name, kind)?).or_default();
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.reconcile_groups(&groups) {
+                Err(e) if attempt < 3 && e.errno() == Some(libc::ENOENT) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn reconcile_groups(&mut self, groups: &Groups) -> Result<ReconcileReport, FirewallError> {
+        let mut report = ReconcileReport::default();
+        let mut txns = ElementTxns::new(self.sock.send_limit());
+        let refresh: &[ElemOp] = if self.destroy {
+            &[ElemOp::Destroy, ElemOp::Add]
+        } else {
+            &[ElemOp::Del, ElemOp::Add]
+        };
+        for (set, items) in groups {
+            let wanted = if set.kind.is_net() {
+                outermost(items)
+            } else {
+                items.clone()
+            };
+            let present: HashMap<Placed, Option<Duration>> = self
+                .read_set(set)?
+                .into_iter()
+                .map(|p| (p.placed, p.remaining))
+                .collect();
+            let wanted_keys: HashMap<Placed, ()> = wanted.iter().map(|(p, _)| (*p, ())).collect();
+            let removes: Vec<Timed> = present
+                .keys()
+                .filter(|p| !wanted_keys.contains_key(p))
+                .map(|p| (*p, None))
+                .collect();
+            let mut adds = Vec::new();
+            let mut refreshes = Vec::new();
+            for (p, timeout) in &wanted {
+                match present.get(p) {
+                    None => adds.push((*p, *timeout)),
+                    Some(remaining) if !close_enough(*remaining, *timeout) => refreshes.push((*p, *timeout)),
+                    Some(_) => {}
+                }
+            }
+            let del = if self.destroy {
+                ElemOp::Destroy
+            } else {
+                ElemOp::Del
+            };
+            txns.write(set, "reconciling (removing)", &[del], &removes);
+            txns.write(set, "reconciling (refreshing)", refresh, &refreshes);
+            txns.write(set, "reconciling (adding)", &[ElemOp::Add], &adds);
+            report.added += adds.len();
+            report.refreshed += refreshes.len();
+            report.removed += removes.len();
+        }
+        report.transactions = txns.send(&mut self.sock, "reconciling bans")?;
+        self.last_transactions = report.transactions;
+        Ok(report)
+    }
+
+    /// Whether banjo's table exists in every family the layout uses (inet when none applied).
+    pub fn table_exists(&mut self) -> Result<bool, FirewallError> {
+        let (table, families) = self.table_and_families();
+        for family in families {
+            if !layout::table_exists(&mut self.sock, layout::family_code(family), &table)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes banjo's table(s) with every ban in them (`flush_on_stop = true`).
+    pub fn remove(&mut self) -> Result<(), FirewallError> {
+        let table = self.table_and_families().0;
+        self.remove_table(&table)
+    }
+
+    /// Removes table `table` of the inet and bridge families, where it exists.
+    pub fn remove_table(&mut self, table: &str) -> Result<(), FirewallError> {
+        let mut txn = Txn::new();
+        for family in FAMILIES {
+            if layout::table_exists(&mut self.sock, layout::family_code(family), table)? {
+                delete_table(&mut txn, family, table)?;
+            }
+        }
+        txn.send(&mut self.sock, &format!("removing table {table}"))?;
+        if self.layout.as_ref().is_some_and(|l| l.table == table) {
+            self.layout = None;
+        }
+        Ok(())
+    }
+
+    fn table_and_families(&self) -> (String, Vec<Family>) {
+        match &self.layout {
+            Some(l) => {
+                let mut families: Vec<Family> = FAMILIES
+                    .into_iter()
+                    .filter(|f| l.jails.iter().any(|j| j.family == *f))
+                    .collect();
+                if families.is_empty() {
+                    families.push(Family::Inet);
+                }
+                (l.table.clone(), families)
+            }
+            None => (DEFAULT_TABLE.to_string(), vec![Family::Inet]),
+        }
+    }
+
+    fn jail_set(&self, jail: &str, kind: SetKind) -> Result<JailSet, FirewallError> {
+        let layout = self
+            .layout
+            .as_ref()
+            .ok_or(FirewallError::NoLayout("changing or listing bans"))?;
+        let rules =
+            layout
+                .jails
+                .iter()
+                .find(|j| j.name == jail)
+                .ok_or_else(|| FirewallError::UnknownJail {
+                    jail: jail.to_string(),
+                    table: layout.table.clone(),
+                })?;
+        Ok(JailSet {
+            jail: jail.to_string(),
+            family: layout::family_code(rules.family),
+            family_name: rules.family.as_str(),
+            table: layout.table.clone(),
+            kind,
+        })
+    }
+
+    /// Sorts targets into their sets; the last of repeated targets wins.
+    fn group<'a>(
+        &self,
+        items: impl Iterator<Item = (&'a str, Target, Option<Duration>)>,
+    ) -> Result<Groups, FirewallError> {
+        let mut groups: Groups = BTreeMap::new();
+        let mut seen: HashMap<(String, Placed), usize> = HashMap::new();
+        for (jail, target, timeout) in items {
+            let placed =
+                Placed::new(target).map_err(|why| FirewallError::BadTarget(target.to_string(), why))?;
+            let set = self.jail_set(jail, placed.kind)?;
+            let list = groups.entry(set).or_default();
+            let timeout = timeout.map(elements::timeout_ms);
+            match seen.get(&(jail.to_string(), placed)) {
+                Some(&i) => list[i].1 = timeout,
+                None => {
+                    seen.insert((jail.to_string(), placed), list.len());
+                    list.push((placed, timeout));
+                }
+            }
+        }
+        Ok(groups)
+    }
+
+    fn read_set(&mut self, set: &JailSet) -> Result<Vec<Present>, FirewallError> {
+        let name = set.name();
+        let mut raw: Vec<DumpedElem> = Vec::new();
+        let result = self.sock.dump(
+            nfnl::NFT_MSG_GETSETELEM,
+            set.family,
+            |w| {
+                w.attr_str(nfnl::NFTA_SET_ELEM_LIST_TABLE, &set.table);
+                w.attr_str(nfnl::NFTA_SET_ELEM_LIST_SET, &name);
+            },
+            |msg| elements::parse_elements(msg, &mut raw),
+        );
+        result.map_err(|e: SendError| {
+            FirewallError::from_send(
+                format!(
+                    "reading set {} {} {} (jail {})",
+                    set.family_name, set.table, name, set.jail
+                ),
+                e,
+            )
+        })?;
+        Ok(elements::assemble(set.kind, raw))
+    }
+}
+
+/// A ban placed in its set, and its timeout in milliseconds (None = permanent).
+type Timed = (Placed, Option<u64>);
+impl Drop for Firewall {
+    fn drop(&mut self) {
+        own::remove_port(self.port_id());
+    }
+}
+
+type Groups = BTreeMap<JailSet, Vec<Timed>>;
+
+impl PartialEq for JailSet {
+    fn eq(&self, other: &Self) -> bool {
+        (self.family, &self.table, &self.jail, self.kind)
+            == (other.family, &other.table, &other.jail, other.kind)
+    }
+}
+impl Eq for JailSet {}
+impl PartialOrd for JailSet {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for JailSet {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.family, &self.table, &self.jail, self.kind).cmp(&(
+            other.family,
+            &other.table,
+            &other.jail,
+            other.kind,
+        ))
+    }
+}
+
+fn delete_table(txn: &mut Txn, family: Family, table: &str) -> Result<(), FirewallError> {
+    let fam = match family {
+        Family::Inet => rustables::ProtocolFamily::Inet,
+        Family::Bridge => rustables::ProtocolFamily::Bridge,
+    };
+    let mut b = rustables::Batch::new();
+    b.add(
+        &rustables::Table::new(fam).with_name(table),
+        rustables::MsgType::Del,
+    );
+    txn.rustables(b, &format!("deleting table {family} {table}"))
+}
+
+fn close_enough(remaining: Option<Duration>, wanted_ms: Option<u64>) -> bool {
+    match (remaining, wanted_ms) {
+        (None, None) => true,
+        (Some(r), Some(w)) => r.abs_diff(Duration::from_millis(w)) <= TIMEOUT_SLACK,
+        _ => false,
+    }
+}
+
+/// Wanted networks without those inside another wanted one.
+fn outermost(items: &[Timed]) -> Vec<Timed> {
+    items
+        .iter()
+        .filter(|(p, _)| !items.iter().any(|(q, _)| q != p && q.covers(p)))
+        .copied()
+        .collect()
+}
+
+/// For network bans: which present elements to delete (the same network, to refresh it, or
+/// smaller ones inside a new ban) and which to add (not inside a larger present or new one).
+fn place_networks(present: &[Present], items: &[Timed]) -> (Vec<Timed>, Vec<Timed>) {
+    let mut sorted = items.to_vec();
+    sorted.sort_by_key(|(p, _)| std::cmp::Reverse(p.range().1 - p.range().0)); // larger first
+    let mut adds: Vec<Timed> = Vec::new();
+    for (p, timeout) in sorted {
+        let inside_present = present.iter().any(|q| q.placed != p && q.placed.covers(&p));
+        let inside_new = adds.iter().any(|(q, _)| q.covers(&p));
+        if inside_present || inside_new {
+            tracing::info!(network = %p.target, "already inside a banned network; not added");
+            continue;
+        }
+        adds.push((p, timeout));
+    }
+    let dels = present
+        .iter()
+        .filter(|q| adds.iter().any(|(p, _)| p.covers(&q.placed)))
+        .map(|q| (q.placed, None))
+        .collect();
+    (dels, adds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str, n: u8) -> Placed {
+        Placed::new(Target::Net(s.parse().unwrap(), n)).unwrap()
+    }
+
+    #[test]
+    fn networks_inside_others_are_not_added_twice() {
+        let present = vec![Present {
+            placed: net("10.0.0.0", 8),
+            remaining: None,
+        }];
+        let (dels, adds) = place_networks(&present, &[(net("10.1.0.0", 16), Some(1000))]);
+        assert!(dels.is_empty() && adds.is_empty());
+    }
+
+    #[test]
+    fn a_larger_network_replaces_smaller_ones_and_the_same_is_refreshed() {
+        let present = vec![
+            Present {
+                placed: net("10.1.0.0", 16),
+                remaining: None,
+            },
+            Present {
+                placed: net("192.0.2.0", 24),
+                remaining: None,
+            },
+        ];
+        let items = [
+            (net("10.0.0.0", 8), Some(5)),
+            (net("10.2.0.0", 16), Some(5)),
+            (net("192.0.2.0", 24), Some(7)),
+        ];
+        let (dels, adds) = place_networks(&present, &items);
+        let d: Vec<_> = dels.iter().map(|(p, _)| p.target.to_string()).collect();
+        let a: Vec<_> = adds.iter().map(|(p, t)| (p.target.to_string(), *t)).collect();
+        assert_eq!(d, vec!["10.1.0.0/16", "192.0.2.0/24"]);
+        assert_eq!(
+            a,
+            vec![
+                ("10.0.0.0/8".to_string(), Some(5)),
+                ("192.0.2.0/24".to_string(), Some(7))
+            ]
+        );
+    }
+
+    /// Firewalls in different namespaces can have the same port id (the first netlink socket of
+    /// a namespace gets the process id): one closing must not forget the other.
+    #[test]
+    fn own_ports_are_counted_per_firewall() {
+        own::add_port(u32::MAX - 7);
+        own::add_port(u32::MAX - 7);
+        own::remove_port(u32::MAX - 7);
+        assert!(own::ports().contains(&(u32::MAX - 7)));
+        own::remove_port(u32::MAX - 7);
+        assert!(!own::ports().contains(&(u32::MAX - 7)));
+    }
+
+    #[test]
+    fn timeouts_within_two_seconds_are_close_enough() {
+        assert!(close_enough(Some(Duration::from_millis(58_500)), Some(60_000)));
+        assert!(!close_enough(Some(Duration::from_secs(50)), Some(60_000)));
+        assert!(!close_enough(None, Some(60_000)));
+        assert!(close_enough(None, None));
+    }
+}
