@@ -5,6 +5,7 @@
 //! them and does the I/O: reading, the firewall's batches, the state files, sd-notify.
 pub mod audit;
 pub mod log;
+mod progress;
 pub mod signals;
 pub mod sys;
 
@@ -23,7 +24,7 @@ use crate::filter::{Filter, MatchSet, Outcome, Scratch};
 use crate::firewall::{Element, Firewall, JailRules, Layout, Monitor};
 use crate::jail::{self, Decision, Failure, HostAction, IgnoreList, Resolved};
 use crate::source::Entry;
-use crate::source::journal::{self, Follower, Location, Route, Start};
+use crate::source::journal::{Follower, Location, Route, Start};
 use crate::source::multilog::{self, Pipe};
 use signals::{Signal, Signals};
 
@@ -95,11 +96,15 @@ struct Daemon {
     monitor: Option<Monitor>,
     signals: Signals,
     bans_path: PathBuf,
-    cursor_path: PathBuf,
+    progress_path: PathBuf,
     cursor: Option<String>,
+    /// Pending failures read from the progress file, put back into the jails at start.
+    restored_pending: BTreeMap<String, Vec<progress::Pending>>,
     pending_bans: Vec<Element>,
     pending_unbans: Vec<(String, Target)>,
     ledger_dirty: bool,
+    /// A jail's pending failures changed (a pipe line counted) since the last save.
+    pending_dirty: bool,
     last_save: Instant,
     last_table_check: Instant,
     watchdog: Option<Duration>,
@@ -151,12 +156,14 @@ impl Daemon {
             firewall,
             monitor,
             signals,
-            cursor_path: state_dir.join("journal.cursor"),
+            progress_path: state_dir.join("progress.json"),
             bans_path,
             cursor: None,
+            restored_pending: BTreeMap::new(),
             pending_bans: Vec::new(),
             pending_unbans: Vec::new(),
             ledger_dirty: false,
+            pending_dirty: false,
             last_save: Instant::now(),
             last_table_check: Instant::now(),
             watchdog: sd_notify::watchdog_enabled(),
@@ -170,9 +177,22 @@ impl Daemon {
         };
         d.adopt_kernel_bans(now);
         d.restore(now)?;
+        match progress::Progress::load(&d.progress_path) {
+            Ok(Some(p)) => {
+                d.cursor = p.cursor;
+                d.restored_pending = p.pending;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let moved = crate::ban::quarantine(&d.progress_path, now);
+                tracing::error!(
+                    "{e}; moved to {}: reading the journal from {} back",
+                    moved.map(|p| p.display().to_string()).unwrap_or_default(),
+                    "the longest findtime"
+                );
+            }
+        }
         d.build_jails();
-        d.cursor = journal::load_cursor(&d.cursor_path)
-            .with_context(|| format!("cannot read {}", d.cursor_path.display()))?;
         d.open_sources(now)?;
         Ok(d)
     }
@@ -249,7 +269,14 @@ impl Daemon {
                     running.jail.reconfigure(cfg, ignore);
                     running.jail
                 }
-                None => jail::Jail::new(cfg, ignore),
+                None => {
+                    let mut jail = jail::Jail::new(cfg, ignore);
+                    if let Some(saved) = self.restored_pending.remove(&cfg.name) {
+                        let saved = saved.into_iter().map(|p| (p.target, p.failures)).collect();
+                        jail.restore_pending(saved, Timestamp::now());
+                    }
+                    jail
+                }
             };
             self.jails.insert(cfg.name.clone(), RunningJail { jail, filter });
         }
@@ -519,6 +546,7 @@ impl Daemon {
             match decision {
                 Decision::Ban(order) => self.ban(order, now),
                 Decision::Counted { failures } => {
+                    self.pending_dirty = true;
                     tracing::debug!(jail = jail_name, ip = %target, "failure {failures}");
                 }
                 Decision::Ignored { .. } | Decision::Nothing => {}
@@ -603,19 +631,41 @@ impl Daemon {
                 Err(e) => tracing::error!("cannot save the bans: {e}"),
             }
         }
-        if let Some(feed) = &mut self.journal {
-            match feed.follower.take_cursor() {
+        let moved = match &mut self.journal {
+            Some(feed) => match feed.follower.take_cursor() {
                 Ok(Some(c)) => {
-                    if let Err(e) = journal::save_cursor(&self.cursor_path, &c) {
-                        tracing::error!(
-                            "cannot save the journal cursor to {}: {e}",
-                            self.cursor_path.display()
-                        );
-                    }
                     self.cursor = Some(c);
+                    true
                 }
-                Ok(None) => {}
-                Err(e) => tracing::error!("journal cursor: {e}"),
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::error!("journal cursor: {e}");
+                    false
+                }
+            },
+            None => false,
+        };
+        if moved || self.pending_dirty {
+            let pending = self
+                .jails
+                .iter()
+                .map(|(name, j)| {
+                    let rows = j.jail.pending().into_iter();
+                    (
+                        name.clone(),
+                        rows.map(|(target, failures)| progress::Pending { target, failures })
+                            .collect(),
+                    )
+                })
+                .collect();
+            let progress = progress::Progress {
+                version: 0,
+                cursor: self.cursor.clone(),
+                pending,
+            };
+            match progress.save(&self.progress_path) {
+                Ok(()) => self.pending_dirty = false,
+                Err(e) => tracing::error!("cannot save {}: {e}", self.progress_path.display()),
             }
         }
     }

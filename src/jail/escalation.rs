@@ -17,8 +17,8 @@ pub const LONGEST_BAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 ///
 /// then at most `maxtime`, then plus `rndtime × random / 2^64` (so 0 up to `rndtime`; added
 /// after the cap, as fail2ban does, so bots cannot predict the end of a capped ban either).
-/// The first ban (count 0) goes through the same formula: with factor 1, or multipliers
-/// starting at 1, it is the plain `bantime`. A permanent `bantime` stays permanent.
+/// The first ban (count 0) is the plain `bantime`, as in fail2ban, which escalates only an
+/// address it has banned before. A permanent `bantime` stays permanent.
 pub fn ban_time(
     bantime: BanTime,
     increment: Option<&Increment>,
@@ -31,6 +31,7 @@ pub fn ban_time(
     };
     let secs = base.as_secs_f64();
     let mut grown = match inc.multipliers.as_slice() {
+        _ if count == 0 => secs,
         [] => (secs * f64::from(1u32 << count.min(20)) * inc.factor).max(secs),
         list => {
             let m = list[(count as usize).min(list.len() - 1)];
@@ -98,9 +99,10 @@ mod tests {
             Some(mins(10))
         );
 
-        // The default formula: bantime × 2^count × factor, at least bantime.
+        // The first ban is the plain bantime, whatever the factor (fail2ban escalates repeats).
+        // Then the default formula: bantime × 2^count × factor, at least bantime.
         assert_eq!(each(mins(10), &inc(1.0, &[], None), 0..5), [10, 20, 40, 80, 160]);
-        assert_eq!(each(mins(10), &inc(1.5, &[], None), 0..3), [15, 30, 60]);
+        assert_eq!(each(mins(10), &inc(1.5, &[], None), 0..3), [10, 30, 60]);
         assert_eq!(each(mins(10), &inc(0.25, &[], None), 0..4), [10, 10, 10, 20]);
         // 2^count stops growing at count 20.
         let twenty = each(Duration::from_secs(1), &inc(1.0, &[], None), 20..22);
@@ -111,7 +113,7 @@ mod tests {
             each(mins(10), &inc(1.0, &[1, 5, 30], None), 0..5),
             [10, 50, 300, 300, 300]
         );
-        assert_eq!(each(mins(10), &inc(2.0, &[1, 5, 30], None), 0..3), [20, 100, 600]);
+        assert_eq!(each(mins(10), &inc(2.0, &[1, 5, 30], None), 0..3), [10, 100, 600]);
 
         // maxtime caps both.
         assert_eq!(

@@ -250,6 +250,38 @@ impl Jail {
         bans.ban_count(target, jail)
     }
 
+    /// The failures counted and not (yet) banned, per address, oldest first: what a restart
+    /// must not forget, since the journal is read on after its saved cursor.
+    pub fn pending(&self) -> Vec<(Target, Vec<SeenFailure>)> {
+        let mut v: Vec<(Target, Vec<SeenFailure>)> = self
+            .windows
+            .iter()
+            .map(|(t, w)| (*t, w.iter().cloned().collect()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Puts back failures saved by [`Jail::pending`]; those older than `findtime` before `now`
+    /// are dropped, and `maxretry`/`maxtracked` bound them as for new failures. Counters
+    /// (total failed) are not changed: these failures were counted before.
+    pub fn restore_pending(&mut self, saved: Vec<(Target, Vec<SeenFailure>)>, now: Timestamp) {
+        let oldest = self.oldest(now);
+        let keep = self.maxretry() as usize;
+        for (target, failures) in saved {
+            for seen in failures {
+                if seen.time < oldest {
+                    continue;
+                }
+                if !self.windows.contains(&target) && self.windows.len() >= self.maxtracked() {
+                    self.windows.evict_one();
+                    self.counters.evicted += 1;
+                }
+                self.windows.add(target.canonical(), seen, oldest, keep);
+            }
+        }
+    }
+
     /// Drops the windows of addresses with no failure within `findtime` of `now` (also done
     /// on every failure; call it on a timer to keep `currently_failed` exact). Returns how many.
     pub fn prune(&mut self, now: Timestamp) -> usize {

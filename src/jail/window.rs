@@ -16,8 +16,9 @@ pub const MAX_LINE: usize = 1024;
 const FIRST_TARGET: Target = Target::Addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 
 /// One failure as a window keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SeenFailure {
+    #[serde(with = "crate::ban::time::ts")]
     pub time: Timestamp,
     /// The matched line, cut to [`MAX_LINE`] bytes at a character boundary.
     pub line: String,
@@ -46,6 +47,10 @@ pub(super) struct Windows {
 impl Windows {
     pub(super) fn len(&self) -> usize {
         self.by_target.len()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&Target, &VecDeque<SeenFailure>)> {
+        self.by_target.iter()
     }
 
     pub(super) fn contains(&self, target: &Target) -> bool {

@@ -339,21 +339,6 @@ impl Follower {
     }
 }
 
-/// Reads a saved cursor; a missing file is `None`, an unreadable one an error.
-pub fn load_cursor(path: &std::path::Path) -> std::io::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(s) if s.trim().is_empty() => Ok(None),
-        Ok(s) => Ok(Some(s.trim().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Saves the cursor atomically (temporary file, fsync, rename), so a crash leaves the old one.
-pub fn save_cursor(path: &std::path::Path, cursor: &str) -> std::io::Result<()> {
-    crate::state::write_atomically(path, format!("{cursor}\n").as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
