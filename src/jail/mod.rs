@@ -258,7 +258,7 @@ impl Jail {
             .iter()
             .map(|(t, w)| (*t, w.iter().cloned().collect()))
             .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.sort_by_key(|(target, _)| *target);
         v
     }
 
