@@ -48,9 +48,20 @@ demo: build
 
 bench: build
 	bash bench/run.sh $(RELEASE) $(SHARED)
+	python3 bench/daemon.py $(RELEASE)
+
+UNITDIR   ?= /lib/systemd/system
+MANDIR    ?= $(PREFIX)/share/man
 
 install:
 	install -D -m 0755 $(RELEASE) $(DESTDIR)$(BINDIR)/banjo
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 units/*.service units/*.socket $(DESTDIR)$(UNITDIR)/
+	$(RELEASE) generate man $(DESTDIR)$(MANDIR)/man8
+	$(RELEASE) generate completions target/completions
+	install -D -m 0644 target/completions/banjo.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/banjo
+	install -D -m 0644 target/completions/_banjo $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_banjo
+	install -D -m 0644 target/completions/banjo.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/banjo.fish
 	install -d $(DESTDIR)$(DATADIR)/filters
 	install -m 0644 filters/*.conf $(DESTDIR)$(DATADIR)/filters/
 	install -D -m 0644 config.toml $(DESTDIR)$(DOCDIR)/examples/config.toml

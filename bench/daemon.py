@@ -35,16 +35,17 @@ class Lab:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="banjo-bench.")
         self.ns = f"banjo-bench-{os.getpid()}"
-        for d in ("run-systemd", "runlog", "varlog", "state", "runtime"):
+        for d in ("run-systemd", "runlog/journal", "varlog/journal", "state", "runtime"):
             os.makedirs(os.path.join(self.dir, d))
+        os.makedirs("/run/log", exist_ok=True)  # a mount point (an empty directory) if missing
         with open(os.path.join(self.dir, "journald.conf"), "w") as f:
             f.write("[Journal]\nStorage=volatile\nReadKMsg=no\nRateLimitBurst=0\nRateLimitIntervalSec=0\n"
                     "ForwardToSyslog=no\nForwardToWall=no\nRuntimeMaxUse=2G\n")
         d = self.dir
         self.holder = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             f"mount --bind {d}/run-systemd /run/systemd && mount --bind {d}/runlog /run/log/journal && "
-             f"mount --bind {d}/varlog /var/log/journal && mount --bind {d}/journald.conf /etc/systemd/journald.conf "
+             f"mount --bind {d}/run-systemd /run/systemd && mount --bind {d}/runlog /run/log && "
+             f"mount --bind {d}/varlog /var/log && mount --bind {d}/journald.conf /etc/systemd/journald.conf "
              "&& exec sleep infinity"])
         self.wait(lambda: "run/systemd" in open(f"/proc/{self.holder.pid}/mounts").read(), "mount namespace")
         self.journald = subprocess.Popen(self.in_ns(["/lib/systemd/systemd-journald"]))
@@ -109,9 +110,8 @@ class Banjo:
                 return time.monotonic() - self.t0
 
     def rss_mb(self):
-        # the banjo process is nsenter's child
-        pid = int(open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()[0])
-        for line in open(f"/proc/{pid}/status"):
+        # nsenter enters the namespaces and execs banjo: same pid
+        for line in open(f"/proc/{self.proc.pid}/status"):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
@@ -147,9 +147,23 @@ def addr(i):
     return f"10.{200 + i // 65536}.{i // 256 % 256}.{i % 256}"
 
 
-def latency(lab, binary, n):
-    b = Banjo(lab, binary, JAIL)
+def latency(lab, binary, n, fifo=False):
+    """Journal (or FIFO) write -> element in the kernel set, as `nft monitor` sees it."""
+    config = JAIL
+    if fifo:
+        path = os.path.join(lab.dir, "feed.fifo")
+        os.mkfifo(path)
+        config = JAIL.replace('journal = ["SYSLOG_IDENTIFIER=benchsvc"]', f'multilog = "{path}"')
+    b = Banjo(lab, binary, config)
+    try:
+        return _latency(lab, b, n, path if fifo else None)
+    finally:
+        b.stop()
+
+
+def _latency(lab, b, n, fifo):
     b.wait_ready()
+    feed = open(fifo, "w", buffering=1) if fifo else None
     seen = {}
     mon = subprocess.Popen(lab.in_ns(["nft", "monitor", "elements"], net=True), stdout=subprocess.PIPE, text=True, bufsize=1)
 
@@ -166,12 +180,14 @@ def latency(lab, binary, n):
     for i in range(n):
         a = addr(i)
         sent[a] = time.monotonic()
-        lab.send("benchsvc", f"auth failure from {a}")
+        if feed:
+            feed.write(f"auth failure from {a}\n")
+        else:
+            lab.send("benchsvc", f"auth failure from {a}")
         time.sleep(0.002)
     Lab.wait(lambda: len(seen) >= n, f"{n} bans in the monitor", timeout=60)
     mon.kill()
     rss = b.rss_mb()
-    b.stop()
     lat = sorted((seen[a] - sent[a]) * 1000 for a in sent)
     return dict(bans=n, p50_ms=round(statistics.median(lat), 2), p99_ms=round(lat[int(0.99 * (n - 1))], 2),
                 max_ms=round(lat[-1], 2), rss_mb_after=round(rss, 1))
@@ -200,12 +216,14 @@ def intake(lab, binary, entries):
     subprocess.run(lab.in_ns(["journalctl", "-q", "-o", "cat", "--no-pager"]), stdout=subprocess.DEVNULL, check=True)
     jctl = time.monotonic() - t
     b = Banjo(lab, binary, cfg)
-    b.wait_ready()
-    # caught up when the cursor stops moving: banjo logs "caught up" after the backlog
-    err = os.path.join(lab.dir, "banjo.err")
-    Lab.wait(lambda: "caught up" in open(err).read(), "banjo to read the backlog", timeout=600)
-    line = [ln for ln in open(err) if "caught up" in ln][0]
-    b.stop()
+    try:
+        b.wait_ready()
+        # banjo logs "caught up with the journal: N entries in S s" once the backlog is read
+        err = os.path.join(lab.dir, "banjo.err")
+        Lab.wait(lambda: "caught up" in open(err).read(), "banjo to read the backlog", timeout=600)
+        line = [ln for ln in open(err) if "caught up" in ln][0]
+    finally:
+        b.stop()
     secs = float(line.split(" in ")[1].split("s")[0])
     n = int(line.split("caught up with the journal: ")[1].split()[0])
     return dict(entries=n, banjo_s=round(secs, 3), banjo_per_s=round(n / secs), journalctl_cat_s=round(jctl, 3),
@@ -220,21 +238,24 @@ def restore(lab, binary, n):
     with open(os.path.join(lab.dir, "state", "bans.json"), "w") as f:
         json.dump({"version": 1, "bans": bans, "history": []}, f)
     b = Banjo(lab, binary, JAIL)
-    ready = b.wait_ready()
-    rss = b.rss_mb()
-    count = subprocess.run(lab.in_ns(["nft", "-j", "list", "set", "inet", "banjo", "bench-v4"], net=True),
-                           capture_output=True, text=True).stdout.count('"elem"')
-    b.stop()
+    try:
+        ready = b.wait_ready()
+        rss = b.rss_mb()
+        count = subprocess.run(lab.in_ns(["nft", "-j", "list", "set", "inet", "banjo", "bench-v4"], net=True),
+                               capture_output=True, text=True).stdout.count('"elem"')
+    finally:
+        b.stop()
     return dict(bans=n, ready_s=round(ready, 3), in_kernel=count, rss_mb=round(rss, 1))
 
 
 def idle(lab, binary):
     b = Banjo(lab, binary, JAIL)
-    b.wait_ready()
-    time.sleep(0.5)
-    rss = b.rss_mb()
-    b.stop()
-    return dict(rss_mb=round(rss, 1))
+    try:
+        b.wait_ready()
+        time.sleep(0.5)
+        return dict(rss_mb=round(b.rss_mb(), 1))
+    finally:
+        b.stop()
 
 
 def main():
@@ -249,7 +270,8 @@ def main():
     binary = os.path.realpath(a.banjo)
     results = {}
     for name, fn in (("idle", lambda lab: idle(lab, binary)),
-                     ("latency", lambda lab: latency(lab, binary, a.bans)),
+                     ("latency-journal", lambda lab: latency(lab, binary, a.bans)),
+                     ("latency-fifo", lambda lab: latency(lab, binary, a.bans, fifo=True)),
                      ("restore", lambda lab: restore(lab, binary, a.restore)),
                      ("intake", lambda lab: intake(lab, binary, a.entries))):
         lab = Lab()

@@ -111,6 +111,10 @@ connect $GOOD 198.51.100.1
 bold "the audit record: journalctl JAIL=vpopmail (fields MESSAGE_ID, JAIL, IP, BANTIME, FAILURES…)"
 journalctl -D "$T/runlog/journal" JAIL=vpopmail -o verbose --no-pager | grep -E '^\s+(MESSAGE|MESSAGE_ID|JAIL|IP|BANTIME|UNTIL|FAILURES)=' || true
 
+bold "asking the daemon over its control socket: banjo status vpopmail, banjo explain $ATTACKER"
+on_server "$BANJO" --socket "$T/runtime/banjo.sock" status vpopmail
+on_server "$BANJO" --socket "$T/runtime/banjo.sock" explain $ATTACKER | sed -n '1p;/^vpopmail:/,/^[a-z]/p' | sed '$d'
+
 bold "stopping banjo: the ban stays in the kernel and expires there (flush_on_stop = false)"
 kill -TERM $BANJO_PID; wait $BANJO_PID || true; BANJO_PID=""
 on_server nft list set inet banjo vpopmail-v4 | grep -E "elements" || true

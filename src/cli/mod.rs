@@ -4,8 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod ban;
 pub mod check;
+pub mod generate;
 pub mod run;
+pub mod status;
 pub mod test_filter;
 
 /// Where the config is read from unless --config says otherwise.
@@ -18,6 +21,9 @@ pub struct Cli {
     /// The config file; config.d/*.toml beside it is read after it.
     #[arg(long, short = 'c', global = true, value_name = "PATH", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+    /// The control socket [default: $RUNTIME_DIRECTORY/banjo.sock, else /run/banjo/banjo.sock].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,15 +36,40 @@ pub enum Command {
     Check(check::Args),
     /// Run a filter over a log file, stdin or the journal and report what it matches.
     TestFilter(test_filter::Args),
+    /// Show whether the daemon runs and its jails; with JAIL, that jail's counters and bans.
+    Status(status::StatusArgs),
+    /// One row per jail: failures found, addresses failing and banned now, bans so far.
+    Stats(status::StatsArgs),
+    /// List the banned addresses with their time left, in every jail or in JAIL.
+    Banned(status::BannedArgs),
+    /// Ban an address or network in a jail now.
+    Ban(ban::BanArgs),
+    /// Lift a ban, in one jail or in every jail; --all lifts every ban.
+    Unban(ban::UnbanArgs),
+    /// Read the config again, like SIGHUP; a config that does not validate is refused.
+    Reload(ban::ReloadArgs),
+    /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
+    Explain(status::ExplainArgs),
+    /// Write man pages or shell completions (for make install).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// Exit codes: 0 success, 1 failure (bad config, unreadable input, …), 2 bad usage.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(&cli.config, args),
+        Command::Run(args) => run::run(&cli.config, cli.socket.as_deref(), args),
         Command::Check(args) => check::run(&cli.config, args),
         Command::TestFilter(args) => test_filter::run(args),
+        Command::Status(args) => return status::status(cli.socket.as_deref(), args),
+        Command::Stats(args) => return status::stats(cli.socket.as_deref(), args),
+        Command::Banned(args) => return status::banned(cli.socket.as_deref(), args),
+        Command::Ban(args) => return ban::ban(cli.socket.as_deref(), args),
+        Command::Unban(args) => return ban::unban(cli.socket.as_deref(), args),
+        Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
+        Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

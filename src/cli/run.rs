@@ -15,12 +15,11 @@ pub struct Args {
     pub journal_dir: Option<PathBuf>,
 }
 
-pub fn run(config: &Path, args: Args) -> Result<()> {
-    daemon::run(
-        config,
-        daemon::Options {
-            log: args.log,
-            journal_dir: args.journal_dir,
-        },
-    )
+pub fn run(config: &Path, socket: Option<&Path>, args: Args) -> Result<()> {
+    let opts = daemon::Options {
+        log: args.log,
+        journal_dir: args.journal_dir,
+        socket: socket.map(Path::to_path_buf),
+    };
+    daemon::run(config, opts)
 }

@@ -70,6 +70,10 @@ pub struct Daemon {
     pub state_dir: Option<PathBuf>,
     /// `None`: the caller uses $RUNTIME_DIRECTORY, else /run/banjo.
     pub runtime_dir: Option<PathBuf>,
+    /// Members may ban, unban and reload through the control socket (root always may).
+    pub admin_group: Option<String>,
+    /// Members may query status, stats, banned and explain.
+    pub read_group: Option<String>,
 }
 
 impl Default for Daemon {
@@ -80,6 +84,8 @@ impl Default for Daemon {
             flush_on_stop: false,
             state_dir: None,
             runtime_dir: None,
+            admin_group: None,
+            read_group: None,
         }
     }
 }

@@ -321,6 +321,8 @@ impl<'a> Walk<'a> {
         }
         daemon.state_dir = self.field(t, "state_dir", values::abs_path);
         daemon.runtime_dir = self.field(t, "runtime_dir", values::abs_path);
+        daemon.admin_group = self.field(t, "admin_group", values::group_name);
+        daemon.read_group = self.field(t, "read_group", values::group_name);
         daemon
     }
 

@@ -20,6 +20,8 @@ pub const DAEMON: &[Key] = &[
     ("flush_on_stop", "false"),
     ("state_dir", "\"/var/lib/banjo\""),
     ("runtime_dir", "\"/run/banjo\""),
+    ("admin_group", "\"banjo-admin\""),
+    ("read_group", "\"adm\""),
 ];
 
 /// Keys of [defaults], which every [jails.NAME] may override.

@@ -325,6 +325,22 @@ pub fn abs_path(value: &Value) -> Result<PathBuf, String> {
     }
 }
 
+/// A Unix group name (for the control socket's access).
+pub fn group_name(value: &Value) -> Result<String, String> {
+    let name = text(value).map_err(|_| "expected a group name, e.g. \"adm\"".to_string())?;
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if ok {
+        Ok(name)
+    } else {
+        Err("expected a group name (letters, digits, '_', '-', '.'), e.g. \"adm\"".into())
+    }
+}
+
 /// The nftables table banjo owns.
 pub fn table_name(value: &Value) -> Result<String, String> {
     let name = text(value)?;

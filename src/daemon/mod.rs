@@ -4,6 +4,7 @@
 //! nftables monitor. Policy lives in `jail` and `ban`; this module only moves values between
 //! them and does the I/O: reading, the firewall's batches, the state files, sd-notify.
 pub mod audit;
+mod control;
 pub mod log;
 mod progress;
 pub mod signals;
@@ -41,6 +42,8 @@ pub struct Options {
     pub log: log::LogTarget,
     /// Read this journal directory instead of the system journal (like journalctl -D).
     pub journal_dir: Option<PathBuf>,
+    /// The control socket's path (`--socket`), when not passed by systemd.
+    pub socket: Option<PathBuf>,
 }
 
 /// Runs until SIGTERM/SIGINT. Errors before READY=1 are fatal; later ones are logged.
@@ -52,9 +55,9 @@ pub fn run(config_path: &Path, opts: Options) -> Result<()> {
     let mut d = Daemon::start(config_path, cfg, &opts, signals)?;
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status(&d.status()),
+        sd_notify::NotifyState::Status(&d.status_text()),
     ]);
-    tracing::info!("banjo {} started: {}", env!("CARGO_PKG_VERSION"), d.status());
+    tracing::info!("banjo {} started: {}", env!("CARGO_PKG_VERSION"), d.status_text());
     let result = d.main_loop();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     d.stop();
@@ -115,6 +118,9 @@ struct Daemon {
     entries_read: u64,
     caught_up: bool,
     started: Instant,
+    started_at: Timestamp,
+    /// The control socket (banjo status, ban, unban, reload, explain).
+    control: Option<crate::control::Server>,
 }
 
 impl Daemon {
@@ -173,8 +179,11 @@ impl Daemon {
             entries_read: 0,
             caught_up: false,
             started: Instant::now(),
+            started_at: now,
+            control: None,
             cfg,
         };
+        d.open_control(opts)?;
         d.adopt_kernel_bans(now);
         d.restore(now)?;
         match progress::Progress::load(&d.progress_path) {
@@ -195,6 +204,33 @@ impl Daemon {
         d.build_jails();
         d.open_sources(now)?;
         Ok(d)
+    }
+
+    /// The control socket: the fd systemd passed (banjo.socket), else one banjo binds itself.
+    fn open_control(&mut self, opts: &Options) -> Result<()> {
+        use crate::control::{self, Server};
+        let access = control::Access {
+            admin_group: self.cfg.daemon.admin_group.clone(),
+            read_group: self.cfg.daemon.read_group.clone(),
+        };
+        let server = match self.spare_fds.iter().position(|(n, _)| n == control::FD_NAME) {
+            Some(i) => {
+                let (_, fd) = self.spare_fds.swap_remove(i);
+                Server::from_fd(fd, access).context("the control socket systemd passed")?
+            }
+            None => {
+                let path =
+                    control::socket_path(opts.socket.as_deref(), self.cfg.daemon.runtime_dir.as_deref());
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {} for the control socket", dir.display()))?;
+                }
+                Server::bind(&path, access)
+                    .with_context(|| format!("cannot open the control socket {}", path.display()))?
+            }
+        };
+        self.control = Some(server);
+        Ok(())
     }
 
     /// Bans in the kernel that the state file does not know (banjo was killed between a ban
@@ -392,6 +428,8 @@ impl Daemon {
             fds.extend(journal_fd);
             let monitor_at = fds.len();
             fds.extend(self.monitor.as_ref().map(|m| m.fd().as_raw_fd()));
+            let control_at = fds.len();
+            fds.extend(self.control.as_ref().map(|c| c.wake_fd()));
             let pipes_at = fds.len();
             fds.extend(self.pipes.iter().filter(|p| !p.pipe.closed).map(|p| p.pipe.fd()));
             let ready = sys::poll(&fds, Some(self.timeout(now)))?;
@@ -416,6 +454,13 @@ impl Daemon {
                     Ok(_) => {}
                     Err(e) => tracing::warn!("nftables monitor: {e}"),
                 }
+            }
+            if self.control.is_some() && ready.get(control_at) == Some(&true) {
+                let server = self.control.take();
+                if let Some(server) = &server {
+                    server.handle_pending(self);
+                }
+                self.control = server;
             }
             let open_pipes: Vec<usize> = (0..self.pipes.len())
                 .filter(|&i| !self.pipes[i].pipe.closed)
@@ -591,7 +636,7 @@ impl Daemon {
                 );
                 self.reapply_at(now, "a ban failed");
             }
-            self.status();
+            self.status_text();
         }
         if !self.pending_unbans.is_empty() {
             let unbans = std::mem::take(&mut self.pending_unbans);
@@ -599,7 +644,7 @@ impl Daemon {
             if let Err(e) = self.firewall.unban(&unbans) {
                 tracing::debug!("nftables unban: {e}");
             }
-            self.status();
+            self.status_text();
         }
     }
 
@@ -693,17 +738,34 @@ impl Daemon {
 
     /// SIGHUP: the new config, or the old one kept when the new one is bad.
     fn reload(&mut self) {
+        self.notify_reloading();
+        let result = self.try_reload();
+        self.finish_reload(&result);
+    }
+
+    fn notify_reloading(&self) {
         let _ = sd_notify::notify(&[
             sd_notify::NotifyState::Reloading,
             sd_notify::NotifyState::monotonic_usec_now()
                 .unwrap_or(sd_notify::NotifyState::Status("reloading")),
         ]);
-        match self.try_reload() {
-            Ok(()) => tracing::info!(
-                message_id = audit::RELOAD_ID,
-                "configuration reloaded: {}",
-                self.status()
-            ),
+    }
+
+    fn finish_reload(&mut self, result: &Result<()>) {
+        match result {
+            Ok(()) => {
+                if let Some(c) = &self.control {
+                    c.set_access(crate::control::Access {
+                        admin_group: self.cfg.daemon.admin_group.clone(),
+                        read_group: self.cfg.daemon.read_group.clone(),
+                    });
+                }
+                tracing::info!(
+                    message_id = audit::RELOAD_ID,
+                    "configuration reloaded: {}",
+                    self.status_text()
+                );
+            }
             Err(e) => {
                 tracing::error!(
                     message_id = audit::RELOAD_ID,
@@ -711,9 +773,10 @@ impl Daemon {
                 );
             }
         }
+        let status = self.status_text();
         let _ = sd_notify::notify(&[
             sd_notify::NotifyState::Ready,
-            sd_notify::NotifyState::Status(&self.status()),
+            sd_notify::NotifyState::Status(&status),
         ]);
     }
 
@@ -744,7 +807,7 @@ impl Daemon {
         Ok(())
     }
 
-    fn status(&self) -> String {
+    fn status_text(&self) -> String {
         let jails = self.cfg.jails.len();
         let banned = self.ledger.len();
         let s = format!(
