@@ -781,3 +781,69 @@ fn sighup_adds_a_jail_and_keeps_bans() {
     }
     s.expect_banned("app-v4", &app_attacker);
 }
+
+/// `banjo CMD --socket <the daemon's socket> ARGS…`: the admin's commands, run as root.
+fn ctl(banjo: &Banjo, args: &[&str]) -> std::process::Output {
+    let socket = banjo.runtime_dir().join("banjo.sock");
+    std::process::Command::new(common::daemon::banjo_bin())
+        .arg("--socket")
+        .arg(&socket)
+        .args(args)
+        .output()
+        .expect("run the banjo CLI")
+}
+
+fn ctl_json(banjo: &Banjo, args: &[&str]) -> serde_json::Value {
+    let out = ctl(banjo, args);
+    assert!(
+        out.status.success(),
+        "banjo {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("banjo {args:?}: not JSON ({e})"))
+}
+
+#[test]
+fn control_commands_work_against_the_running_daemon() {
+    skip_unless_capable!();
+    let mut s = Scene::start("vpopmail.toml");
+    let attacker = s.lab.attacker_ip.clone();
+    let other = s.lab.spare_attacker_ip(7);
+
+    let status = ctl_json(&s.banjo, &["status", "--json"]);
+    assert!(status.to_string().contains("vpopmail"), "{status}");
+
+    // a failure is visible in explain before any ban
+    fail(&s.journal, &attacker);
+    let seen = wait_until(BAN, || {
+        ctl_json(&s.banjo, &["explain", &attacker, "--json"]).to_string().contains("vchkpw-submission")
+    });
+    assert!(seen, "explain shows the failure line\n{}", s.banjo.diagnostics());
+
+    // ban by hand: in the kernel set, in `banned`, in `status JAIL`
+    ctl_json(&s.banjo, &["ban", "vpopmail", &other, "--time", "1h", "--json"]);
+    let ban = s.expect_banned("vpopmail-v4", &other);
+    assert!(ban.timeout_s.is_some_and(|t| (3590..=3600).contains(&t)), "{ban:?}");
+    let banned = ctl_json(&s.banjo, &["banned", "vpopmail", "--json"]);
+    assert!(banned.to_string().contains(&other), "{banned}");
+    let jail = ctl_json(&s.banjo, &["status", "vpopmail", "--json"]);
+    assert!(jail.to_string().contains(&other), "{jail}");
+    let stats = ctl_json(&s.banjo, &["stats", "--json"]);
+    assert!(stats.to_string().contains("vpopmail"), "{stats}");
+
+    // unban: gone from the kernel
+    ctl_json(&s.banjo, &["unban", "vpopmail", &other, "--json"]);
+    assert!(
+        wait_until(BAN, || !s.is_banned("vpopmail-v4", &other)),
+        "unbanned address still in the set\n{}",
+        s.banjo.diagnostics()
+    );
+
+    // a reload through the socket, and a refused one (unknown jail) with a clear error
+    ctl_json(&s.banjo, &["reload", "--json"]);
+    let out = ctl(&s.banjo, &["status", "no-such-jail"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-jail"));
+    assert!(s.banjo.is_running(), "the daemon survives the refused request");
+}
