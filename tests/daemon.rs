@@ -817,14 +817,19 @@ fn control_commands_work_against_the_running_daemon() {
     // a failure is visible in explain before any ban
     fail(&s.journal, &attacker);
     let seen = wait_until(BAN, || {
-        ctl_json(&s.banjo, &["explain", &attacker, "--json"]).to_string().contains("vchkpw-submission")
+        ctl_json(&s.banjo, &["explain", &attacker, "--json"])
+            .to_string()
+            .contains("vchkpw-submission")
     });
     assert!(seen, "explain shows the failure line\n{}", s.banjo.diagnostics());
 
     // ban by hand: in the kernel set, in `banned`, in `status JAIL`
     ctl_json(&s.banjo, &["ban", "vpopmail", &other, "--time", "1h", "--json"]);
     let ban = s.expect_banned("vpopmail-v4", &other);
-    assert!(ban.timeout_s.is_some_and(|t| (3590..=3600).contains(&t)), "{ban:?}");
+    assert!(
+        ban.timeout_s.is_some_and(|t| (3590..=3600).contains(&t)),
+        "{ban:?}"
+    );
     let banned = ctl_json(&s.banjo, &["banned", "vpopmail", "--json"]);
     assert!(banned.to_string().contains(&other), "{banned}");
     let jail = ctl_json(&s.banjo, &["status", "vpopmail", "--json"]);
@@ -846,4 +851,105 @@ fn control_commands_work_against_the_running_daemon() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-jail"));
     assert!(s.banjo.is_running(), "the daemon survives the refused request");
+}
+
+/// Starts banjo with FIFO passed as listen fd 3 named qmail-smtpd, as systemd's
+/// ListenFIFO= + FileDescriptorName= would (the wrapper keeps banjo's pid for LISTEN_PID).
+fn start_with_fifo(lab: &Lab, journal: &Journal, fifo: &std::path::Path) -> Banjo {
+    let wrapper =
+        "exec 3<>\"$BANJO_TEST_FIFO\"; LISTEN_FDS=1 LISTEN_FDNAMES=qmail-smtpd LISTEN_PID=$$ exec \"$@\"";
+    let bin = common::daemon::banjo_bin();
+    let fifo = fifo.to_str().unwrap();
+    Banjo::start_with(
+        &lab.server,
+        journal,
+        &config("qmail-fifo.toml"),
+        &["sh", "-c", wrapper, "sh", &bin],
+        &[("BANJO_TEST_FIFO", fifo)],
+    )
+}
+
+/// Writes LINES through `tai64n` into the FIFO, as qmail's log/run pipeline does, then exits.
+fn multilog_writes(fifo: &std::path::Path, lines: &[String]) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("tai64n > \"$0\"")
+        .arg(fifo)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("tai64n");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn greetdelay(addr: &str) -> String {
+    format!("GREETDELAY from {addr}: client sent data before greeting")
+}
+
+#[test]
+fn multilog_fifo_bans_and_survives_writer_restarts_garbage_and_banjo_restart() {
+    skip_unless_capable!();
+    if std::process::Command::new("tai64n")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: tai64n (daemontools) is not installed; make deps installs it");
+        return;
+    }
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("qmail-smtpd.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // the test plays systemd's part: it holds the FIFO open, so lines written while banjo is
+    // down wait in the pipe and writers never see a reader-less FIFO
+    let _held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let mut banjo = start_with_fifo(&lab, &journal, &fifo);
+    banjo.wait_ready(READY);
+    let banned = |addr: &str| lab.server.wait_banned("qmail-smtp-v4", addr, BAN).is_some();
+
+    // a writer sends two failures and exits (end of file for it, not for banjo)
+    let a1 = lab.spare_attacker_ip(11);
+    multilog_writes(&fifo, &[greetdelay(&a1), greetdelay(&a1)]);
+    assert!(banned(&a1), "{}", banjo.diagnostics());
+
+    // the writer restarts: garbage, invalid UTF-8 and an overlong line first, then failures
+    let a2 = lab.spare_attacker_ip(12);
+    let garbage = vec![
+        "@4000zzzz not a stamp".to_string(),
+        String::from_utf8_lossy(b"\xff\xfe binary \x01 junk").into_owned(),
+        "x".repeat(200_000),
+        format!("qmail-smtpd: reject (auth not available): (null) from {a2}"),
+        greetdelay(&a2),
+    ];
+    multilog_writes(&fifo, &garbage);
+    assert!(banned(&a2), "{}", banjo.diagnostics());
+    assert!(banjo.is_running());
+
+    // banjo stops; lines written meanwhile are read after the restart
+    assert_eq!(banjo.term().and_then(|s| s.code()), Some(0));
+    let a3 = lab.spare_attacker_ip(13);
+    multilog_writes(&fifo, &[greetdelay(&a3), greetdelay(&a3)]);
+    let mut banjo = start_with_fifo(&lab, &journal, &fifo);
+    banjo.wait_ready(READY);
+    assert!(
+        banned(&a3),
+        "lines written while banjo was down\n{}",
+        banjo.diagnostics()
+    );
+    assert!(banned(&a1) && banned(&a2), "earlier bans survive the restart");
 }
