@@ -107,7 +107,18 @@ class Banjo:
         while True:
             msg = self.notify.recv(4096).decode()
             if "READY=1" in msg.split("\n"):
-                return time.monotonic() - self.t0
+                ready = time.monotonic() - self.t0
+                # keep reading, as systemd does: an unread notify socket fills up
+                self.notify.settimeout(None)
+                threading.Thread(target=self._drain, daemon=True).start()
+                return ready
+
+    def _drain(self):
+        try:
+            while self.notify.recv(4096):
+                pass
+        except OSError:
+            pass
 
     def rss_mb(self):
         # nsenter enters the namespaces and execs banjo: same pid

@@ -31,6 +31,8 @@ use signals::{Signal, Signals};
 
 /// How often, at most, the ban state and the journal cursor are written.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How often, at most, STATUS= is sent to systemd.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// How often the table is checked even without a monitor event.
 const CHECK_TABLE_EVERY: Duration = Duration::from_secs(10);
 /// Journal entries read per loop turn before signals, expiries and bans get their turn.
@@ -106,6 +108,9 @@ struct Daemon {
     pending_bans: Vec<Element>,
     pending_unbans: Vec<(String, Target)>,
     ledger_dirty: bool,
+    /// The ban count changed since STATUS= was last sent.
+    status_dirty: bool,
+    last_status: Instant,
     /// A jail's pending failures changed (a pipe line counted) since the last save.
     pending_dirty: bool,
     last_save: Instant,
@@ -169,6 +174,8 @@ impl Daemon {
             pending_bans: Vec::new(),
             pending_unbans: Vec::new(),
             ledger_dirty: false,
+            status_dirty: false,
+            last_status: Instant::now(),
             pending_dirty: false,
             last_save: Instant::now(),
             last_table_check: Instant::now(),
@@ -636,7 +643,7 @@ impl Daemon {
                 );
                 self.reapply_at(now, "a ban failed");
             }
-            self.status_text();
+            self.status_dirty = true;
         }
         if !self.pending_unbans.is_empty() {
             let unbans = std::mem::take(&mut self.pending_unbans);
@@ -644,13 +651,20 @@ impl Daemon {
             if let Err(e) = self.firewall.unban(&unbans) {
                 tracing::debug!("nftables unban: {e}");
             }
-            self.status_text();
+            self.status_dirty = true;
         }
     }
 
     /// Saves state and cursor (at most every SAVE_EVERY, or now when `force`), pings the
     /// watchdog, and checks the table when no monitor watches it.
     fn housekeeping(&mut self, force: bool) {
+        // STATUS= at most once a second: sd_notify's send blocks when the manager is slow to
+        // read, and a burst of bans must not become a burst of datagrams.
+        if self.status_dirty && (force || self.last_status.elapsed() >= STATUS_EVERY) {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&self.status_text())]);
+            self.status_dirty = false;
+            self.last_status = Instant::now();
+        }
         if force || self.last_save.elapsed() >= SAVE_EVERY {
             self.save();
             self.last_save = Instant::now();
@@ -810,12 +824,10 @@ impl Daemon {
     fn status_text(&self) -> String {
         let jails = self.cfg.jails.len();
         let banned = self.ledger.len();
-        let s = format!(
+        format!(
             "{jails} jail{}, {banned} banned",
             if jails == 1 { "" } else { "s" }
-        );
-        let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&s)]);
-        s
+        )
     }
 
     fn stop(&mut self) {
