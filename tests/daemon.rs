@@ -953,3 +953,59 @@ fn multilog_fifo_bans_and_survives_writer_restarts_garbage_and_banjo_restart() {
     );
     assert!(banned(&a1) && banned(&a2), "earlier bans survive the restart");
 }
+
+#[test]
+fn a_slow_service_manager_never_stalls_bans() {
+    // sd_notify's send blocks while the manager's socket is full: a burst of bans must not
+    // become a burst of STATUS= datagrams (found with a notify socket nobody read).
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("qmail-smtpd.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let unread = dir.path().join("unread-notify.sock");
+    let _manager = std::os::unix::net::UnixDatagram::bind(&unread).unwrap();
+    let wrapper =
+        "exec 3<>\"$BANJO_TEST_FIFO\"; LISTEN_FDS=1 LISTEN_FDNAMES=qmail-smtpd LISTEN_PID=$$ exec \"$@\"";
+    let bin = common::daemon::banjo_bin();
+    let mut banjo = Banjo::start_with(
+        &lab.server,
+        &journal,
+        &config("qmail-fifo.toml"),
+        &["sh", "-c", wrapper, "sh", &bin],
+        &[
+            ("BANJO_TEST_FIFO", fifo.to_str().unwrap()),
+            ("NOTIFY_SOCKET", unread.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        wait_until(READY, || lab.server.has_table("inet", "banjo")),
+        "{}",
+        banjo.diagnostics()
+    );
+    let addrs: Vec<String> = (0..40).map(|i| lab.spare_attacker_ip(100 + i)).collect();
+    let lines: Vec<String> = addrs
+        .iter()
+        .flat_map(|a| [greetdelay(a), greetdelay(a)])
+        .collect();
+    multilog_writes(&fifo, &lines);
+    for a in &addrs {
+        assert!(
+            lab.server.wait_banned("qmail-smtp-v4", a, BAN).is_some(),
+            "{a} not banned: the loop stalled?\n{}",
+            banjo.diagnostics()
+        );
+    }
+}
