@@ -1009,3 +1009,72 @@ fn a_slow_service_manager_never_stalls_bans() {
         );
     }
 }
+
+#[test]
+fn socket_activation_starts_banjo_on_the_first_query() {
+    // systemd-socket-activate plays banjo.socket: it listens, and the first connection starts
+    // banjo with the listening fd named "control"
+    skip_unless_capable!();
+    if std::process::Command::new("systemd-socket-activate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: systemd-socket-activate is not installed");
+        return;
+    }
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("banjo.sock");
+    let bin = common::daemon::banjo_bin();
+    let sock_s = sock.to_str().unwrap();
+    let mut banjo = Banjo::start_with(
+        &lab.server,
+        &journal,
+        &config("vpopmail.toml"),
+        &[
+            "systemd-socket-activate",
+            "-l",
+            sock_s,
+            "--fdname=control",
+            "-E",
+            "STATE_DIRECTORY",
+            "-E",
+            "RUNTIME_DIRECTORY",
+            "-E",
+            "NOTIFY_SOCKET",
+            "-E",
+            "TZ",
+            &bin,
+        ],
+        &[],
+    );
+    assert!(
+        wait_until(READY, || sock.exists()),
+        "the activator listens\n{}",
+        banjo.diagnostics()
+    );
+    assert!(
+        holds_for(Duration::from_millis(300), || !lab
+            .server
+            .has_table("inet", "banjo")),
+        "banjo started before anyone asked"
+    );
+    let out = std::process::Command::new(&bin)
+        .args(["--socket", sock_s, "status", "--json"])
+        .output()
+        .expect("banjo status");
+    assert!(
+        out.status.success(),
+        "status through the activated socket: {}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        banjo.diagnostics()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("vpopmail"));
+    assert!(
+        lab.server.has_table("inet", "banjo"),
+        "the first query started banjo"
+    );
+}
