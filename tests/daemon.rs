@@ -1078,3 +1078,40 @@ fn socket_activation_starts_banjo_on_the_first_query() {
         "the first query started banjo"
     );
 }
+
+#[test]
+fn journal_rotation_and_vacuum_lose_nothing_and_reread_nothing() {
+    skip_unless_capable!();
+    let mut s = Scene::start("vpopmail.toml");
+    let a = s.lab.attacker_ip.clone();
+    let b = s.lab.spare_attacker_ip(21);
+    fails(&s.journal, &a, 2);
+    fails(&s.journal, &b, 2);
+    s.journal
+        .wait_for_entries(&["SYSLOG_IDENTIFIER=vpopmail"], 4, Duration::from_secs(5))
+        .expect("four failures in the journal");
+    // SIGUSR2: journald rotates its files; then the archived ones are vacuumed away
+    let pid = s.journal.journald_pid().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-USR2", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = s.journal.journalctl(&["--vacuum-files=1"]);
+    // nothing read twice: re-reading b's two failures would make four, and a ban
+    assert!(
+        holds_for(Duration::from_secs(1), || !s.is_banned("vpopmail-v4", &b)),
+        "failures re-read after the rotation\n{}",
+        s.banjo.diagnostics()
+    );
+    // b's two failures were counted before the rotation: one more bans it; a gets one too
+    fail(&s.journal, &b);
+    let ban = s.expect_banned("vpopmail-v4", &b);
+    assert!(ban.timeout_s.is_some());
+    fail(&s.journal, &a);
+    s.expect_banned("vpopmail-v4", &a);
+    assert!(s.banjo.is_running());
+}
