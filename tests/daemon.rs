@@ -853,20 +853,43 @@ fn control_commands_work_against_the_running_daemon() {
     assert!(s.banjo.is_running(), "the daemon survives the refused request");
 }
 
-/// Starts banjo with FIFO passed as listen fd 3 named qmail-smtpd, as systemd's
-/// ListenFIFO= + FileDescriptorName= would (the wrapper keeps banjo's pid for LISTEN_PID).
-fn start_with_fifo(lab: &Lab, journal: &Journal, fifo: &std::path::Path) -> Banjo {
-    let wrapper =
-        "exec 3<>\"$BANJO_TEST_FIFO\"; LISTEN_FDS=1 LISTEN_FDNAMES=qmail-smtpd LISTEN_PID=$$ exec \"$@\"";
-    let bin = common::daemon::banjo_bin();
-    let fifo = fifo.to_str().unwrap();
-    Banjo::start_with(
-        &lab.server,
-        journal,
-        &config("qmail-fifo.toml"),
-        &["sh", "-c", wrapper, "sh", &bin],
-        &[("BANJO_TEST_FIFO", fifo)],
-    )
+/// A FIFO like banjo-qmail-smtpd.socket's. The test holds it open as systemd does, so lines
+/// written while banjo is down wait in the pipe and writers never see a reader-less FIFO.
+struct QmailFifo {
+    path: std::path::PathBuf,
+    _held: std::fs::File,
+    _dir: tempfile::TempDir,
+}
+
+impl QmailFifo {
+    fn new() -> QmailFifo {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qmail-smtpd.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(made.success());
+        let held = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        QmailFifo {
+            path,
+            _held: held,
+            _dir: dir,
+        }
+    }
+
+    /// Starts banjo with the FIFO as listen fd 3 named qmail-smtpd, as ListenFIFO= +
+    /// FileDescriptorName= would (the sh wrapper keeps banjo's pid for LISTEN_PID).
+    fn start_banjo(&self, lab: &Lab, journal: &Journal, env: &[(&str, &str)]) -> Banjo {
+        let wrapper = "exec 3<>\"$BANJO_TEST_FIFO\"; \
+                       LISTEN_FDS=1 LISTEN_FDNAMES=qmail-smtpd LISTEN_PID=$$ exec \"$@\"";
+        let bin = common::daemon::banjo_bin();
+        let mut env = env.to_vec();
+        env.push(("BANJO_TEST_FIFO", self.path.to_str().unwrap()));
+        let program = ["sh", "-c", wrapper, "sh", &bin];
+        Banjo::start_with(&lab.server, journal, &config("qmail-fifo.toml"), &program, &env)
+    }
 }
 
 /// Writes LINES through `tai64n` into the FIFO, as qmail's log/run pipeline does, then exits.
@@ -902,23 +925,9 @@ fn multilog_fifo_bans_and_survives_writer_restarts_garbage_and_banjo_restart() {
     }
     let journal = Journal::start();
     let lab = Lab::new();
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("qmail-smtpd.fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    // the test plays systemd's part: it holds the FIFO open, so lines written while banjo is
-    // down wait in the pipe and writers never see a reader-less FIFO
-    let _held = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
-    let mut banjo = start_with_fifo(&lab, &journal, &fifo);
+    let q = QmailFifo::new();
+    let fifo = q.path.clone();
+    let mut banjo = q.start_banjo(&lab, &journal, &[]);
     banjo.wait_ready(READY);
     let banned = |addr: &str| lab.server.wait_banned("qmail-smtp-v4", addr, BAN).is_some();
 
@@ -944,7 +953,7 @@ fn multilog_fifo_bans_and_survives_writer_restarts_garbage_and_banjo_restart() {
     assert_eq!(banjo.term().and_then(|s| s.code()), Some(0));
     let a3 = lab.spare_attacker_ip(13);
     multilog_writes(&fifo, &[greetdelay(&a3), greetdelay(&a3)]);
-    let mut banjo = start_with_fifo(&lab, &journal, &fifo);
+    let mut banjo = q.start_banjo(&lab, &journal, &[]);
     banjo.wait_ready(READY);
     assert!(
         banned(&a3),
@@ -961,35 +970,11 @@ fn a_slow_service_manager_never_stalls_bans() {
     skip_unless_capable!();
     let journal = Journal::start();
     let lab = Lab::new();
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("qmail-smtpd.fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let _held = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
-    let unread = dir.path().join("unread-notify.sock");
+    let q = QmailFifo::new();
+    let fifo = q.path.clone();
+    let unread = q.path.with_file_name("unread-notify.sock");
     let _manager = std::os::unix::net::UnixDatagram::bind(&unread).unwrap();
-    let wrapper =
-        "exec 3<>\"$BANJO_TEST_FIFO\"; LISTEN_FDS=1 LISTEN_FDNAMES=qmail-smtpd LISTEN_PID=$$ exec \"$@\"";
-    let bin = common::daemon::banjo_bin();
-    let mut banjo = Banjo::start_with(
-        &lab.server,
-        &journal,
-        &config("qmail-fifo.toml"),
-        &["sh", "-c", wrapper, "sh", &bin],
-        &[
-            ("BANJO_TEST_FIFO", fifo.to_str().unwrap()),
-            ("NOTIFY_SOCKET", unread.to_str().unwrap()),
-        ],
-    );
+    let mut banjo = q.start_banjo(&lab, &journal, &[("NOTIFY_SOCKET", unread.to_str().unwrap())]);
     assert!(
         wait_until(READY, || lab.server.has_table("inet", "banjo")),
         "{}",
