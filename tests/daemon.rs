@@ -1100,3 +1100,37 @@ fn journal_rotation_and_vacuum_lose_nothing_and_reread_nothing() {
     s.expect_banned("vpopmail-v4", &a);
     assert!(s.banjo.is_running());
 }
+
+#[test]
+fn a_backlog_longer_than_one_turn_is_read_to_the_end() {
+    // banjo reads the journal in turns of 20000 entries; the journal fd stays quiet for a
+    // backlog written before banjo started, so the loop itself must come back for the rest
+    skip_unless_capable!();
+    let mut s = Scene::start("vpopmail.toml");
+    assert_eq!(s.banjo.term().and_then(|st| st.code()), Some(0));
+    for i in 0..25_000 {
+        let msg = format!("vchkpw-pop3: (PLAIN) login success user{i}@example.org:10.232.9.9");
+        s.journal
+            .send(&[("SYSLOG_IDENTIFIER", "vpopmail"), ("MESSAGE", &msg)]);
+    }
+    let addr = s.lab.attacker_ip.clone();
+    fails(&s.journal, &addr, 3);
+    s.journal
+        .wait_for_entries(
+            &["SYSLOG_IDENTIFIER=vpopmail", "-n", "3"],
+            3,
+            Duration::from_secs(20),
+        )
+        .expect("the backlog is in the journal");
+    s.banjo.restart();
+    s.banjo.wait_ready(READY);
+    let found = s
+        .lab
+        .server
+        .wait_banned("vpopmail-v4", &addr, Duration::from_secs(20));
+    assert!(
+        found.is_some(),
+        "failures after a 25000-entry backlog\n{}",
+        s.banjo.diagnostics()
+    );
+}

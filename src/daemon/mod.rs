@@ -122,6 +122,8 @@ struct Daemon {
     /// Journal entries read since start, and whether the backlog was read once.
     entries_read: u64,
     caught_up: bool,
+    /// The last read stopped at ENTRIES_PER_TURN with entries left.
+    journal_backlog: bool,
     started: Instant,
     started_at: Timestamp,
     /// The control socket (banjo status, ban, unban, reload, explain).
@@ -185,6 +187,7 @@ impl Daemon {
             rng: seed(),
             entries_read: 0,
             caught_up: false,
+            journal_backlog: false,
             started: Instant::now(),
             started_at: now,
             control: None,
@@ -453,6 +456,8 @@ impl Daemon {
                     j.follower.process()?;
                 }
                 self.read_journal(Timestamp::now())?;
+            } else if self.journal_backlog {
+                self.read_journal(Timestamp::now())?;
             }
             if self.monitor.is_some() && ready.get(monitor_at) == Some(&true) {
                 let changed = self.monitor.as_mut().map(|m| m.changed()).transpose();
@@ -482,6 +487,9 @@ impl Daemon {
 
     /// Until the next expiry, watchdog ping or save, at most one second.
     fn timeout(&self, now: Timestamp) -> Duration {
+        if self.journal_backlog {
+            return Duration::ZERO;
+        }
         let mut t = Duration::from_secs(1);
         if let Some(next) = self.ledger.next_expiry() {
             let ms = next.as_millisecond().saturating_sub(now.as_millisecond()).max(0) as u64;
@@ -493,7 +501,11 @@ impl Daemon {
         t
     }
 
+    /// Reads up to ENTRIES_PER_TURN entries; `journal_backlog` says whether more wait, so the
+    /// loop comes back at once instead of waiting for the journal fd (which stays quiet for
+    /// entries that were written before it last woke).
     fn read_journal(&mut self, now: Timestamp) -> Result<()> {
+        self.journal_backlog = false;
         for _ in 0..ENTRIES_PER_TURN {
             let Some(feed) = &mut self.journal else {
                 return Ok(());
@@ -521,6 +533,7 @@ impl Daemon {
                 self.on_outcome(&jail, outcome, &entry, now);
             }
         }
+        self.journal_backlog = true;
         Ok(())
     }
 
