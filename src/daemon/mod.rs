@@ -678,7 +678,9 @@ impl Daemon {
             self.status_dirty = false;
             self.last_status = Instant::now();
         }
-        if force || self.last_save.elapsed() >= SAVE_EVERY {
+        // While a backlog is read, progress is saved once it is caught up: a crash meanwhile
+        // re-reads from the last saved (cursor, failures) pair, which stay consistent.
+        if force || (self.last_save.elapsed() >= SAVE_EVERY && !self.journal_backlog) {
             self.save();
             self.last_save = Instant::now();
         }

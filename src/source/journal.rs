@@ -104,55 +104,101 @@ impl Reader {
         if self.journal.next()? == 0 {
             return Ok(None);
         }
-        entry_of(&mut self.journal).map(Some)
+        let mut fields = Fields::default();
+        fields.read(&mut self.journal, &[])?;
+        fields.entry(&self.journal).map(Some)
     }
 }
 
-/// The current entry as `HOSTNAME IDENTIFIER[PID]: MESSAGE` with its own time
-/// (`_SOURCE_REALTIME_TIMESTAMP`, else the time journald received it).
-fn entry_of(journal: &mut Journal) -> Result<Entry, JournalError> {
-    let mut field = |name: &str| -> Result<Option<Vec<u8>>, JournalError> {
-        Ok(journal
-            .get_data(name)?
-            .and_then(|f| f.value().map(<[u8]>::to_vec)))
-    };
-    let source_us = field("_SOURCE_REALTIME_TIMESTAMP")?
-        .and_then(|us| std::str::from_utf8(&us).ok().and_then(|s| s.parse::<i64>().ok()));
-    let host = field("_HOSTNAME")?;
-    let ident = match field("SYSLOG_IDENTIFIER")? {
-        Some(i) => Some(i),
-        None => field("_COMM")?,
-    };
-    let pid = match field("SYSLOG_PID")? {
-        Some(p) => Some(p),
-        None => field("_PID")?,
-    };
-    let msg = field("MESSAGE")?;
-    let us = match source_us {
-        Some(us) => us,
-        None => journal.timestamp_usec()? as i64,
-    };
-    let mut text = Vec::with_capacity(128);
-    if let Some(host) = host {
-        text.extend_from_slice(&host);
-        text.push(b' ');
-    }
-    if let Some(ident) = ident {
-        text.extend_from_slice(&ident);
-        if let Some(pid) = pid {
-            text.push(b'[');
-            text.extend_from_slice(&pid);
-            text.push(b']');
+/// The fields banjo reads of an entry, gathered in one pass over its data (one lookup per
+/// field would walk the entry's items once each); the buffers are reused entry after entry.
+#[derive(Debug, Default)]
+struct Fields {
+    message: Option<Vec<u8>>,
+    hostname: Option<Vec<u8>>,
+    ident: Option<Vec<u8>>,
+    comm: Option<Vec<u8>>,
+    syslog_pid: Option<Vec<u8>>,
+    pid: Option<Vec<u8>>,
+    source_us: Option<i64>,
+    /// Values of the fields routes look at, in `route_fields` order.
+    route: Vec<Option<Vec<u8>>>,
+}
+
+fn put(slot: &mut Option<Vec<u8>>, value: &[u8]) {
+    let v = slot.get_or_insert_with(Vec::new);
+    v.clear();
+    v.extend_from_slice(value);
+}
+
+impl Fields {
+    fn read(&mut self, journal: &mut Journal, route_fields: &[String]) -> Result<(), JournalError> {
+        for slot in [
+            &mut self.message,
+            &mut self.hostname,
+            &mut self.ident,
+            &mut self.comm,
+            &mut self.syslog_pid,
+            &mut self.pid,
+        ] {
+            *slot = None;
         }
-        text.extend_from_slice(b": ");
+        self.source_us = None;
+        self.route.clear();
+        self.route.resize(route_fields.len(), None);
+        journal.restart_data();
+        while let Some(field) = journal.enumerate_data()? {
+            let (name, Some(value)) = (field.name(), field.value()) else {
+                continue;
+            };
+            match name {
+                b"MESSAGE" => put(&mut self.message, value),
+                b"_HOSTNAME" => put(&mut self.hostname, value),
+                b"SYSLOG_IDENTIFIER" => put(&mut self.ident, value),
+                b"_COMM" => put(&mut self.comm, value),
+                b"SYSLOG_PID" => put(&mut self.syslog_pid, value),
+                b"_PID" => put(&mut self.pid, value),
+                b"_SOURCE_REALTIME_TIMESTAMP" => {
+                    self.source_us = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
+                }
+                _ => {}
+            }
+            if let Some(i) = route_fields.iter().position(|f| f.as_bytes() == name) {
+                put(&mut self.route[i], value);
+            }
+        }
+        Ok(())
     }
-    if let Some(msg) = msg {
-        text.extend_from_slice(&msg);
+
+    /// The entry as `HOSTNAME IDENTIFIER[PID]: MESSAGE` with its own time
+    /// (`_SOURCE_REALTIME_TIMESTAMP`, else the time journald received it).
+    fn entry(&self, journal: &Journal) -> Result<Entry, JournalError> {
+        let us = match self.source_us {
+            Some(us) => us,
+            None => journal.timestamp_usec()? as i64,
+        };
+        let mut text = Vec::with_capacity(128);
+        if let Some(host) = &self.hostname {
+            text.extend_from_slice(host);
+            text.push(b' ');
+        }
+        if let Some(ident) = self.ident.as_ref().or(self.comm.as_ref()) {
+            text.extend_from_slice(ident);
+            if let Some(pid) = self.syslog_pid.as_ref().or(self.pid.as_ref()) {
+                text.push(b'[');
+                text.extend_from_slice(pid);
+                text.push(b']');
+            }
+            text.extend_from_slice(b": ");
+        }
+        if let Some(msg) = &self.message {
+            text.extend_from_slice(msg);
+        }
+        Ok(Entry {
+            time: jiff::Timestamp::from_microsecond(us).ok(),
+            text,
+        })
     }
-    Ok(Entry {
-        time: jiff::Timestamp::from_microsecond(us).ok(),
-        text,
-    })
 }
 
 /// Which entries one jail reads: its `journal = [...]` matches, evaluated in userspace to route
@@ -230,7 +276,8 @@ pub struct Follower {
     routes: Vec<Route>,
     /// Every field some route looks at, read once per entry.
     route_fields: Vec<String>,
-    values: Vec<Option<Vec<u8>>>,
+    /// The current entry's fields, buffers reused.
+    fields: Fields,
     /// Whether an entry was read since the cursor was last taken.
     moved: bool,
 }
@@ -256,7 +303,7 @@ impl Follower {
         route_fields.sort();
         route_fields.dedup();
         let mut f = Follower {
-            values: vec![None; route_fields.len()],
+            fields: Fields::default(),
             journal,
             routes,
             route_fields,
@@ -302,16 +349,11 @@ impl Follower {
                 return Ok(None);
             }
             self.moved = true;
-            for (i, f) in self.route_fields.iter().enumerate() {
-                self.values[i] = self
-                    .journal
-                    .get_data(f.as_str())?
-                    .and_then(|d| d.value().map(<[u8]>::to_vec));
-            }
+            self.fields.read(&mut self.journal, &self.route_fields)?;
             routes.clear();
-            let (fields, values) = (&self.route_fields, &self.values);
+            let (names, values) = (&self.route_fields, &self.fields.route);
             let value = |name: &str| {
-                fields
+                names
                     .iter()
                     .position(|f| f == name)
                     .and_then(|i| values[i].as_deref())
@@ -326,7 +368,7 @@ impl Follower {
             if routes.is_empty() {
                 continue;
             }
-            return entry_of(&mut self.journal).map(Some);
+            return self.fields.entry(&self.journal).map(Some);
         }
     }
 
