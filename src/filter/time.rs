@@ -633,8 +633,14 @@ fn parse_syslog(b: &[u8], at: usize) -> Option<Hit> {
 
 /// `dd-Mon-YYYY HH:MM:SS[.fraction][ zone]`.
 fn parse_bracketed(b: &[u8], at: usize) -> Option<Hit> {
+    parse_day_month_year(b, at, b'-', b' ', Template::Bracketed)
+}
+
+/// `dd{sep}Mon{sep}YYYY{time_sep}HH:MM:SS[.fraction][ zone]`: the PHP/roundcube and the
+/// access-log layouts, which differ only in their separators.
+fn parse_day_month_year(b: &[u8], at: usize, sep: u8, time_sep: u8, template: Template) -> Option<Hit> {
     let w: &[u8; 20] = window(b, at)?;
-    if w[2] != b'-' || w[6] != b'-' || w[11] != b' ' {
+    if w[2] != sep || w[6] != sep || w[11] != time_sep {
         return None;
     }
     let date = (
@@ -647,14 +653,7 @@ fn parse_bracketed(b: &[u8], at: usize) -> Option<Hit> {
     if is_digit(b, end) {
         return None;
     }
-    Some(finish(
-        c,
-        zone_spaced(b, end),
-        nanos,
-        at,
-        end,
-        Template::Bracketed,
-    ))
+    Some(finish(c, zone_spaced(b, end), nanos, at, end, template))
 }
 
 /// `YYYY/MM/DD HH:MM:SS[.fraction]`, local time.
@@ -678,28 +677,7 @@ fn parse_slashed(b: &[u8], at: usize) -> Option<Hit> {
 
 /// `dd/Mon/YYYY:HH:MM:SS[ zone]`.
 fn parse_access(b: &[u8], at: usize) -> Option<Hit> {
-    let w: &[u8; 20] = window(b, at)?;
-    if w[2] != b'/' || w[6] != b'/' || w[11] != b':' {
-        return None;
-    }
-    let date = (
-        num4(w[7], w[8], w[9], w[10])?,
-        month3(w[3], w[4], w[5])?,
-        num2(w[0], w[1])?,
-    );
-    let c = civil(date, hms(w[12..].first_chunk()?)?)?;
-    let (nanos, end) = fraction(b, at + 20, b".");
-    if is_digit(b, end) {
-        return None;
-    }
-    Some(finish(
-        c,
-        zone_spaced(b, end),
-        nanos,
-        at,
-        end,
-        Template::AccessLog,
-    ))
+    parse_day_month_year(b, at, b'/', b':', Template::AccessLog)
 }
 
 /// Ten digits of Unix seconds, optional `.fraction`, then no word byte (`1700000000abc` is an id).
