@@ -27,25 +27,84 @@ fn dir(configured: Option<&Path>, var: &str, default: &str) -> PathBuf {
     }
 }
 
-/// Writes a file so that a crash leaves either the old or the new content: a temporary file
-/// in the same directory, fsync, rename over the target, fsync the directory.
-pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+/// Why an atomic write failed: what banjo was doing, to which file.
+#[derive(Debug)]
+pub struct WriteError {
+    /// "create", "write", "fsync", "rename … to", "fsync directory".
+    pub action: String,
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot {} {}: {}",
+            self.action,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+fn failed(action: impl Into<String>, path: &Path) -> impl FnOnce(std::io::Error) -> WriteError {
+    let (action, path) = (action.into(), path.to_path_buf());
+    move |source| WriteError { action, path, source }
+}
+
+/// Writes a state file so that a crash leaves either the old or the new content: `PATH.tmp`
+/// in the same directory (mode 0600), fsync, rename over `PATH`, fsync the directory. On an
+/// error the old file is left as it was and the temporary one removed.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(failed("create", &tmp))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, &file);
+        write(&mut w)
+            .and_then(|()| w.flush())
+            .map_err(failed("write", &tmp))?;
+        drop(w);
+        file.sync_all().map_err(failed("fsync", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(failed(format!("rename {} to", tmp.display()), path))
+    })();
+    if let Err(e) = written {
+        // best effort: the temporary file may not exist, or be what failed
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(path)
+}
+
+/// Makes a rename of `path` durable: fsync of its directory.
+pub fn sync_dir(path: &Path) -> Result<(), WriteError> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(failed("fsync directory", dir))
+}
+
+/// [`write_atomically_with`] for bytes already in memory.
+pub fn write_atomically(path: &Path, data: &[u8]) -> Result<(), WriteError> {
+    write_atomically_with(path, |w| w.write_all(data))
 }
 
 #[cfg(test)]

@@ -13,10 +13,8 @@
 //! `until`/`last_until` are `null` for a permanent ban.
 
 use std::borrow::Cow;
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -137,21 +135,11 @@ impl Ledger {
             bans,
             history,
         };
-        let tmp = tmp_path(path);
-        let written = write_synced(&tmp, |w| {
+        crate::state::write_atomically_with(path, |w| {
             serde_json::to_writer(&mut *w, &file).map_err(io::Error::from)?;
             w.write_all(b"\n")
         })
-        .and_then(|()| {
-            fs::rename(&tmp, path)
-                .map_err(|e| LedgerError::io(format!("rename {} to", tmp.display()), path, e))
-        });
-        if let Err(e) = written {
-            // Best effort: the temporary file may not exist, or be what failed.
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        sync_dir(path)
+        .map_err(|e| LedgerError::io(e.action, &e.path, e.source))
     }
 
     /// Reads the ledger saved at `path`, without the bans that ended before `now` and with the
@@ -222,45 +210,8 @@ pub fn quarantine(path: &Path, now: Timestamp) -> Result<PathBuf, LedgerError> {
     };
     fs::rename(path, &aside)
         .map_err(|e| LedgerError::io(format!("move aside (to {})", aside.display()), path, e))?;
-    sync_dir(path)?;
+    crate::state::sync_dir(path).map_err(|e| LedgerError::io(e.action, &e.path, e.source))?;
     Ok(aside)
-}
-
-/// `state.json` → `state.json.tmp`, in the same directory so the rename is atomic.
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name: OsString = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-fn write_synced(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
-) -> Result<(), LedgerError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| LedgerError::io("create", path, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, &file);
-    write(&mut w)
-        .and_then(|()| w.flush())
-        .map_err(|e| LedgerError::io("write", path, e))?;
-    drop(w);
-    file.sync_all().map_err(|e| LedgerError::io("fsync", path, e))
-}
-
-/// Makes a rename in `path`'s directory durable.
-fn sync_dir(path: &Path) -> Result<(), LedgerError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| LedgerError::io("fsync directory", dir, e))
 }
 
 #[cfg(test)]

@@ -739,7 +739,7 @@ impl Daemon {
             };
             match progress.save(&self.progress_path) {
                 Ok(()) => self.pending_dirty = false,
-                Err(e) => tracing::error!("cannot save {}: {e}", self.progress_path.display()),
+                Err(e) => tracing::error!("{e}"),
             }
         }
     }

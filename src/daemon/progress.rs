@@ -47,11 +47,14 @@ impl Progress {
         Ok(Some(p))
     }
 
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let mut me = self.clone();
-        me.version = VERSION;
-        let data = serde_json::to_vec(&me).map_err(std::io::Error::other)?;
-        crate::state::write_atomically(path, &data)
+    pub fn save(&self, path: &Path) -> Result<(), crate::state::WriteError> {
+        let me = Progress {
+            version: VERSION,
+            ..self.clone()
+        };
+        crate::state::write_atomically_with(path, |w| {
+            serde_json::to_writer(w, &me).map_err(std::io::Error::from)
+        })
     }
 }
 
