@@ -399,7 +399,7 @@ impl Daemon {
                 jails: jail_names,
             });
         }
-        // pipes no jail reads any more go back to the spare fds, so a later reload can use them
+        // a pipe no jail reads any more is closed (systemd keeps the FIFO itself)
         for feed in old {
             tracing::info!("multilog {} is no longer read by any jail", feed.pipe.name);
         }

@@ -52,6 +52,8 @@ pub fn parse_match(m: &str) -> Result<Option<(&str, &str)>, JournalError> {
 /// A journal opened with matches, read from the start.
 pub struct Reader {
     journal: Journal,
+    /// The current entry's fields, reused entry after entry.
+    fields: Fields,
 }
 
 impl Reader {
@@ -95,7 +97,10 @@ impl Reader {
             }
         }
         journal.seek_head()?;
-        Ok(Reader { journal })
+        Ok(Reader {
+            journal,
+            fields: Fields::default(),
+        })
     }
 
     /// The next entry, as `HOSTNAME IDENTIFIER[PID]: MESSAGE` like fail2ban's journal backend,
@@ -104,9 +109,8 @@ impl Reader {
         if self.journal.next()? == 0 {
             return Ok(None);
         }
-        let mut fields = Fields::default();
-        fields.read(&mut self.journal, &[])?;
-        fields.entry(&self.journal).map(Some)
+        self.fields.read(&mut self.journal, &[])?;
+        self.fields.entry(&self.journal).map(Some)
     }
 }
 
