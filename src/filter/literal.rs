@@ -5,7 +5,7 @@
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Literals shorter than this select too many lines to be worth a prefilter entry.
-const MIN_LEN: usize = 3;
+pub(crate) const MIN_LEN: usize = 3;
 /// An alternation wider than this is not expanded.
 const MAX_ALTERNATIVES: usize = 32;
 

@@ -167,7 +167,11 @@ impl Pattern {
                 .join(" or ")
         };
         let (mut found, mut missing) = (Vec::new(), Vec::new());
-        for set in self.factors.iter().filter(|s| s.iter().all(|l| l.len() >= 3)) {
+        for set in self
+            .factors
+            .iter()
+            .filter(|s| s.iter().all(|l| l.len() >= literal::MIN_LEN))
+        {
             let present = set.iter().any(|l| memchr::memmem::find(text, l).is_some());
             if present {
                 found.push(show(set))
