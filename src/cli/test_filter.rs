@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::filter::multiline::OneFilter;
 use crate::filter::time::{self, TimeFinder};
-use crate::filter::{self, Filter, FilterDef, MatchSet, Outcome, Scratch};
+use crate::filter::{self, Filter, FilterDef, Outcome, Scratch};
 use crate::source::journal::{self, Location};
 use crate::source::lines::LineReader;
 
@@ -64,6 +65,12 @@ struct Report {
     matched: u64,
     ignored: u64,
     missed: u64,
+    /// Lines a failregex matched that are part of a multi-line failure but not one
+    /// themselves (`<F-NOFAIL>`, or no address known yet).
+    context: u64,
+    /// Failure ids dropped from the multi-line memory because it was full.
+    #[serde(skip_serializing_if = "is_zero")]
+    multiline_evicted: u64,
     /// Lines a failregex matched whose address tag took something that is not an address.
     bad_host: u64,
     /// Lines longer than the line cap, skipped.
@@ -110,6 +117,10 @@ struct MatchLine {
     /// 1-based failregex index.
     regex: usize,
     time: Option<String>,
+    /// Log lines that make up the failure (fail2ban's attempts): 1 unless multi-line.
+    attempts: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    users: Vec<String>,
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     fields: HashMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,11 +219,16 @@ struct Run {
     now: jiff::Timestamp,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What the report counts, line by line.
 struct Tally {
-    set: MatchSet,
+    one: OneFilter,
     filter: Arc<Filter>,
     scratch: Scratch,
+    now: jiff::Timestamp,
     report: Report,
     fail_hits: Vec<u64>,
     ignore_hits: Vec<u64>,
@@ -232,8 +248,10 @@ impl Run {
             }
             None => TimeFinder::new(tz),
         };
+        let now = jiff::Timestamp::now();
         let tally = Tally {
-            set: MatchSet::new(vec![filter.clone()]),
+            one: OneFilter::new(filter.clone()),
+            now,
             fail_hits: vec![0; filter.def.failregex.len()],
             ignore_hits: vec![0; filter.def.ignoreregex.len()],
             report: Report {
@@ -257,7 +275,7 @@ impl Run {
             tally,
             cut: Vec::new(),
             times,
-            now: jiff::Timestamp::now(),
+            now,
         })
     }
 
@@ -315,6 +333,7 @@ impl Run {
             .collect();
         hosts.sort_by(|a, b| b.failures.cmp(&a.failures).then_with(|| a.host.cmp(&b.host)));
         r.hosts = hosts;
+        r.multiline_evicted = t.one.lines.stats().evicted;
         t.report
     }
 }
@@ -328,8 +347,7 @@ impl Tally {
         if t.is_none() {
             r.no_time += 1;
         }
-        let mut outcome = Outcome::Missed;
-        self.set.check(text, &mut self.scratch, |_, o| outcome = o);
+        let outcome = self.one.feed(text, t.unwrap_or(self.now), &mut self.scratch);
         let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         match outcome {
             Outcome::Matched(m) => {
@@ -342,11 +360,17 @@ impl Tally {
                         host: host.clone(),
                         regex: m.failregex + 1,
                         time: t.map(|t| t.to_string()),
+                        attempts: m.lines,
+                        users: m.users,
                         fields: m.fields.into_iter().collect(),
                         text: self.keep_match_text.then(|| show(raw)),
                     });
                 }
                 *self.hosts.entry(host).or_default() += 1;
+            }
+            Outcome::Context { failregex } => {
+                r.context += 1;
+                self.fail_hits[failregex] += 1;
             }
             Outcome::Ignored { ignoreregex, .. } => {
                 r.ignored += 1;
@@ -418,6 +442,20 @@ fn print_human(out: &mut impl Write, r: &Report, args: &Args) -> std::io::Result
         "lines: {}  matched: {}  ignored: {}  missed: {}",
         r.lines, r.matched, r.ignored, r.missed
     )?;
+    if r.context > 0 {
+        writeln!(
+            out,
+            "  ({} more lines matched as context of multi-line failures, not failures themselves)",
+            r.context
+        )?;
+    }
+    if r.multiline_evicted > 0 {
+        writeln!(
+            out,
+            "  ({} multi-line failure ids were dropped because too many were open at once)",
+            r.multiline_evicted
+        )?;
+    }
     if r.bad_host > 0 {
         writeln!(
             out,

@@ -375,6 +375,7 @@ impl<'a> Walk<'a> {
                 prefregex: self.field(t, "prefregex", values::text),
                 datepattern: self.field(t, "datepattern", values::text),
                 journalmatch: self.field(t, "journalmatch", values::words).unwrap_or_default(),
+                maxlines: 1,
                 unsupported: vec![],
             };
             if failregex.as_ref().is_some_and(Vec::is_empty) || t.get("failregex").is_none() {

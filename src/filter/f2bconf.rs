@@ -935,6 +935,9 @@ fn build(path: &Path, cfg: &Config, params: &[(String, String)], options: Option
         prefregex: nonempty("prefregex"),
         datepattern: nonempty("datepattern"),
         journalmatch: journal_matches(option(&options, "journalmatch")),
+        maxlines: option(&options, "maxlines")
+            .and_then(|m| m.trim().parse::<usize>().ok())
+            .unwrap_or(1),
         unsupported: unsupported(cfg, params, &options),
     }
 }
@@ -1000,10 +1003,10 @@ fn shell_words(line: &str) -> Vec<String> {
 fn unsupported(cfg: &Config, params: &[(String, String)], options: &Options) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(m) = option(options, "maxlines") {
-        match m.trim().parse::<i64>() {
-            Ok(n) if n > 1 => notes.push(format!(
-                "maxlines = {n}: banjo matches one line at a time; multi-line failregex \
-                 (<SKIPLINES>, \\n) is not supported"
+        match m.trim().parse::<usize>() {
+            Ok(n) if n > super::multiline::MAX_LINES => notes.push(format!(
+                "maxlines = {n}: banjo keeps at most {} lines per filter and source",
+                super::multiline::MAX_LINES
             )),
             Ok(_) => {}
             Err(_) => notes.push(format!(
@@ -1162,11 +1165,14 @@ mod tests {
     }
 
     #[test]
-    fn maxlines_and_usedns_are_reported_unsupported() {
+    fn maxlines_is_read_and_usedns_reported_unsupported() {
         let def = fixture("multiline.conf", &[]).unwrap();
-        assert_eq!(def.unsupported.len(), 2, "{:?}", def.unsupported);
-        assert!(def.unsupported[0].starts_with("maxlines = 10: banjo matches one line at a time"));
-        assert!(def.unsupported[1].starts_with("usedns = yes"));
+        assert_eq!(def.maxlines, 10);
+        assert_eq!(def.unsupported.len(), 1, "{:?}", def.unsupported);
+        assert!(def.unsupported[0].starts_with("usedns = yes"));
+        let huge = Mem::new(&[("a.conf", "[Definition]\nfailregex = a\nmaxlines = 100000\n")]);
+        let def = huge.load("a.conf").unwrap();
+        assert!(def.unsupported[0].starts_with("maxlines = 100000: banjo keeps at most"));
     }
 
     #[test]
@@ -1375,11 +1381,7 @@ mod tests {
         )]);
         let def = src.load("a.conf").unwrap();
         assert_eq!(def.journalmatch, ["_COMM=z"]);
-        assert!(
-            def.unsupported[0].starts_with("maxlines = 5"),
-            "{:?}",
-            def.unsupported
-        );
+        assert_eq!(def.maxlines, 5);
     }
 
     #[test]

@@ -127,8 +127,26 @@ impl MatchSet {
     }
 
     /// Runs every filter over `text` (a line with its timestamp cut) and calls `each` with
-    /// the filter's index for every outcome other than `Missed`.
+    /// the filter's index for every outcome other than `Missed`. Each line is judged alone:
+    /// a source whose filters span lines feeds them through `SourceLines` instead.
     pub fn check(&self, text: &[u8], scratch: &mut Scratch, mut each: impl FnMut(usize, Outcome)) {
+        self.scan(text, scratch, |fi, candidate| {
+            match self.filters[fi].evaluate(text, candidate) {
+                Outcome::Missed => {}
+                other => each(fi, other),
+            }
+        });
+    }
+
+    /// The prefilter: calls `visit` with every filter that has a pattern which may match
+    /// `text`, and which of its patterns may (`candidate(i)`: failregex i, or the prefregex
+    /// at i = failregex count).
+    pub(crate) fn scan(
+        &self,
+        text: &[u8],
+        scratch: &mut Scratch,
+        mut visit: impl FnMut(usize, &dyn Fn(usize) -> bool),
+    ) {
         // Leftmost-first: no literal starts before the first one found, so the overlapping
         // scan below can start there.
         let first = self.any.as_ref().and_then(|a| a.find(text));
@@ -155,10 +173,7 @@ impl MatchSet {
             if !(0..n).any(cand) {
                 continue;
             }
-            match f.evaluate(text, cand) {
-                Outcome::Missed => {}
-                other => each(fi, other),
-            }
+            visit(fi, &cand);
         }
     }
 }

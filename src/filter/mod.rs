@@ -1,18 +1,21 @@
 //! Filters: fail2ban failregex syntax compiled into one linear-time matcher per source.
 //!
 //! `FilterDef` is a filter as written (config, built-in or fail2ban .conf file);
-//! `Filter` is it compiled; `MatchSet` runs several filters over one line in one pass.
+//! `Filter` is it compiled; `MatchSet` runs several filters over one line in one pass;
+//! `SourceLines` (multiline.rs) carries what a source's filters remember between lines.
 //! Timestamps of text lines are found by `time`; nothing here does I/O except `resolve`
 //! reading a filter file the admin named.
 pub mod builtin;
 pub mod f2bconf;
 mod literal;
 mod matchset;
+pub mod multiline;
 mod pattern;
 mod tags;
 pub mod time;
 
 pub use matchset::{MatchSet, Scratch};
+pub use multiline::{MultilineStats, SourceLines};
 pub use pattern::{Captured, Host, Pattern};
 
 use std::collections::BTreeMap;
@@ -32,6 +35,8 @@ pub struct FilterDef {
     pub datepattern: Option<String>,
     /// fail2ban `journalmatch` (informational: banjo jails say `journal = [...]`).
     pub journalmatch: Vec<String>,
+    /// fail2ban `maxlines`: how many lines a failregex sees at once (0 or 1: each line alone).
+    pub maxlines: usize,
     /// Options read from a fail2ban file that banjo cannot honour, with why (e.g. `maxlines`).
     pub unsupported: Vec<String>,
 }
@@ -65,6 +70,10 @@ pub struct Filter {
     fail: Vec<Pattern>,
     ignore: Vec<Pattern>,
     pref: Option<Pattern>,
+    /// Lines a failregex sees at once (at least 1).
+    maxlines: usize,
+    /// Whether a regex captures `<F-MLFID>`: failures are assembled across lines per id.
+    by_id: bool,
 }
 
 /// What a filter says of one line (its timestamp already cut).
@@ -81,6 +90,11 @@ pub enum Outcome {
         failregex: usize,
         text: String,
     },
+    /// A failregex matched a line that is part of a multi-line failure but not a failure
+    /// itself: marked `<F-NOFAIL>`, or its address is not known (yet).
+    Context {
+        failregex: usize,
+    },
     Matched(Matched),
 }
 
@@ -91,6 +105,31 @@ pub struct Matched {
     pub failregex: usize,
     pub host: Host,
     pub fields: Vec<(String, String)>,
+    /// How many log lines make up this failure (fail2ban's `attempts`): 1 for a single line.
+    pub lines: usize,
+    /// Every user name a multi-line failure named, sorted; empty unless assembled by id.
+    pub users: Vec<String>,
+}
+
+/// One failregex hit on a line or buffer, before multi-line assembly.
+#[derive(Debug)]
+pub(crate) struct Hit {
+    pub failregex: usize,
+    /// The prefregex's captures merged with the failregex's (the failregex's win).
+    pub captured: Captured,
+}
+
+/// What the regexes say of one line or buffer.
+#[derive(Debug)]
+pub(crate) enum Search {
+    Missed,
+    Ignored {
+        failregex: usize,
+        ignoreregex: usize,
+        span: (usize, usize),
+        skipped: Vec<(usize, usize)>,
+    },
+    Hit(Hit),
 }
 
 impl Filter {
@@ -101,8 +140,9 @@ impl Filter {
                 origin: def.origin.clone(),
             });
         }
-        let compile = |key: &'static str, index: usize, regex: &str| {
-            Pattern::compile(regex).map_err(|message| FilterError::BadRegex {
+        let maxlines = def.maxlines.max(1);
+        let compile = |key: &'static str, index: usize, regex: &str, multi_line: bool| {
+            Pattern::compile_with(regex, multi_line).map_err(|message| FilterError::BadRegex {
                 origin: def.origin.clone(),
                 key,
                 index: index + 1,
@@ -110,16 +150,24 @@ impl Filter {
                 message,
             })
         };
+        let pref = def
+            .prefregex
+            .as_deref()
+            .map(|re| compile("prefregex", 0, re, false))
+            .transpose()?;
+        let pref_names = pref.as_ref().is_some_and(Pattern::has_failure_id);
         let mut fail = Vec::with_capacity(def.failregex.len());
         for (i, re) in def.failregex.iter().enumerate() {
-            let p = compile("failregex", i, re)?;
-            if !p.has_host() && def.prefregex.is_none() {
+            // fail2ban compiles failregexes for a multi-line buffer when maxlines > 1
+            let p = compile("failregex", i, re, maxlines > 1)?;
+            if !p.has_failure_id() && !pref_names {
                 return Err(FilterError::BadRegex {
                     origin: def.origin.clone(),
                     key: "failregex",
                     index: i + 1,
                     regex: re.clone(),
-                    message: "no <HOST>, <ADDR>, <IP4>, <IP6> or <DNS> tag: banjo would not know whom to ban"
+                    message: "no <HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <F-ID> or <F-MLFID> tag: \
+                              banjo would not know whom to ban"
                         .into(),
                 });
             }
@@ -129,23 +177,32 @@ impl Filter {
             .ignoreregex
             .iter()
             .enumerate()
-            .map(|(i, re)| compile("ignoreregex", i, re))
+            .map(|(i, re)| compile("ignoreregex", i, re, false))
             .collect::<Result<_, _>>()?;
-        let pref = def
-            .prefregex
-            .as_deref()
-            .map(|re| compile("prefregex", 0, re))
-            .transpose()?;
+        let by_id = fail.iter().chain(&pref).any(|p| p.has_group("mlfid"));
         Ok(Filter {
             def: def.clone(),
             fail,
             ignore,
             pref,
+            maxlines,
+            by_id,
         })
     }
 
     pub fn failregex(&self) -> &[Pattern] {
         &self.fail
+    }
+
+    /// Lines a failregex sees at once (fail2ban's maxlines, at least 1).
+    pub fn maxlines(&self) -> usize {
+        self.maxlines
+    }
+
+    /// Whether the filter remembers anything between lines: a maxlines buffer or failures
+    /// assembled per `<F-MLFID>`. Only such filters need a `SourceLines` state.
+    pub fn is_multiline(&self) -> bool {
+        self.maxlines > 1 || self.by_id
     }
 
     /// Things `banjo check` should tell: patterns on the slow engine, options not honoured.
@@ -168,7 +225,8 @@ impl Filter {
         w
     }
 
-    /// Matches one line with every regex (no prefilter): for single lines and explanations.
+    /// Matches one line with every regex (no prefilter), as if it were the only line: for
+    /// single lines and explanations.
     pub fn check(&self, text: &[u8]) -> Outcome {
         self.evaluate(text, |_| true)
     }
@@ -215,27 +273,56 @@ impl Filter {
         }
     }
 
-    /// fail2ban's order: prefregex must match and narrows the text to its `<F-CONTENT>`;
-    /// the first failregex that matches wins; an ignoreregex match then drops the line.
+    /// One line on its own, with nothing remembered from earlier lines (a multi-line filter
+    /// fed this way sees each line as the first of its kind).
     /// `candidate(i)` says whether failregex i (or the prefregex, i = len) may match at all.
     pub(crate) fn evaluate(&self, text: &[u8], candidate: impl Fn(usize) -> bool) -> Outcome {
-        let mut pre_fields = Vec::new();
-        let mut pre_host = None;
+        match self.search(text, candidate) {
+            Search::Missed => Outcome::Missed,
+            Search::Ignored {
+                failregex,
+                ignoreregex,
+                ..
+            } => Outcome::Ignored {
+                failregex,
+                ignoreregex,
+            },
+            Search::Hit(hit) => multiline::single(hit),
+        }
+    }
+
+    /// fail2ban's order: prefregex must match and narrows the text to its `<F-CONTENT>`;
+    /// the first failregex that matches wins; an ignoreregex match then drops it.
+    /// Spans in the result are in `text`, or in the content when the prefregex narrowed it
+    /// (then `content` says where that is).
+    pub(crate) fn search(&self, text: &[u8], candidate: impl Fn(usize) -> bool) -> Search {
+        self.search_narrowed(text, candidate).0
+    }
+
+    /// `search`, plus the `<F-CONTENT>` span the prefregex narrowed `text` to, if any.
+    pub(crate) fn search_narrowed(
+        &self,
+        text: &[u8],
+        candidate: impl Fn(usize) -> bool,
+    ) -> (Search, Option<(usize, usize)>) {
+        let mut pre = None;
+        let mut content = None;
         let body = match &self.pref {
             None => text,
             Some(p) => {
                 if !candidate(self.fail.len()) {
-                    return Outcome::Missed;
+                    return (Search::Missed, None);
                 }
                 let Some(c) = p.captures(text) else {
-                    return Outcome::Missed;
+                    return (Search::Missed, None);
                 };
-                pre_fields = c.fields;
-                pre_host = c.host;
-                match c.content {
+                content = c.content;
+                let body = match c.content {
                     Some((a, b)) => &text[a..b],
                     None => text,
-                }
+                };
+                pre = Some(c);
+                body
             }
         };
         for (i, p) in self.fail.iter().enumerate() {
@@ -243,28 +330,55 @@ impl Filter {
                 continue;
             }
             let Some(c) = p.captures(body) else { continue };
-            if let Some(j) = self.ignore.iter().position(|ig| ig.captures(text).is_some()) {
-                return Outcome::Ignored {
+            // a multi-line match is checked against the lines it took, a single line whole
+            let ignored_text = if self.maxlines > 1 {
+                multiline::matched_lines(body, c.span, &c.skipped)
+            } else {
+                std::borrow::Cow::Borrowed(text)
+            };
+            if let Some(j) = self
+                .ignore
+                .iter()
+                .position(|ig| ig.captures(&ignored_text).is_some())
+            {
+                let search = Search::Ignored {
                     failregex: i,
                     ignoreregex: j,
+                    span: c.span,
+                    skipped: c.skipped,
                 };
+                return (search, content);
             }
-            let mut fields = std::mem::take(&mut pre_fields);
-            fields.extend(c.fields);
-            return match c.host.or(pre_host) {
-                Some(Ok(host)) => Outcome::Matched(Matched {
-                    failregex: i,
-                    host,
-                    fields,
-                }),
-                Some(Err(text)) => Outcome::BadHost { failregex: i, text },
-                None => Outcome::BadHost {
-                    failregex: i,
-                    text: String::new(),
-                },
+            let captured = match pre {
+                None => c,
+                Some(pre) => merge_prefregex(pre, c),
             };
+            return (
+                Search::Hit(Hit {
+                    failregex: i,
+                    captured,
+                }),
+                content,
+            );
         }
-        Outcome::Missed
+        (Search::Missed, content)
+    }
+}
+
+/// fail2ban merges the prefregex's groups under the failregex's: the failregex's values win,
+/// the address falls back to the prefregex's.
+fn merge_prefregex(pre: Captured, cur: Captured) -> Captured {
+    let mut fields = pre.fields;
+    for (name, value) in cur.fields {
+        match fields.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => *v = value,
+            None => fields.push((name, value)),
+        }
+    }
+    Captured {
+        host: cur.host.or(pre.host),
+        fields,
+        ..cur
     }
 }
 

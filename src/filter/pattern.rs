@@ -30,15 +30,30 @@ impl std::fmt::Display for Host {
 pub struct Captured {
     /// None when the pattern has no address tag (a prefregex, an ignoreregex).
     pub host: Option<Result<Host, String>>,
-    /// `<F-…>` captures and other named groups, in pattern order; empty ones are left out.
+    /// Every other named group that took part in the match, in pattern order, empty ones too
+    /// (fail2ban's `user: ""` is a value): `<F-…>` captures, `mlfid`, `nofail`, …
     pub fields: Vec<(String, String)>,
     /// The `<F-CONTENT>` span, for a prefregex.
     pub content: Option<(usize, usize)>,
+    /// Where the whole match starts and ends.
+    pub span: (usize, usize),
+    /// The spans `<SKIPLINES>` took, in a multi-line buffer.
+    pub skipped: Vec<(usize, usize)>,
+}
+
+impl Captured {
+    /// The value of field `name`, if its group took part.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 enum Engine {
     Linear(regex::bytes::Regex),
-    /// Backtracking, for look-around and back-references only.
+    /// Backtracking, for look-around, back-references and conditionals only.
     Fallback(fancy_regex::Regex),
 }
 
@@ -58,7 +73,13 @@ pub struct Pattern {
     hosts: Vec<HostSlot>,
     /// (name, group index) of every named group that is not part of an address tag.
     fields: Vec<(String, usize)>,
+    /// fail2ban's `alt_NAME` groups: (group index, NAME), filling NAME when it is empty.
+    alternates: Vec<(usize, String)>,
     content: Option<usize>,
+    skiplines: Vec<usize>,
+    /// Whether a `fid` or `mlfid` group can stand in for the address (fail2ban's
+    /// FAILURE_ID_PRESENTS).
+    has_id: bool,
     /// Required literals for the prefilter; None: every line is a candidate.
     pub literals: Option<Vec<Vec<u8>>>,
     /// Every fixed text the regex needs, in order (for hints on missed lines).
@@ -77,13 +98,25 @@ impl std::fmt::Debug for Pattern {
 impl Pattern {
     /// Compiles fail2ban syntax. The error is the engine's message, for the caller to place.
     pub fn compile(source: &str) -> Result<Pattern, String> {
+        Pattern::compile_with(source, false)
+    }
+
+    /// `multi_line`: `^` and `$` also match at the inner line ends of a buffer of several
+    /// lines, as fail2ban compiles failregexes (re.MULTILINE) when maxlines > 1.
+    pub fn compile_with(source: &str, multi_line: bool) -> Result<Pattern, String> {
         let t = tags::translate(source)?;
         let (engine, names): (Engine, Vec<Option<String>>) = if t.needs_fallback {
-            let re = fancy_regex::Regex::new(&t.regex).map_err(|e| e.to_string())?;
+            let text = if multi_line {
+                format!("(?m){}", t.regex)
+            } else {
+                t.regex.clone()
+            };
+            let re = fancy_regex::Regex::new(&text).map_err(|e| e.to_string())?;
             let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
             (Engine::Fallback(re), names)
         } else {
             let re = regex::bytes::RegexBuilder::new(&t.regex)
+                .multi_line(multi_line)
                 .size_limit(64 << 20)
                 .build()
                 .map_err(|e| e.to_string())?;
@@ -94,33 +127,28 @@ impl Pattern {
         let mut hosts: Vec<HostSlot> = (0..t.hosts.len())
             .map(|k| {
                 let [ip4, ip6, dns] = tags::host_group_names(k);
-                let cidr = if k == 0 {
-                    "cidr".to_string()
-                } else {
-                    format!("cidr_{k}")
-                };
                 HostSlot {
                     kind: t.hosts[k],
                     ip4: index(&ip4),
                     ip6: index(&ip6),
                     dns: index(&dns),
-                    cidr: index(&cidr),
+                    cidr: index(&tags::cidr_group_name(k)),
                 }
             })
             .collect();
         if hosts.is_empty() {
-            // A raw `(?P<host>…)`, `(?P<ip4>…)`… written by hand, as fail2ban allows.
-            let raw = ["host", "addr", "ip4", "ip6", "dns"]
-                .iter()
-                .find_map(|n| index(n));
-            if let Some(i) = raw {
-                hosts.push(HostSlot {
-                    kind: HostTag::Host,
-                    ip4: None,
-                    ip6: None,
-                    dns: Some(i),
-                    cidr: None,
-                });
+            // Raw `(?P<ip4>…)`, `(?P<ip6>…)`, `(?P<dns>…)` (or banjo's `host`, `addr`) written
+            // by hand, as fail2ban allows.
+            let raw = ["host", "addr"].iter().find_map(|n| index(n));
+            let slot = HostSlot {
+                kind: HostTag::Host,
+                ip4: index("ip4"),
+                ip6: index("ip6"),
+                dns: index("dns").or(raw),
+                cidr: index("cidr"),
+            };
+            if slot.ip4.is_some() || slot.ip6.is_some() || slot.dns.is_some() {
+                hosts.push(slot);
             }
         }
         let is_host_group = |i: usize| {
@@ -128,28 +156,36 @@ impl Pattern {
                 .iter()
                 .any(|h| [h.ip4, h.ip6, h.dns, h.cidr].contains(&Some(i)))
         };
-        let fields = names
+        let skiplines: Vec<usize> = (0..t.skiplines)
+            .filter_map(|n| index(&format!("skiplines{n}")))
+            .collect();
+        let fields: Vec<(String, usize)> = names
             .iter()
             .enumerate()
             .filter_map(|(i, n)| Some((n.clone()?, i)))
-            .filter(|(n, i)| n != "content" && !is_host_group(*i))
+            .filter(|(n, i)| n != "content" && !is_host_group(*i) && !skiplines.contains(i))
             .collect();
+        let alternates = fields
+            .iter()
+            .filter_map(|(n, i)| Some((*i, alternate_of(n)?)))
+            .collect();
+        let has_id = index("fid").is_some() || index("mlfid").is_some();
+        let relaxed = if t.needs_fallback {
+            tags::relax(&t.regex)
+        } else {
+            t.regex.clone()
+        };
         Ok(Pattern {
             source: source.to_string(),
-            literals: if t.needs_fallback {
-                None
-            } else {
-                literal::required(&t.regex)
-            },
-            factors: if t.needs_fallback {
-                Vec::new()
-            } else {
-                literal::factors(&t.regex)
-            },
+            literals: literal::required(&relaxed),
+            factors: literal::factors(&relaxed),
             engine,
             hosts,
             fields,
+            alternates,
             content: index("content"),
+            skiplines,
+            has_id,
         })
     }
 
@@ -186,6 +222,17 @@ impl Pattern {
         !self.hosts.is_empty()
     }
 
+    /// Whether the pattern has a named group `name` other than an address part
+    /// (`mlfid`, `user`, …).
+    pub fn has_group(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| n == name)
+    }
+
+    /// Whether a match names whom it is about: an address tag, or a `fid`/`mlfid` group.
+    pub fn has_failure_id(&self) -> bool {
+        self.has_host() || self.has_id
+    }
+
     /// Searches `text`; captures are taken only when it matches.
     pub fn captures(&self, text: &[u8]) -> Option<Captured> {
         match &self.engine {
@@ -194,12 +241,12 @@ impl Pattern {
                 Some(self.extract(|i| c.get(i).map(|m| (m.start(), m.end())), text))
             }
             Engine::Fallback(re) => {
-                let s = String::from_utf8_lossy(text);
+                let s = same_length_utf8(text);
                 let c = re.captures(&s).ok()??;
                 let spans: Vec<Option<(usize, usize)>> = (0..c.len())
                     .map(|i| c.get(i).map(|m| (m.start(), m.end())))
                     .collect();
-                Some(self.extract(|i| spans.get(i).copied().flatten(), s.as_bytes()))
+                Some(self.extract(|i| spans.get(i).copied().flatten(), text))
             }
         }
     }
@@ -214,10 +261,10 @@ impl Pattern {
         } else {
             let found = self.hosts.iter().find_map(|h| {
                 if let Some(v4) = get(h.ip4) {
-                    return Some(parse_addr(v4, h, get(h.cidr)));
+                    return Some(parse_addr(v4, get(h.cidr)));
                 }
                 if let Some(v6) = get(h.ip6) {
-                    return Some(parse_addr(v6, h, get(h.cidr)));
+                    return Some(parse_addr(v6, get(h.cidr)));
                 }
                 get(h.dns).map(|name| match name.parse::<IpAddr>() {
                     Ok(a) => Ok(Host::Addr(a)),
@@ -229,37 +276,78 @@ impl Pattern {
             });
             Some(found.unwrap_or_else(|| Err(String::new())))
         };
-        let fields = self
+        let mut fields: Vec<(String, String)> = self
             .fields
             .iter()
             .filter_map(|(n, i)| {
                 let (a, b) = span(*i)?;
-                (a < b).then(|| (n.clone(), String::from_utf8_lossy(&text[a..b]).into_owned()))
+                Some((n.clone(), String::from_utf8_lossy(&text[a..b]).into_owned()))
             })
             .collect();
+        for (i, name) in &self.alternates {
+            let Some(value) = get(Some(*i)) else { continue };
+            match fields.iter_mut().find(|(n, _)| n == name) {
+                Some((_, v)) if v.is_empty() => *v = value.to_string(),
+                Some(_) => {}
+                None => fields.push((name.clone(), value.to_string())),
+            }
+        }
         Captured {
             host,
             fields,
             content: self.content.and_then(&span),
+            span: span(0).unwrap_or((0, 0)),
+            skipped: self.skiplines.iter().filter_map(|i| span(*i)).collect(),
         }
     }
 }
 
-fn parse_addr(text: &str, slot: &HostSlot, cidr: Option<&str>) -> Result<Host, String> {
+/// fail2ban's `alt_NAME` (or `alt_NAME_N`) group → NAME (failregex.py COMPLNAME_CRE).
+fn alternate_of(group: &str) -> Option<String> {
+    let rest = group.strip_prefix("alt_").filter(|r| !r.is_empty())?;
+    let base = match rest.rsplit_once('_') {
+        Some((b, n)) if !b.is_empty() && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
+        _ => rest,
+    };
+    Some(match base {
+        "id" => "fid".to_string(),
+        "port" => "fport".to_string(),
+        b => b.to_string(),
+    })
+}
+
+/// `text` as UTF-8 for the backtracking engine, which takes only `&str`: an invalid byte
+/// becomes one substitute byte (0x1A), so every span found is a span of `text` too.
+fn same_length_utf8(text: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(text) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => {
+            let mut out = String::with_capacity(text.len());
+            for chunk in text.utf8_chunks() {
+                out.push_str(chunk.valid());
+                out.extend(std::iter::repeat_n('\u{1a}', chunk.invalid().len()));
+            }
+            std::borrow::Cow::Owned(out)
+        }
+    }
+}
+
+/// An address (with a prefix length when a `<CIDR>`/`<SUBNET>` group took one).
+fn parse_addr(text: &str, cidr: Option<&str>) -> Result<Host, String> {
     let addr: IpAddr = text.parse().map_err(|_| text.to_string())?;
     let addr = match addr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(addr),
         v4 => v4,
     };
-    match (slot.kind, cidr) {
-        (HostTag::Subnet, Some(p)) => {
+    match cidr {
+        Some(p) => {
             let max = if addr.is_ipv4() { 32 } else { 128 };
             match p.parse::<u8>() {
                 Ok(p) if p <= max => Ok(Host::Net(addr, p)),
                 _ => Err(format!("{text}/{p}")),
             }
         }
-        _ => Ok(Host::Addr(addr)),
+        None => Ok(Host::Addr(addr)),
     }
 }
 
