@@ -17,7 +17,7 @@ SHARED    ?= ../shared
 APT_PACKAGES := pkg-config libsystemd-dev libclang-dev nftables iproute2 systemd systemd-journal-remote \
                 daemontools python3 ca-certificates
 
-.PHONY: all deps build test lint unit demo bench install deb e2e clean
+.PHONY: all deps build test lint unit compat demo bench install deb e2e clean
 
 all: build
 
@@ -44,7 +44,14 @@ lint: deps
 unit: deps
 	$(CARGO) test --locked
 
-test: lint unit e2e
+test: lint unit compat e2e
+
+# fail2ban conformance: banjo on every annotated sample log of Debian's fail2ban package (fetched
+# once into target/compat), checked as fail2ban's samplestestcase.py does; fails below the floor
+# kept in tests/compat/floor. Every wrong line, grouped by cause: target/compat/wrong.txt.
+compat: deps
+	bash tests/compat/fetch.sh target/compat
+	$(CARGO) test --locked --test compat -- --include-ignored --nocapture
 
 demo: build
 	bash tests/demo.sh $(RELEASE)

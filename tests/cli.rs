@@ -118,6 +118,36 @@ fn test_filter_reads_stdin_and_a_regex_string() {
 }
 
 #[test]
+fn test_filter_now_pins_the_year_of_yearless_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    // Aug 15 is within a day of "now": this year; Dec 1 would be in the future: last year.
+    std::fs::write(
+        &log,
+        "Aug 15 09:00:00 h app: auth failed from 192.0.2.1\nDec  1 10:00:00 h app: auth failed from 192.0.2.2\n",
+    )
+    .unwrap();
+    let run = |now: &str| {
+        json(&banjo(&[
+            "test-filter",
+            "auth failed from <HOST>$",
+            log.to_str().unwrap(),
+            "--json",
+            "--now",
+            now,
+        ]))
+    };
+    for now in ["2005-08-14T12:00:00+02:00", "2005-08-14 10:00:00"] {
+        let v = run(now);
+        assert_eq!(v["matches"][0]["time"], "2005-08-15T09:00:00Z", "{now}");
+        assert_eq!(v["matches"][1]["time"], "2004-12-01T10:00:00Z", "{now}");
+    }
+    let o = banjo(&["test-filter", "x <HOST>", "-", "--now", "yesterday"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is not a time"), "{}", stderr(&o));
+}
+
+#[test]
 fn test_filter_reads_a_fail2ban_filter_file() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("seed-vpopmail.conf");

@@ -40,6 +40,11 @@ pub struct Args {
     /// Pin the timestamp format (fail2ban datepattern), e.g. `{^LN-BEG}TAI64N`.
     #[arg(long, value_name = "PATTERN")]
     pub datepattern: Option<String>,
+    /// "Now" for dates without a year (or without a day): the year is the one of TIME, unless
+    /// that puts the date more than a day after TIME. RFC 3339 (`2005-08-14T12:00:00+02:00`) or a
+    /// local time (`2005-08-14 12:00:00`, in TZ). Default: the clock.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<jiff::Timestamp>,
     /// Print every missed line, each with a hint why.
     #[arg(long)]
     pub print_all_missed: bool,
@@ -185,6 +190,20 @@ fn filter_def(spec: &str) -> Result<FilterDef> {
     }
 }
 
+/// `--now`: an instant with its offset, or a civil time in the local zone.
+fn parse_now(s: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let civil: jiff::civil::DateTime = s.parse().map_err(|_| {
+        format!("{s:?} is not a time: write 2005-08-14T12:00:00+02:00, or 2005-08-14 12:00:00 for local time")
+    })?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::system())
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("{s:?}: {e}"))
+}
+
 fn looks_like_regex(spec: &str) -> bool {
     ["<HOST>", "<ADDR>", "<IP4>", "<IP6>", "<DNS>", "<SUBNET>", "(?P<"]
         .iter()
@@ -248,7 +267,7 @@ impl Run {
             }
             None => TimeFinder::new(tz),
         };
-        let now = jiff::Timestamp::now();
+        let now = args.now.unwrap_or_else(jiff::Timestamp::now);
         let tally = Tally {
             one: OneFilter::new(filter.clone()),
             now,
