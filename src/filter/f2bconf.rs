@@ -1,13 +1,16 @@
-//! fail2ban filter.d files → `FilterDef`: INI sections, `[INCLUDES]` before/after and `.local`
-//! files, `%(name)s` interpolation, `<tag>` substitution, `[Init]` and `NAME[k=v]` parameters.
+//! fail2ban filter.d files → `FilterDef`: INI sections, `[INCLUDES]` before/after, `.local`
+//! files and `NAME.d/` drop-ins, `%(name)s` interpolation, `<tag>` substitution, `[Init]`
+//! (and conditional `[Init?family=inet6]`) and `NAME[k=v]` parameters.
 //!
 //! Files are read through a `FileSource`, so the built-in filters (embedded in the binary) and an
 //! admin's /etc/fail2ban/filter.d read alike. Compiling the regexes is left to the caller.
 //!
 //! The steps follow fail2ban 1.0 (client/configparserinc.py, configreader.py, filterreader.py and
 //! helpers.substituteRecursiveTags) on top of Python's ConfigParser:
-//! 1. read the file, its `before` includes first and `after` ones last, each followed by its
-//!    `.local` sibling; merge them, remembering overridden values for `%(known/key)s`;
+//! 1. read the file, then its drop-ins `NAME.d/*.conf`, `NAME.local` and `NAME.d/*.local` (each
+//!    with its `before` includes first and `after` ones last, each followed by its `.local`
+//!    sibling); merge them, remembering overridden values for `%(known/key)s`; a section
+//!    `[S?family=inet6]` adds its keys to `[S]` as `key?family=inet6`;
 //! 2. take `[Init]` values as parameters, overridden by the spec's `[k=v]` ones;
 //! 3. read the seven filter options from `[Definition]`, expanding `%(name)s` from the
 //!    parameters, the section and `[DEFAULT]` (and `%(section/key)s`, `%(known/key)s`);
@@ -51,6 +54,12 @@ const PARAMETERS: &str = "filter parameters";
 pub trait FileSource {
     fn read(&self, path: &Path) -> io::Result<String>;
     fn exists(&self, path: &Path) -> bool;
+    /// The files in directory `dir` whose names end in `.EXTENSION`, sorted by name; empty if
+    /// there is no such directory (fail2ban's `glob(dir/*.ext)`).
+    fn list(&self, dir: &Path, extension: &str) -> Vec<PathBuf> {
+        let _ = (dir, extension);
+        Vec::new()
+    }
 }
 
 /// Files on disk.
@@ -63,6 +72,18 @@ impl FileSource for Disk {
 
     fn exists(&self, path: &Path) -> bool {
         path.is_file()
+    }
+
+    fn list(&self, dir: &Path, extension: &str) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == extension))
+            .collect();
+        files.sort();
+        files
     }
 }
 
@@ -195,7 +216,7 @@ pub fn load(
         files: Vec::new(),
         missing: Vec::new(),
     };
-    loader.load_with_local(path, true)?;
+    loader.load_with_dropins(path)?;
     let mut cfg = Config::default();
     for file in loader.files {
         cfg.merge(file);
@@ -487,6 +508,24 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
+    /// fail2ban's ConfigReader.read: `NAME.conf`, the drop-ins `NAME.d/*.conf` (sorted),
+    /// `NAME.local`, then `NAME.d/*.local` (sorted).
+    fn load_with_dropins(&mut self, path: &Path) -> Result<(), F2bConfError> {
+        let dir = path.with_extension("d");
+        self.load_one(path, true)?;
+        for conf in self.src.list(&dir, "conf") {
+            self.load_one(&conf, false)?;
+        }
+        let local = path.with_extension("local");
+        if local != path && self.src.exists(&local) {
+            self.load_one(&local, false)?;
+        }
+        for local in self.src.list(&dir, "local") {
+            self.load_one(&local, false)?;
+        }
+        Ok(())
+    }
+
     /// `path`, then `NAME.local` beside it if there is one.
     fn load_with_local(&mut self, path: &Path, required: bool) -> Result<(), F2bConfError> {
         self.load_one(path, required)?;
@@ -590,7 +629,19 @@ struct Context<'a> {
 impl Config {
     /// Adds a later file: its values override, and the overridden ones are kept as known.
     fn merge(&mut self, file: ParsedFile) {
-        for (name, section) in file.sections {
+        for (name, mut section) in file.sections {
+            // `[Init?family=inet6]`: its keys join [Init] as `key?family=inet6` (fail2ban's
+            // CONDITIONAL_RE `^(\w+)(\?.+)$`)
+            let name = match conditional(&name) {
+                Some((base, cond)) => {
+                    section = section
+                        .into_iter()
+                        .map(|(k, v)| (format!("{k}{cond}"), v))
+                        .collect();
+                    base.to_string()
+                }
+                None => name,
+            };
             if name == DEFAULT {
                 self.defaults.extend(section);
                 continue;
@@ -744,6 +795,20 @@ impl Config {
     }
 }
 
+/// `S?cond` → (`S`, `?cond`) for a conditional section name.
+fn conditional(name: &str) -> Option<(&str, &str)> {
+    let q = name.find('?')?;
+    let (base, cond) = name.split_at(q);
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    (!base.is_empty() && base.chars().all(word) && cond.len() > 1).then_some((base, cond))
+}
+
+/// The condition that picks conditional values, from the parameters: `?family=inet6` when the
+/// filter is used with `family=inet6` (fail2ban applies the same to actions).
+fn condition_of(vars: &Section) -> Option<String> {
+    vars.get("family").map(|v| format!("?family={}", v.text))
+}
+
 /// `%(name)s…` → (name, what follows); None if that is not a well-formed reference.
 fn reference(s: &str) -> Option<(&str, &str)> {
     let body = s.strip_prefix("%(")?;
@@ -819,6 +884,16 @@ impl Config {
             }
             vars.entry(key.clone()).or_insert(value);
         }
+        // `[Init?family=inet6]` values stand in for the plain ones when used with family=inet6
+        if let Some(cond) = condition_of(&vars) {
+            let given = |k: &str| params.iter().any(|(p, _)| p.eq_ignore_ascii_case(k));
+            let picked: Vec<(String, Value)> = vars
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_suffix(cond.as_str())?.to_string(), v.clone())))
+                .filter(|(k, _)| !k.starts_with("known/") && !given(k))
+                .collect();
+            vars.extend(picked);
+        }
         Ok(vars)
     }
 
@@ -869,6 +944,14 @@ impl Config {
     /// What `<name>` stands for: a parameter, `[Init]` or filter option, else (fail2ban's
     /// getCombOption) `[Definition]`/`[DEFAULT]` `name`, or `section/key`, `known/key`.
     fn tag_value(&self, name: &str, tags: &Section, vars: &Section) -> Result<Option<String>, F2bConfError> {
+        let given = tags.get(name).is_some_and(|v| &*v.file == PARAMETERS);
+        if let Some(cond) = condition_of(vars)
+            && !given
+            && !name.contains('?')
+            && let Some(v) = self.tag_value(&format!("{name}{cond}"), tags, vars)?
+        {
+            return Ok(Some(v));
+        }
         if let Some(v) = tags.get(name) {
             return Ok(Some(v.text.clone()));
         }
@@ -1090,6 +1173,53 @@ mod tests {
         fn exists(&self, path: &Path) -> bool {
             self.read(path).is_ok()
         }
+
+        fn list(&self, dir: &Path, extension: &str) -> Vec<PathBuf> {
+            let mut files: Vec<PathBuf> = self
+                .0
+                .iter()
+                .map(|(n, _)| PathBuf::from(n))
+                .filter(|p| p.parent() == Some(dir) && p.extension().is_some_and(|x| x == extension))
+                .collect();
+            files.sort();
+            files
+        }
+    }
+
+    #[test]
+    fn dropins_come_after_the_file_and_local_files_last() {
+        // fail2ban's order: a.conf, a.d/*.conf, a.local, a.d/*.local
+        let src = Mem::new(&[
+            (
+                "a.conf",
+                "[Definition]\nfailregex = <k> <HOST>\nk = conf\nj = conf\n",
+            ),
+            ("a.d/20.conf", "[Definition]\nk = d20\n"),
+            ("a.d/10.conf", "[Definition]\nk = d10\nj = d10\n"),
+            ("a.local", "[Definition]\nj = local\n"),
+            ("a.d/30.local", "[Definition]\nfailregex = <k> <j> <HOST>\n"),
+        ]);
+        assert_eq!(src.load("a.conf").unwrap().failregex, ["d20 local <HOST>"]);
+        let plain = Mem::new(&[("a.conf", "[Definition]\nfailregex = <HOST>\n")]);
+        assert_eq!(plain.load("a.conf").unwrap().failregex, ["<HOST>"]);
+    }
+
+    #[test]
+    fn conditional_init_values_apply_for_their_family() {
+        let src = Mem::new(&[(
+            "a.conf",
+            "[Definition]\nfailregex = <pre> <HOST>\n[Init]\npre = v4\n[Init?family=inet6]\npre = v6\n",
+        )]);
+        assert_eq!(src.load("a.conf").unwrap().failregex, ["v4 <HOST>"]);
+        let six = load(&src, Path::new("a.conf"), &[("family".into(), "inet6".into())]).unwrap();
+        assert_eq!(six.failregex, ["v6 <HOST>"]);
+        let four = load(&src, Path::new("a.conf"), &[("family".into(), "inet".into())]).unwrap();
+        assert_eq!(four.failregex, ["v4 <HOST>"]);
+        let given = [("family".into(), "inet6".into()), ("pre".into(), "mine".into())];
+        assert_eq!(
+            load(&src, Path::new("a.conf"), &given).unwrap().failregex,
+            ["mine <HOST>"]
+        );
     }
 
     const SSHD_PREFIX: &str = r"\s*(?:\S+\s+)?(?:(?:(?:\[\d+\])?:\s+[\[\(]?sshd(?:\(\S+\))?[\]\)]?:?|[\[\(]?sshd(?:\(\S+\))?[\]\)]?:?(?:\[\d+\])?:?)\s+)?";
@@ -1553,6 +1683,7 @@ mod tests {
             .into_iter()
             .chain([
                 PathBuf::from("/etc/fail2ban/filter.d"),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compat/root/etc/fail2ban/filter.d"),
                 PathBuf::from("/var/tmp/banjo-perf/root/etc/fail2ban/filter.d"),
             ]);
         candidates.into_iter().find(|d| d.join("common.conf").is_file())
@@ -1618,6 +1749,69 @@ mod tests {
             }
         }
         eprintln!("loaded {} filter files from {}", paths.len(), dir.display());
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    /// The parameter sets a filter file offers: every `mode` its `mdre-MODE` keys name, every
+    /// `logging` its `[L_NAME]` sections name, each `logtype`, and none.
+    fn parameter_sets(text: &str) -> Vec<Vec<(String, String)>> {
+        let mut sets = vec![vec![]];
+        let mut add = |k: &str, v: &str| {
+            let set = vec![(k.to_string(), v.to_string())];
+            if !sets.contains(&set) {
+                sets.push(set);
+            }
+        };
+        for line in text.lines() {
+            let key = line.split(['=', ':']).next().unwrap_or("").trim();
+            if let Some(mode) = key.strip_prefix("mdre-") {
+                add("mode", mode.strip_suffix("-other").unwrap_or(mode));
+            }
+            if let Some(l) = line.trim().strip_prefix("[L_").and_then(|l| l.strip_suffix(']')) {
+                add("logging", l);
+            }
+        }
+        for logtype in ["file", "short", "journal", "rfc5424"] {
+            add("logtype", logtype);
+        }
+        sets
+    }
+
+    #[test]
+    fn every_real_fail2ban_filter_compiles_in_every_mode() {
+        let Some(dir) = real_filter_d() else {
+            eprintln!("no fail2ban filter.d found (set BANJO_FAIL2BAN_FILTER_D); skipping");
+            return;
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "conf") && !is_fragment(p))
+            .collect();
+        paths.sort();
+        let (mut failures, mut compiled, mut fallback) = (Vec::new(), 0, 0);
+        for path in &paths {
+            let text = std::fs::read_to_string(path).unwrap();
+            for params in parameter_sets(&text) {
+                let def = match load(&Disk, path, &params) {
+                    Ok(def) => def,
+                    Err(e) => {
+                        failures.push(format!("{params:?}: {e}"));
+                        continue;
+                    }
+                };
+                match crate::filter::Filter::compile(&def) {
+                    Ok(f) => {
+                        compiled += 1;
+                        fallback += f.failregex().iter().filter(|p| p.uses_fallback()).count();
+                    }
+                    Err(e) => failures.push(format!("{} {params:?}: {e}", path.display())),
+                }
+            }
+        }
+        eprintln!(
+            "compiled {compiled} filter/parameter combinations; {fallback} failregexes on the fallback engine"
+        );
         assert!(failures.is_empty(), "{failures:#?}");
     }
 
