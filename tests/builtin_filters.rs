@@ -1,9 +1,13 @@
 //! Every built-in filter against its fixture log (tests/data/filters/NAME.log), in fail2ban's
 //! own test-file convention: a `# failJSON: {…}` comment states what the next line must give.
+//! Lines are fed in order, each option set with its own multi-line memory, as a source would
+//! feed them: a line may complete a failure that earlier lines began.
 use std::path::Path;
+use std::sync::Arc;
 
+use banjo::filter::multiline::OneFilter;
 use banjo::filter::time::{self, TimeFinder};
-use banjo::filter::{Filter, Outcome, builtin};
+use banjo::filter::{Filter, Outcome, Scratch, builtin};
 
 #[derive(Debug, serde::Deserialize)]
 struct Expect {
@@ -12,6 +16,8 @@ struct Expect {
     host: Option<String>,
     user: Option<String>,
     time: Option<String>,
+    /// Lines the failure is made of (fail2ban's attempts).
+    attempts: Option<usize>,
 }
 
 /// Runs one fixture; returns (hits, misses) checked, or the list of failures.
@@ -23,7 +29,9 @@ fn compile(name: &str, params: &[(String, String)]) -> Filter {
 }
 
 fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
-    let mut filters = vec![compile(name, &[])];
+    let fresh = |f: Filter| OneFilter::new(Arc::new(f));
+    let mut filters = vec![fresh(compile(name, &[]))];
+    let mut feed_scratch = Scratch::default();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/filters/{name}.log"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(0));
@@ -50,7 +58,7 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
                         .iter()
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
                         .collect();
-                    compile(name, &params)
+                    fresh(compile(name, &params))
                 })
                 .collect();
             continue;
@@ -71,8 +79,10 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
             Some(f) => time::cut(line.as_bytes(), f, &mut scratch).to_vec(),
             None => line.as_bytes().to_vec(),
         };
-        for filter in &filters {
-            match (filter.check(&body), want.matches) {
+        let at_time = found.as_ref().map_or(now, |f| f.time);
+        for one in &mut filters {
+            let filter = one.set.filters()[0].clone();
+            match (one.feed(&body, at_time, &mut feed_scratch), want.matches) {
                 (Outcome::Matched(m), true) => {
                     hits += 1;
                     if let Some(h) = &want.host
@@ -90,6 +100,11 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
                     {
                         failures.push(format!("{at}: user {user:?} instead of {u:?}\n    {line}"));
                     }
+                    if let Some(n) = want.attempts
+                        && m.lines != n
+                    {
+                        failures.push(format!("{at}: {} lines instead of {n}\n    {line}", m.lines));
+                    }
                     if let Some(t) = &want.time {
                         let want_t: jiff::Timestamp =
                             t.parse().unwrap_or_else(|e| panic!("{at}: bad time {t}: {e}"));
@@ -98,7 +113,7 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
                         }
                     }
                 }
-                (Outcome::Missed | Outcome::Ignored { .. }, false) => misses += 1,
+                (Outcome::Missed | Outcome::Ignored { .. } | Outcome::Context { .. }, false) => misses += 1,
                 (got, true) => failures.push(format!(
                     "{at}: expected a match, got {got:?}: {}\n    {line}",
                     filter.explain_miss(&body)
