@@ -221,7 +221,7 @@ fn single_of(hit: Hit, lines: usize) -> Outcome {
 fn outcome(
     failregex: usize,
     host: Option<Result<Host, String>>,
-    fields: Vec<(String, String)>,
+    fields: Vec<(Arc<str>, String)>,
     lines: usize,
     users: Vec<String>,
 ) -> Outcome {
@@ -229,7 +229,7 @@ fn outcome(
         Some(Ok(host)) => Outcome::Matched(Matched {
             failregex,
             host,
-            fields,
+            fields: fields.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
             lines,
             users,
         }),
@@ -240,8 +240,8 @@ fn outcome(
 
 /// fail2ban's `<F-ID>` stands in for the address when there is none; banjo bans addresses,
 /// so it counts only when it is one.
-fn failure_id(fields: &[(String, String)]) -> Option<Result<Host, String>> {
-    let (_, id) = fields.iter().find(|(n, _)| n == "fid")?;
+fn failure_id(fields: &[(Arc<str>, String)]) -> Option<Result<Host, String>> {
+    let (_, id) = fields.iter().find(|(n, _)| &**n == "fid")?;
     Some(id.parse().map(Host::Addr).map_err(|_| id.clone()))
 }
 
@@ -366,7 +366,7 @@ impl LineBuffer {
 struct Assembly {
     failregex: usize,
     host: Option<Result<Host, String>>,
-    fields: Vec<(String, String)>,
+    fields: Vec<(Arc<str>, String)>,
     users: Vec<String>,
     /// Lines counted toward the failure (fail2ban's `matches`).
     matches: usize,
@@ -417,9 +417,10 @@ impl IdCache {
         self.map.get_mut(id)
     }
 
-    fn insert(&mut self, id: Vec<u8>, assembly: Assembly, now: Timestamp) {
+    /// Remembers `assembly` under `id`; None (and nothing kept) when this cache keeps nothing.
+    fn insert(&mut self, id: Vec<u8>, assembly: Assembly, now: Timestamp) -> Option<&mut Assembly> {
         if self.cap == 0 {
-            return;
+            return None;
         }
         // drop what aged out first, then the oldest if still full (fail2ban: FIFO)
         while self.map.len() >= self.cap {
@@ -444,14 +445,12 @@ impl IdCache {
             self.order
                 .retain(|(seq, k)| map.get(k).is_some_and(|e| e.seq == *seq));
         }
-        self.map.insert(
-            id,
-            IdEntry {
-                assembly,
-                expires: now + ID_LIFETIME,
-                seq: self.seq,
-            },
-        );
+        let entry = IdEntry {
+            assembly,
+            expires: now + ID_LIFETIME,
+            seq: self.seq,
+        };
+        Some(&mut self.map.entry(id).insert_entry(entry).into_mut().assembly)
     }
 
     /// fail2ban's _mergeFailure followed by the rest of findFailure: what the line `hit`
@@ -519,17 +518,15 @@ impl IdCache {
             } else {
                 &mut self.map.get_mut(id).expect("entry just found").assembly
             }
-        } else if !forget {
+        } else if !forget && self.cap > 0 {
             let mut a = current;
             add_user(&mut a.users, user);
-            self.insert(id.to_vec(), a.clone(), now);
-            match self.map.get_mut(id) {
-                Some(entry) => &mut entry.assembly,
-                None => {
-                    detached = a;
-                    &mut detached
-                }
-            }
+            self.insert(id.to_vec(), a, now)
+                .expect("a cache with room keeps what it is given")
+        } else if !forget {
+            detached = current;
+            add_user(&mut detached.users, user);
+            &mut detached
         } else {
             detached = current;
             &mut detached
