@@ -190,9 +190,11 @@ impl FilterState {
         }
     }
 
-    fn assemble(&mut self, hit: Hit, lines: usize, time: Timestamp) -> Outcome {
-        match hit.captured.field("mlfid").map(|id| id.as_bytes().to_vec()) {
-            Some(id) => self.ids.assemble(&id, hit, lines, time),
+    fn assemble(&mut self, mut hit: Hit, lines: usize, time: Timestamp) -> Outcome {
+        // the id leaves the fields: it is the key, not something to report
+        let at = hit.captured.fields.iter().position(|(n, _)| &**n == "mlfid");
+        match at.map(|i| hit.captured.fields.swap_remove(i).1) {
+            Some(id) => self.ids.assemble(id.as_bytes(), hit, lines, time),
             None => single_of(hit, lines),
         }
     }
@@ -389,8 +391,9 @@ struct IdEntry {
 /// Failure ids with their assemblies, oldest first, capped and aged.
 #[derive(Debug)]
 struct IdCache {
-    map: HashMap<Vec<u8>, IdEntry>,
-    order: VecDeque<(u64, Vec<u8>)>,
+    /// Keys are shared with `order`: one allocation per id.
+    map: HashMap<Arc<[u8]>, IdEntry>,
+    order: VecDeque<(u64, Arc<[u8]>)>,
     cap: usize,
     seq: u64,
     evicted: u64,
@@ -409,16 +412,21 @@ impl IdCache {
         }
     }
 
-    fn get_mut(&mut self, id: &[u8], now: Timestamp) -> Option<&mut IdEntry> {
-        if self.map.get(id).is_some_and(|e| e.expires <= now) {
-            self.map.remove(id);
-            self.expired += 1;
+    /// Whether `id` is remembered and alive at `now` (an aged-out one is dropped here).
+    fn live(&mut self, id: &[u8], now: Timestamp) -> bool {
+        match self.map.get(id) {
+            Some(e) if e.expires <= now => {
+                self.map.remove(id);
+                self.expired += 1;
+                false
+            }
+            Some(_) => true,
+            None => false,
         }
-        self.map.get_mut(id)
     }
 
     /// Remembers `assembly` under `id`; None (and nothing kept) when this cache keeps nothing.
-    fn insert(&mut self, id: Vec<u8>, assembly: Assembly, now: Timestamp) -> Option<&mut Assembly> {
+    fn insert(&mut self, id: &[u8], assembly: Assembly, now: Timestamp) -> Option<&mut Assembly> {
         if self.cap == 0 {
             return None;
         }
@@ -438,6 +446,7 @@ impl IdCache {
             self.map.remove(&old);
         }
         self.seq += 1;
+        let id: Arc<[u8]> = Arc::from(id);
         self.order.push_back((self.seq, id.clone()));
         if self.order.len() > 2 * self.cap.max(16) {
             // removed ids leave stale order entries behind; sweep them now and then
@@ -471,6 +480,13 @@ impl IdCache {
         if forget {
             bits |= 2;
         }
+        let live = self.live(id, now);
+        if forget && nofail && !live {
+            // the end of a connection nothing was remembered of: nothing to do
+            return Outcome::Context {
+                failregex: hit.failregex,
+            };
+        }
         let user = c.field("user").filter(|u| !u.is_empty()).map(str::to_string);
         let current = Assembly {
             failregex: hit.failregex,
@@ -484,7 +500,7 @@ impl IdCache {
             pending: false,
         };
         let mut detached;
-        let assembly: &mut Assembly = if self.get_mut(id, now).is_some() {
+        let assembly: &mut Assembly = if live {
             let a = &mut self.map.get_mut(id).expect("entry just found").assembly;
             add_user(&mut a.users, user);
             if std::mem::take(&mut a.nofail) {
@@ -521,7 +537,7 @@ impl IdCache {
         } else if !forget && self.cap > 0 {
             let mut a = current;
             add_user(&mut a.users, user);
-            self.insert(id.to_vec(), a, now)
+            self.insert(id, a, now)
                 .expect("a cache with room keeps what it is given")
         } else if !forget {
             detached = current;
