@@ -852,6 +852,84 @@ mod tests {
         assert_eq!(rx("(?u:x)"), "(?:x)");
     }
 
+    /// Pieces of Python regex syntax and fail2ban tags, glued at random (xorshift64*, fixed
+    /// seed): the rewrite and both engines must take or refuse each, never panic.
+    #[test]
+    fn garbage_patterns_never_panic() {
+        const PIECES: &[&str] = &[
+            "[",
+            "]",
+            "[^",
+            "(",
+            ")",
+            "(?:",
+            "(?P<a>",
+            "(?P=a)",
+            "(?(a)",
+            "(?#",
+            "(?!",
+            "(?<=",
+            "(?i)",
+            "(?a)",
+            "{",
+            "}",
+            "{,3}",
+            "{2}",
+            "{,}",
+            "\\",
+            "\\Z",
+            "\\<",
+            "\\d",
+            "\\0",
+            "\\1",
+            "-",
+            "a-z",
+            "&&",
+            "~~",
+            "^",
+            "$",
+            "|",
+            "*",
+            "+?",
+            ".",
+            "<HOST>",
+            "<ADDR>",
+            "<F-USER>",
+            "</F-USER>",
+            "<F-PORT/>",
+            "<SKIPLINES>",
+            "<F-MLFID>",
+            "</F-MLFID>",
+            "<CIDR>",
+            "<x>",
+            "é",
+            " ",
+            "\n",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut compiled = 0;
+        for _ in 0..3000 {
+            let n = next() % 12;
+            let pattern: String = (0..n)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            if let Ok(p) = crate::filter::Pattern::compile_with(&pattern, next() % 2 == 0) {
+                compiled += 1;
+                let _ = p.captures(b"a from 192.0.2.1:22 \xff [x] {y}");
+            }
+        }
+        assert!(
+            compiled > 300,
+            "the generator should make valid patterns too: {compiled}"
+        );
+    }
+
     #[test]
     fn bad_field_name_is_refused() {
         assert!(translate("<F-9X>x</F-9X>").is_err());
