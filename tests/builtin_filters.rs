@@ -108,7 +108,7 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
                     if let Some(t) = &want.time {
                         let want_t: jiff::Timestamp =
                             t.parse().unwrap_or_else(|e| panic!("{at}: bad time {t}: {e}"));
-                        if found.as_ref().map(|f| f.time) != Some(want_t) {
+                        if found.as_ref().and_then(|f| f.time) != Some(want_t) {
                             failures.push(format!("{at}: time {:?} instead of {t}", found.map(|f| f.time)));
                         }
                     }

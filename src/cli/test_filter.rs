@@ -105,7 +105,7 @@ struct RegexHits {
 
 #[derive(Debug, Serialize)]
 struct TemplateHits {
-    template: &'static str,
+    template: String,
     lines: u64,
 }
 
@@ -309,7 +309,7 @@ impl Run {
             .for_each_line(|line| match self.times.find(line, self.now) {
                 Some(found) => {
                     let text = time::cut(line, &found, &mut self.cut);
-                    self.tally.line(text, line, Some(found.time));
+                    self.tally.line(text, line, found.time);
                 }
                 None => self.tally.line(line, line, None),
             })
@@ -341,7 +341,7 @@ impl Run {
             .hits()
             .into_iter()
             .map(|(t, n)| TemplateHits {
-                template: t.name(),
+                template: t,
                 lines: n,
             })
             .collect();

@@ -87,7 +87,7 @@ impl Pipe {
             *lines += 1;
             let entry = match times.find(line, now) {
                 Some(found) => Entry {
-                    time: Some(found.time),
+                    time: found.time.or(Some(now)),
                     text: time::cut(line, &found, cut).to_vec(),
                 },
                 None => Entry {
@@ -165,14 +165,17 @@ mod tests {
         let got = read(&mut pipe);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].time.unwrap().as_second(), 1795529679);
-        assert!(got[0].text.starts_with(b"GREETDELAY"));
+        assert!(
+            got[0].text.starts_with(b" GREETDELAY"),
+            "the blank after the date stays, as in fail2ban"
+        );
         w.write_all(
             b"00006b059bd923f81394 qmail-smtpd: reject (auth not available): (null) from 192.0.2.2\n",
         )
         .unwrap();
         let got = read(&mut pipe);
         assert_eq!(got.len(), 1, "the partial line was joined");
-        assert!(got[0].text.starts_with(b"qmail-smtpd: reject"));
+        assert!(got[0].text.starts_with(b" qmail-smtpd: reject"));
     }
 
     #[test]

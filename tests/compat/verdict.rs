@@ -108,7 +108,8 @@ pub fn judge(
             return Some(w);
         }
     }
-    let t = probe.expect.get("time").map(plain)?;
+    // `"time": null` checks nothing, as in samplestestcase.py.
+    let t = probe.expect.get("time").filter(|v| !v.is_null()).map(plain)?;
     let Some(have) = &got.time else {
         return Some(Wrong::NoTime { want: t });
     };
@@ -132,6 +133,8 @@ fn field(key: &str, value: &Value, got: &Reported) -> Option<Wrong> {
         _ => got.fields.get(key).cloned().or_else(|| derived(key, got)),
     };
     let right = match (&have, value) {
+        // fail2ban compares with None: a null annotation means "not there".
+        (None | Some(Value::Null), Value::Null) => true,
         (Some(Value::Array(h)), Value::Array(w)) => sorted(h) == sorted(w),
         (Some(h), w) => plain(h) == plain(w),
         (None, _) => false,
@@ -304,5 +307,15 @@ mod tests {
         ));
         assert_eq!(judge(&none, None, None, &tz()), None);
         assert_eq!(judge(&probe("{}"), None, None, &tz()), None);
+        let nulls = probe(r#"{"match": true, "host": "192.0.2.2", "time": null, "dns": null}"#);
+        assert_eq!(
+            judge(
+                &nulls,
+                Some(&reported("192.0.2.2", "2005-08-14T10:00:00Z")),
+                None,
+                &tz()
+            ),
+            None
+        );
     }
 }
