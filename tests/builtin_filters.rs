@@ -79,7 +79,7 @@ fn run_fixture(name: &str) -> Result<(usize, usize), Vec<String>> {
             Some(f) => time::cut(line.as_bytes(), f, &mut scratch).to_vec(),
             None => line.as_bytes().to_vec(),
         };
-        let at_time = found.as_ref().map_or(now, |f| f.time);
+        let at_time = found.as_ref().and_then(|f| f.time).unwrap_or(now);
         for one in &mut filters {
             let filter = one.set.filters()[0].clone();
             match (one.feed(&body, at_time, &mut feed_scratch), want.matches) {

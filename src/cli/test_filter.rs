@@ -236,7 +236,13 @@ struct Run {
     cut: Vec<u8>,
     times: TimeFinder,
     now: jiff::Timestamp,
+    /// The last date a line had: a line without one takes it while it is recent, as
+    /// fail2ban's processLine does (a multi-line failure often ends on such a line).
+    last: Option<jiff::Timestamp>,
 }
+
+/// How recent the last date must be for a dateless line to take it (fail2ban: 60 s).
+const LAST_DATE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -295,6 +301,7 @@ impl Run {
             cut: Vec::new(),
             times,
             now,
+            last: None,
         })
     }
 
@@ -305,13 +312,22 @@ impl Run {
             Box::new(std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?)
         };
         let mut lines = LineReader::new(reader);
+        let window_start = self.now - LAST_DATE_WINDOW;
         lines
-            .for_each_line(|line| match self.times.find(line, self.now) {
-                Some(found) => {
-                    let text = time::cut(line, &found, &mut self.cut);
-                    self.tally.line(text, line, found.time);
+            .for_each_line(|line| {
+                let (text, own) = match self.times.find(line, self.now) {
+                    // an empty date (a datepattern like `^WARNING:()**`) is no date
+                    Some(found) if found.start < found.end => {
+                        (time::cut(line, &found, &mut self.cut), found.time)
+                    }
+                    Some(found) => (time::cut(line, &found, &mut self.cut), None),
+                    None => (line, None),
+                };
+                if own.is_some() {
+                    self.last = own;
                 }
-                None => self.tally.line(line, line, None),
+                let taken = own.or(self.last.filter(|t| *t > window_start));
+                self.tally.line(text, line, own.is_some(), taken);
             })
             .with_context(|| format!("reading {input}"))?;
         self.tally.report.overlong = lines.overlong;
@@ -326,7 +342,8 @@ impl Run {
         };
         let mut reader = journal::Reader::open(&location, &args.input)?;
         while let Some(entry) = reader.next_entry()? {
-            self.tally.line(&entry.text, &entry.text, entry.time);
+            self.tally
+                .line(&entry.text, &entry.text, entry.time.is_some(), entry.time);
         }
         Ok(())
     }
@@ -358,12 +375,13 @@ impl Run {
 }
 
 impl Tally {
-    /// `text` is what the filter matches (timestamp cut), `raw` the line as read.
-    fn line(&mut self, text: &[u8], raw: &[u8], t: Option<jiff::Timestamp>) {
+    /// `text` is what the filter matches (timestamp cut), `raw` the line as read, `dated`
+    /// whether it had a date of its own, `t` the time it is taken to have.
+    fn line(&mut self, text: &[u8], raw: &[u8], dated: bool, t: Option<jiff::Timestamp>) {
         let r = &mut self.report;
         r.lines += 1;
         let n = r.lines;
-        if t.is_none() {
+        if !dated {
             r.no_time += 1;
         }
         let outcome = self.one.feed(text, t.unwrap_or(self.now), &mut self.scratch);
@@ -509,7 +527,7 @@ fn print_human(out: &mut impl Write, r: &Report, args: &Args) -> std::io::Result
     if r.no_time > 0 {
         writeln!(
             out,
-            "  {:>9}  no timestamp found (time taken as \"now\")",
+            "  {:>9}  no timestamp found (time taken from the last dated line if within a minute of now, else now)",
             r.no_time
         )?;
     }
