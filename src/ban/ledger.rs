@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::time::{after, left};
 use super::{Ban, Target};
 use crate::jail::{BanHistory, BanOrder};
+use crate::time::{after, left};
 
 /// How long the history of an address is kept after its last ban ended, when the daemon does
 /// not say otherwise: a week, so an address that comes back within a week of its last ban gets

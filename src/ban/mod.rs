@@ -11,15 +11,17 @@
 
 mod ledger;
 mod store;
-mod target;
-pub mod time;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub use ledger::{Added, BanRecord, DEFAULT_HISTORY_AGE, Ledger, Remaining};
 pub use store::{FORMAT_VERSION, LedgerError, quarantine};
-pub use target::{ParseTargetError, Target};
+
+// Moved to the bottom of the tree (crate::addr, crate::time); kept here so that code still
+// naming them through ban/ compiles while other branches are merged.
+pub use crate::addr::{ParseTargetError, Target};
+pub use crate::time;
 
 /// One active ban.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,10 +29,10 @@ pub struct Ban {
     pub jail: String,
     pub target: Target,
     /// When the ban started.
-    #[serde(with = "time::ts")]
+    #[serde(with = "crate::time::ts")]
     pub since: Timestamp,
     /// When it ends; `None`: permanent, lifted only by an admin.
-    #[serde(with = "time::opt_ts")]
+    #[serde(with = "crate::time::opt_ts")]
     pub until: Option<Timestamp>,
     /// How many times the target had been banned before this ban (what escalation used).
     pub count: u32,

@@ -22,8 +22,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{BanRecord, Ledger};
-use super::time::{opt_ts, ts};
 use super::{Ban, Target};
+use crate::time::{opt_ts, ts};
 
 /// The state file format this banjo writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

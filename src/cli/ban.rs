@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::status::{EXIT_CODES, client, finish, left, local, show, usage};
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::protocol::parse_ban_time;
 use crate::control::{BannedAddr, Command, Unbanned, UnbannedAll};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::Compact;
 use crate::control::client::exit;
 use crate::control::{

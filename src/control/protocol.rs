@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::{BanTime, Compact, parse_duration};
 
 /// The protocol version this banjo speaks.

@@ -23,7 +23,7 @@ use super::access::{Access, Peer};
 use super::protocol::{Command, ControlError, MAX_REQUEST, Response, parse_request};
 use super::sys::{self, EventFd};
 use super::types::{BannedAddr, Explain, JailStats, JailStatus, Status, Unbanned, UnbannedAll, sort_bans};
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::BanTime;
 
 /// How long a client has to send its whole request line.

@@ -5,10 +5,11 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::ban::time::{left, opt_ts, ts};
-use crate::ban::{Ban, Target};
+use crate::addr::Target;
+use crate::ban::Ban;
 use crate::config::{self, MultilogSource};
 use crate::jail::{Explanation, Stats};
+use crate::time::{left, opt_ts, ts};
 
 /// `status`: the daemon and its jails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

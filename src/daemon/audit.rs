@@ -1,7 +1,8 @@
 //! Audit records: one journal record per ban, unban and restore, with fixed MESSAGE_IDs and
 //! structured fields, so `journalctl -u banjo JAIL=dovecot` or `IP=192.0.2.1` answers an audit.
 //! The MESSAGE text is what the built-in recidive filter reads: keep the two in step.
-use crate::ban::{Ban, Target};
+use crate::addr::Target;
+use crate::ban::Ban;
 use crate::config::Compact;
 
 /// `journalctl MESSAGE_ID=…` finds every record of one kind.

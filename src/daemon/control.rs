@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use super::{Daemon, audit};
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::{
     BannedAddr, ControlError, Explain, Handler, JailExplain, JailStats, JailStatus, JailSummary, Status,
@@ -99,7 +99,7 @@ impl Handler for Daemon {
             jail: jail.to_string(),
             target,
             since: now,
-            until: bantime.map(|d| crate::ban::time::after(now, d)),
+            until: bantime.map(|d| crate::time::after(now, d)),
             bantime,
             failures: 0,
             lines: vec!["banned by hand (banjo ban)".to_string()],

@@ -254,7 +254,7 @@ impl Daemon {
                 if self.ledger.get(&jail.name, &target).is_some() {
                     continue;
                 }
-                let until = left.map(|l| crate::ban::time::after(now, l));
+                let until = left.map(|l| crate::time::after(now, l));
                 self.ledger.add(jail::BanOrder {
                     jail: jail.name.clone(),
                     target,
@@ -350,7 +350,7 @@ impl Daemon {
                 Some(c) => Start::After(c.clone()),
                 None => {
                     let longest = journal_jails.iter().map(|j| j.findtime).max().unwrap_or_default();
-                    Start::Since(crate::ban::time::before(now, longest))
+                    Start::Since(crate::time::before(now, longest))
                 }
             };
             let follower =

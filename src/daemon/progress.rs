@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::jail::SeenFailure;
 
 const VERSION: u32 = 1;

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// What is banned: one address or a network (CIDR), the ban ledger's type.
-pub use crate::ban::Target;
+pub use crate::addr::Target;
 pub use crate::config::{BlockType, Family, Hook, PortRange, Protocol};
 pub use error::{FirewallError, errno_meaning};
 pub use monitor::Monitor;

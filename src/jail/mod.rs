@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::ban::Target;
-use crate::ban::time::{after, before};
+use crate::addr::Target;
 use crate::config;
+use crate::time::{after, before};
 
 pub use escalation::{LONGEST_BAN, ban_time};
 pub use ignore::{HostAction, IgnoreList, IgnoreReason, Resolved};

@@ -1,3 +1,4 @@
+//! Time arithmetic everyone shares (bottom of the module tree: imports nothing of banjo's).
 //! Timestamp arithmetic that saturates instead of failing, and the state file's timestamp
 //! form (RFC 3339 text, e.g. "2025-03-01T12:00:00Z", so the file reads well in an editor).
 
