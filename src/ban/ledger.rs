@@ -3,13 +3,13 @@
 //! (jail, target) that escalation counts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use super::{Ban, Target};
 use crate::jail::{BanHistory, BanOrder};
+use crate::name::JailName;
 use crate::time::{after, left};
 
 /// How long the history of an address is kept after its last ban ended, when the daemon does
@@ -60,13 +60,13 @@ pub struct Remaining<'a> {
 /// Active bans, their expiries and the ban history. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    bans: BTreeMap<Arc<str>, HashMap<Target, Ban>>,
+    bans: BTreeMap<JailName, HashMap<Target, Ban>>,
     /// (until, jail, target) of every ban that ends.
-    expiries: BTreeSet<(Timestamp, Arc<str>, Target)>,
+    expiries: BTreeSet<(Timestamp, JailName, Target)>,
     /// Per target, per jail: its past bans.
-    history: HashMap<Target, Vec<(Arc<str>, BanRecord)>>,
+    history: HashMap<Target, Vec<(JailName, BanRecord)>>,
     /// Every jail name seen, shared by the maps above (a handful of names, never pruned).
-    names: HashSet<Arc<str>>,
+    names: HashSet<JailName>,
     history_age: Duration,
 }
 
@@ -98,11 +98,11 @@ impl Ledger {
     }
 
     /// The shared copy of a jail name.
-    fn intern(&mut self, jail: &str) -> Arc<str> {
+    fn intern(&mut self, jail: &str) -> JailName {
         if let Some(name) = self.names.get(jail) {
             return name.clone();
         }
-        let name: Arc<str> = Arc::from(jail);
+        let name = JailName::new(jail);
         self.names.insert(name.clone());
         name
     }
@@ -142,7 +142,7 @@ impl Ledger {
             };
         }
         let ban = Ban {
-            jail: order.jail,
+            jail: self.intern(&order.jail),
             target,
             since: order.since,
             until: order.until,
@@ -163,6 +163,8 @@ impl Ledger {
     /// Puts a ban in without touching the history (loading, or a ban known to be new).
     pub(super) fn insert(&mut self, ban: Ban) {
         let jail = self.intern(&ban.jail);
+        let mut ban = ban;
+        ban.jail = jail.clone();
         let (target, until) = (ban.target, ban.until);
         let bans = self.bans.entry(jail.clone()).or_default();
         if let Some(old) = bans.insert(target, ban)
@@ -380,7 +382,7 @@ mod tests {
 
     fn order(jail: &str, addr: &str, since: i64, until: Option<i64>) -> BanOrder {
         BanOrder {
-            jail: jail.to_string(),
+            jail: jail.into(),
             target: target(addr),
             since: at(since),
             until: until.map(at),

@@ -15,6 +15,8 @@ mod store;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::name::JailName;
+
 pub use ledger::{Added, BanRecord, DEFAULT_HISTORY_AGE, Ledger, Remaining};
 pub use store::{FORMAT_VERSION, LedgerError, quarantine};
 
@@ -26,7 +28,7 @@ pub use crate::time;
 /// One active ban.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ban {
-    pub jail: String,
+    pub jail: JailName,
     pub target: Target,
     /// When the ban started.
     #[serde(with = "crate::time::ts")]

@@ -227,7 +227,7 @@ mod tests {
 
     fn order(jail: &str, target: Target, until: Option<i64>, lines: usize) -> BanOrder {
         BanOrder {
-            jail: jail.to_string(),
+            jail: jail.into(),
             target,
             since: at(0),
             until: until.map(at),

@@ -36,6 +36,7 @@ pub use values::{
 };
 
 use crate::filter::FilterDef;
+use crate::name::JailName;
 
 /// Where banjo looks for its configuration when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/banjo/config.toml";
@@ -93,7 +94,7 @@ impl Default for Daemon {
 /// One enabled jail, every setting resolved (jail > [defaults] > built-in).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Jail {
-    pub name: String,
+    pub name: JailName,
     /// The filter as written (`"sshd[mode=aggressive]"`); the jail's name when not set.
     pub filter: String,
     /// The filter it names, resolved (and known to compile).

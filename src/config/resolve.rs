@@ -579,7 +579,7 @@ fn build_jail(name: &str, s: Settings) -> Option<Jail> {
         overalljails: s.overalljails.unwrap_or(false),
     });
     Some(Jail {
-        name: name.to_string(),
+        name: name.into(),
         filter: String::new(),
         filter_def: FilterDef::default(),
         maxretry: s.maxretry?,

@@ -50,7 +50,7 @@ pub struct JailSummary {
 impl JailSummary {
     pub fn new(jail: &config::Jail, banned: usize) -> JailSummary {
         JailSummary {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             sources: sources(jail),
             banned,
         }
@@ -82,7 +82,7 @@ impl JailStatus {
     pub fn new(jail: &config::Jail, stats: &Stats, mut banned: Vec<BannedAddr>) -> JailStatus {
         sort_bans(&mut banned);
         JailStatus {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             filter: jail.filter.clone(),
             sources: sources(jail),
             hook: jail.hook.to_string(),
@@ -114,7 +114,7 @@ pub struct JailStats {
 impl JailStats {
     pub fn new(jail: &config::Jail, stats: &Stats, banned: usize) -> JailStats {
         JailStats {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             sources: sources(jail),
             found: stats.total_failed,
             currently_failed: stats.currently_failed,
@@ -145,7 +145,7 @@ pub struct BannedAddr {
 impl BannedAddr {
     pub fn new(ban: &Ban, now: Timestamp) -> BannedAddr {
         BannedAddr {
-            jail: ban.jail.clone(),
+            jail: ban.jail.to_string(),
             addr: ban.target,
             since: ban.since,
             until: ban.until,
@@ -194,7 +194,7 @@ impl JailExplain {
     /// From a jail's explanation and the ledger's ban of the address in that jail.
     pub fn new(e: &Explanation, ban: Option<&Ban>, now: Timestamp) -> JailExplain {
         JailExplain {
-            jail: e.jail.clone(),
+            jail: e.jail.to_string(),
             ignored: e.ignored.as_ref().map(ToString::to_string),
             failures: e
                 .failures

@@ -9,6 +9,7 @@ use crate::control::{
     BannedAddr, ControlError, Explain, Handler, JailExplain, JailStats, JailStatus, JailSummary, Status,
 };
 use crate::jail::{BanHistory, BanOrder};
+use crate::name::JailName;
 
 impl Daemon {
     fn config_jail(&self, name: &str) -> Result<&crate::config::Jail, ControlError> {
@@ -96,7 +97,7 @@ impl Handler for Daemon {
         let target = target.canonical();
         let bantime = bantime.duration();
         let order = BanOrder {
-            jail: jail.to_string(),
+            jail: jail.into(),
             target,
             since: now,
             until: bantime.map(|d| crate::time::after(now, d)),
@@ -116,20 +117,21 @@ impl Handler for Daemon {
 
     fn unban(&mut self, jail: Option<&str>, target: Target) -> Result<Vec<String>, ControlError> {
         let target = target.canonical();
-        let jails: Vec<String> = match jail {
+        let jails: Vec<JailName> = match jail {
             Some(j) => vec![self.config_jail(j)?.name.clone()],
             None => self.cfg.jails.iter().map(|j| j.name.clone()).collect(),
         };
         let lifted: Vec<String> = jails
             .into_iter()
             .filter(|j| self.lift(j, &target, "unbanned by hand"))
+            .map(String::from)
             .collect();
         self.flush_firewall(Timestamp::now());
         Ok(lifted)
     }
 
     fn unban_all(&mut self) -> Result<usize, ControlError> {
-        let all: Vec<(String, Target)> = self.ledger.all().map(|b| (b.jail.clone(), b.target)).collect();
+        let all: Vec<(JailName, Target)> = self.ledger.all().map(|b| (b.jail.clone(), b.target)).collect();
         let n = all
             .iter()
             .filter(|(j, t)| self.lift(j, t, "unbanned by hand (all)"))

@@ -24,6 +24,7 @@ use crate::config::{self, Config, MultilogSource};
 use crate::filter::{Filter, MatchSet, Outcome, Scratch};
 use crate::firewall::{Element, Firewall, JailRules, Layout, Monitor};
 use crate::jail::{self, Decision, Failure, HostAction, IgnoreList, Resolved};
+use crate::name::JailName;
 use crate::source::Entry;
 use crate::source::journal::{Follower, Location, Route, Start};
 use crate::source::multilog::{self, Pipe};
@@ -76,7 +77,7 @@ struct RunningJail {
 struct JournalFeed {
     follower: Follower,
     set: MatchSet,
-    jails: Vec<String>,
+    jails: Vec<JailName>,
     routes: Vec<usize>,
 }
 
@@ -84,14 +85,14 @@ struct JournalFeed {
 struct PipeFeed {
     pipe: Pipe,
     set: MatchSet,
-    jails: Vec<String>,
+    jails: Vec<JailName>,
 }
 
 struct Daemon {
     config_path: PathBuf,
     cfg: Config,
     journal_location: Location,
-    jails: BTreeMap<String, RunningJail>,
+    jails: BTreeMap<JailName, RunningJail>,
     journal: Option<JournalFeed>,
     pipes: Vec<PipeFeed>,
     /// Listen fds systemd passed that no jail has claimed yet (kept for a reload).
@@ -104,9 +105,9 @@ struct Daemon {
     progress_path: PathBuf,
     cursor: Option<String>,
     /// Pending failures read from the progress file, put back into the jails at start.
-    restored_pending: BTreeMap<String, Vec<progress::Pending>>,
+    restored_pending: BTreeMap<JailName, Vec<progress::Pending>>,
     pending_bans: Vec<Element>,
-    pending_unbans: Vec<(String, Target)>,
+    pending_unbans: Vec<(JailName, Target)>,
     ledger_dirty: bool,
     /// The ban count changed since STATUS= was last sent.
     status_dirty: bool,
@@ -286,7 +287,7 @@ impl Daemon {
         self.ledger
             .remaining(now)
             .map(|r| Element {
-                jail: r.jail.to_string(),
+                jail: r.jail.into(),
                 target: r.target,
                 timeout: r.timeout,
             })
@@ -367,7 +368,7 @@ impl Daemon {
 
     /// One pipe per distinct multilog source; pipes that stay are kept open (nothing is lost).
     fn open_pipes(&mut self) -> Result<()> {
-        let mut by_source: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut by_source: BTreeMap<String, Vec<JailName>> = BTreeMap::new();
         for j in &self.cfg.jails {
             if let Some(src) = &j.multilog {
                 let key = match src {
@@ -384,7 +385,14 @@ impl Daemon {
                 None => match self.open_pipe(&source) {
                     Ok(p) => p,
                     Err(e) => {
-                        tracing::error!("jails {}: multilog {source}: {e:#}", jail_names.join(", "));
+                        tracing::error!(
+                            "jails {}: multilog {source}: {e:#}",
+                            jail_names
+                                .iter()
+                                .map(|j| j.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
                         continue;
                     }
                 },
@@ -562,11 +570,11 @@ impl Daemon {
         }
     }
 
-    fn on_outcome(&mut self, jail_name: &str, outcome: Outcome, entry: &Entry, now: Timestamp) {
+    fn on_outcome(&mut self, jail_name: &JailName, outcome: Outcome, entry: &Entry, now: Timestamp) {
         let Outcome::Matched(m) = outcome else {
             if let Outcome::BadHost { text, .. } = outcome {
                 tracing::debug!(
-                    jail = jail_name,
+                    jail = %jail_name,
                     "a failregex matched but {text:?} is not an address"
                 );
             }
@@ -581,7 +589,7 @@ impl Daemon {
             HostAction::Resolve { name, warn } => {
                 if warn {
                     tracing::warn!(
-                        jail = jail_name,
+                        jail = %jail_name,
                         "failure names host {name}: resolving it (usedns)"
                     );
                 }
@@ -612,7 +620,7 @@ impl Daemon {
                 Decision::Ban(order) => self.ban(order, now),
                 Decision::Counted { failures } => {
                     self.pending_dirty = true;
-                    tracing::debug!(jail = jail_name, ip = %target, "failure {failures}");
+                    tracing::debug!(jail = %jail_name, ip = %target, "failure {failures}");
                 }
                 Decision::Ignored { .. } | Decision::Nothing => {}
             }
@@ -814,8 +822,8 @@ impl Daemon {
         cfg.require_jails()?;
         let now = Timestamp::now();
         self.save();
-        let kept: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
-        let removed: Vec<String> = self
+        let kept: Vec<JailName> = cfg.jails.iter().map(|j| j.name.clone()).collect();
+        let removed: Vec<JailName> = self
             .cfg
             .jails
             .iter()

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::Target;
 use crate::jail::SeenFailure;
+use crate::name::JailName;
 
 const VERSION: u32 = 1;
 
@@ -18,7 +19,7 @@ pub struct Progress {
     pub cursor: Option<String>,
     /// Per jail, the addresses with failures within findtime.
     #[serde(default)]
-    pub pending: BTreeMap<String, Vec<Pending>>,
+    pub pending: BTreeMap<JailName, Vec<Pending>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

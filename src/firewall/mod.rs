@@ -32,6 +32,7 @@ use std::time::Duration;
 /// What is banned: one address or a network (CIDR), the ban ledger's type.
 pub use crate::addr::Target;
 pub use crate::config::{BlockType, Family, Hook, PortRange, Protocol};
+use crate::name::JailName;
 pub use error::{FirewallError, errno_meaning};
 pub use monitor::Monitor;
 
@@ -88,7 +89,7 @@ pub const TIMEOUT_SLACK: Duration = Duration::from_secs(2);
 /// The firewall side of one jail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JailRules {
-    pub name: String,
+    pub name: JailName,
     pub hook: Hook,
     pub family: Family,
     /// Empty: all ports.
@@ -108,7 +109,7 @@ pub struct Layout {
 /// One ban: in which jail, what, for how long (None = until unbanned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
-    pub jail: String,
+    pub jail: JailName,
     pub target: Target,
     pub timeout: Option<Duration>,
 }
@@ -279,7 +280,7 @@ impl Firewall {
     }
 
     /// Removes bans; bans that are not there are no error.
-    pub fn unban(&mut self, elements: &[(String, Target)]) -> Result<(), FirewallError> {
+    pub fn unban(&mut self, elements: &[(JailName, Target)]) -> Result<(), FirewallError> {
         let groups = self.group(elements.iter().map(|(j, t)| (j.as_str(), *t, None)))?;
         let mut attempt = 0;
         loop {

@@ -22,6 +22,7 @@ use jiff::Timestamp;
 
 use crate::addr::Target;
 use crate::config;
+use crate::name::JailName;
 use crate::time::{after, before};
 
 pub use escalation::{LONGEST_BAN, ban_time};
@@ -56,7 +57,7 @@ pub enum Decision {
 /// A ban decided by a jail, for the ledger and the firewall.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BanOrder {
-    pub jail: String,
+    pub jail: JailName,
     pub target: Target,
     /// When the ban starts: the `now` of the deciding failure.
     pub since: Timestamp,
@@ -113,7 +114,7 @@ pub struct Stats {
 /// What a jail knows of one address, for `banjo explain`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
-    pub jail: String,
+    pub jail: JailName,
     pub target: Target,
     /// Why it is ignored, if it is.
     pub ignored: Option<IgnoreReason>,
@@ -156,7 +157,7 @@ impl Jail {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &JailName {
         &self.cfg.name
     }
 
