@@ -6,12 +6,14 @@
 //! nftables hold it. `daemon` wires them together and does the I/O; `control` is the socket
 //! the command line talks to; `cli` is what the admin types. `config` is read by all of them.
 //! At the bottom, importing nothing of banjo's: `addr`, `time`, `name` (the shared
-//! vocabulary), `state` (banjo's directories and atomic writes).
+//! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls).
+#![deny(unsafe_code)]
 
 // the shared vocabulary: imports nothing of banjo's
 pub mod addr;
 pub mod name;
 pub mod state;
+pub mod sys;
 pub mod time;
 
 // what the admin wrote

@@ -219,13 +219,7 @@ impl Daemon {
             thread::spawn(move || {
                 let mut fake = Fake::new(reloads);
                 while !stop.load(Ordering::SeqCst) {
-                    let mut pfd = libc::pollfd {
-                        fd: server.wake_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: one valid pollfd; the server (and its fd) outlives the call.
-                    unsafe { libc::poll(&mut pfd, 1, 20) };
+                    let _ = banjo::sys::readable(server.wake_fd(), Duration::from_millis(20));
                     server.handle_pending(&mut fake);
                 }
             })

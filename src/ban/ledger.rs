@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::{Ban, Target};
+use super::{Ban, Change, Target};
 use crate::jail::{BanHistory, BanOrder};
 use crate::name::JailName;
-use crate::time::{after, left};
+use crate::time::after;
 
 /// How long the history of an address is kept after its last ban ended, when the daemon does
 /// not say otherwise: a week, so an address that comes back within a week of its last ban gets
@@ -46,15 +46,6 @@ pub struct Added {
     pub changed: bool,
     /// The ban's end now; `None`: permanent.
     pub until: Option<Timestamp>,
-}
-
-/// One active ban as the firewall's reconcile wants it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Remaining<'a> {
-    pub jail: &'a str,
-    pub target: Target,
-    /// Time left; `None`: permanent.
-    pub timeout: Option<Duration>,
 }
 
 /// Active bans, their expiries and the ban history. See the module documentation.
@@ -231,6 +222,53 @@ impl Ledger {
         bans
     }
 
+    /// Records a ban decided by a jail (or an admin); the change the kernel needs, if any: a
+    /// new ban, or a known one that now ends later.
+    pub fn ban(&mut self, order: BanOrder, now: Timestamp) -> Option<Change> {
+        let (jail, target) = (order.jail.clone(), order.target.canonical());
+        if !self.add(order).changed {
+            return None;
+        }
+        Change::add(self.get(&jail, &target)?, now)
+    }
+
+    /// Takes back a ban the kernel holds but the ledger does not know (banjo was stopped
+    /// between a ban and the next save), with the time it has left there (`None`: permanent).
+    /// It counts in the history like any ban; how many bans came before it is not known.
+    /// False when the ledger knows it already.
+    pub fn adopt(&mut self, jail: &JailName, target: Target, left: Option<Duration>, now: Timestamp) -> bool {
+        if self.get(jail, &target).is_some() {
+            return false;
+        }
+        self.add(BanOrder {
+            jail: jail.clone(),
+            target,
+            since: now,
+            until: left.map(|l| after(now, l)),
+            bantime: left,
+            failures: 0,
+            lines: Vec::new(),
+            count: 0,
+        });
+        true
+    }
+
+    /// Ends the bans whose time is over at `now`: the removals for the kernel (which has
+    /// usually timed them out already), earliest first.
+    pub fn lift_expired(&mut self, now: Timestamp) -> Vec<Change> {
+        self.expire(now).iter().map(Change::remove).collect()
+    }
+
+    /// Lifts one ban (an admin's unban): the removal for the kernel, if it was banned.
+    pub fn unban(&mut self, jail: &str, target: &Target) -> Option<Change> {
+        self.remove(jail, target).as_ref().map(Change::remove)
+    }
+
+    /// Lifts every ban of a jail (a jail removed from the config): the removals.
+    pub fn unban_jail(&mut self, jail: &str) -> Vec<Change> {
+        self.remove_jail(jail).iter().map(Change::remove).collect()
+    }
+
     pub fn get(&self, jail: &str, target: &Target) -> Option<&Ban> {
         self.bans.get(jail)?.get(&target.canonical())
     }
@@ -288,20 +326,11 @@ impl Ledger {
         ended
     }
 
-    /// Every ban still running at `now` with the time it has left: what the firewall's set
-    /// should hold. Bans that have ended but not been expired yet are left out.
-    pub fn remaining(&self, now: Timestamp) -> impl Iterator<Item = Remaining<'_>> + '_ {
-        self.all().filter_map(move |ban| {
-            let timeout = match ban.until {
-                None => None,
-                Some(until) => Some(left(until, now)?),
-            };
-            Some(Remaining {
-                jail: &ban.jail,
-                target: ban.target,
-                timeout,
-            })
-        })
+    /// Every ban still running at `now` as the kernel should hold it, with the time it has
+    /// left: what a reconcile makes the firewall's sets hold. Bans that have ended but not been
+    /// expired yet are left out.
+    pub fn as_changes(&self, now: Timestamp) -> impl Iterator<Item = Change> + '_ {
+        self.all().filter_map(move |ban| Change::add(ban, now))
     }
 
     /// The history of `target` in `jail`.
@@ -481,8 +510,8 @@ mod tests {
         assert_eq!(ledger.next_expiry(), None);
         assert!(ledger.expire(Timestamp::MAX).is_empty());
         assert!(ledger.is_banned("sshd", &target("192.0.2.1"), Timestamp::MAX));
-        let remaining: Vec<_> = ledger.remaining(at(10)).collect();
-        assert_eq!(remaining[0].timeout, None);
+        let remaining: Vec<_> = ledger.as_changes(at(10)).collect();
+        assert!(matches!(remaining[0], Change::Add { timeout: None, .. }));
         assert_eq!(
             ledger.prune_history(Timestamp::MAX),
             0,
@@ -497,11 +526,11 @@ mod tests {
         let mut ledger = Ledger::default();
         ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
         ledger.add(order("sshd", "10.0.0.0/8", 0, Some(50)));
-        let left: Vec<_> = ledger.remaining(at(100)).collect();
+        let left: Vec<_> = ledger.as_changes(at(100)).collect();
         assert_eq!(
             left,
-            [Remaining {
-                jail: "sshd",
+            [Change::Add {
+                jail: "sshd".into(),
                 target: target("192.0.2.1"),
                 timeout: Some(Duration::from_secs(500)),
             }]

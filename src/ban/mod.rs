@@ -3,12 +3,18 @@
 //! file both survive restarts in. Knows nothing of how a firewall works; reads no clock (every
 //! `now` is given).
 //!
+//! What the kernel must do follows from the ledger, as [`Change`]s: the one type the firewall
+//! takes.
+//!
 //! ```text
-//! jail::BanOrder ─► Ledger::add ─► (firewall adds the element)
-//! Ledger::next_expiry / expire(now) ─► (firewall drops, or lets the kernel time it out)
-//! Ledger::save / load ─► /var/lib/banjo/state.json
+//! jail::BanOrder ─► Ledger::ban(order, now) ─► Change::Add ─► firewall
+//! Ledger::next_expiry / lift_expired(now) ─► Change::Remove (the kernel has timed most out)
+//! Ledger::unban / unban_jail / adopt            (an admin, a config change, a restart)
+//! Ledger::as_changes(now) ─► firewall reconcile  (the ledger's whole view)
+//! Ledger::save / load ─► /var/lib/banjo/bans.json
 //! ```
 
+mod change;
 mod ledger;
 mod store;
 
@@ -17,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::name::JailName;
 
-pub use ledger::{Added, BanRecord, DEFAULT_HISTORY_AGE, Ledger, Remaining};
+pub use change::{Change, SHORTEST_TIMEOUT};
+pub use ledger::{Added, BanRecord, DEFAULT_HISTORY_AGE, Ledger};
 pub use store::{FORMAT_VERSION, LedgerError, quarantine};
 
 // Moved to the bottom of the tree (crate::addr, crate::time); kept here so that code still

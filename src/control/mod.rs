@@ -16,7 +16,6 @@ pub mod access;
 pub mod client;
 pub mod protocol;
 pub mod server;
-mod sys;
 pub mod types;
 
 use std::path::{Path, PathBuf};

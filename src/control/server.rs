@@ -9,7 +9,7 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use super::access::{Access, Peer};
 use super::protocol::{Command, ControlError, MAX_REQUEST, Response, parse_request};
-use super::sys::{self, EventFd};
 use super::types::{BannedAddr, Explain, JailStats, JailStatus, Status, Unbanned, UnbannedAll, sort_bans};
 use crate::addr::Target;
 use crate::config::BanTime;
+use crate::sys::{self, EventFd};
 
 /// How long a client has to send its whole request line.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -174,8 +174,8 @@ impl Server {
 
     /// Readable when requests wait: poll it in the daemon's loop, then call
     /// [`Server::handle_pending`].
-    pub fn wake_fd(&self) -> RawFd {
-        self.shared.wake.raw()
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.shared.wake.as_fd()
     }
 
     /// Answers every queued request with `handler`, without waiting for more.
@@ -250,7 +250,7 @@ fn remove_stale(path: &Path) -> io::Result<()> {
 /// The listener thread: accepts until `stop` is signalled.
 fn listen(listener: &UnixListener, shared: &Arc<Shared>, stop: &EventFd) {
     loop {
-        let ready = match sys::poll_readable(&[listener.as_fd(), stop.as_fd()], None) {
+        let ready = match sys::poll(&[listener.as_raw_fd(), stop.as_fd().as_raw_fd()], None) {
             Ok(ready) => ready,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {

@@ -59,6 +59,23 @@ impl Progress {
     }
 }
 
+/// The cursor and the failures to resume from. A damaged file is moved aside (never lost)
+/// and the journal is read again from the longest findtime back.
+pub fn load(path: &Path, now: jiff::Timestamp) -> (Option<String>, BTreeMap<JailName, Vec<Pending>>) {
+    match Progress::load(path) {
+        Ok(Some(p)) => (p.cursor, p.pending),
+        Ok(None) => (None, BTreeMap::new()),
+        Err(e) => {
+            let moved = crate::ban::quarantine(path, now);
+            tracing::error!(
+                "{e}; moved to {}: reading the journal from the longest findtime back",
+                moved.map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+            (None, BTreeMap::new())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,12 @@
 //! - [`Firewall::apply`] makes table, chains, sets and rules match a [`Layout`] (see `layout`
 //!   for what the kernel then holds) in one transaction, keeping the elements of sets that
 //!   did not change, so a reload or restart unbans no one.
-//! - [`Firewall::ban`], [`Firewall::unban`], [`Firewall::reconcile`] change elements, in as few
-//!   transactions as the socket buffer allows (100k bans: one or two).
+//! - [`Firewall::change`] applies the ban ledger's [`Change`]s, [`Firewall::reconcile`] makes
+//!   the sets hold the ledger's whole view, in as few transactions as the socket buffer allows
+//!   (100k bans: one or two).
 //! - [`Monitor`] reports changes to banjo's table made by anyone else.
+//! - [`Backend`] is what the daemon asks of a firewall; [`Recording`] is the fake the daemon's
+//!   wiring is tested with, without root.
 //!
 //! Addresses and networks live in different sets (`<jail>-v4`/`-v6` hold addresses,
 //! `<jail>-net4`/`-net6` hold networks as intervals): interval sets refuse overlapping elements,
@@ -19,22 +22,28 @@
 //! The delete is NFT_MSG_DESTROYSETELEM (Linux ≥ 6.3: no error when absent); on older kernels
 //! banjo reads the set first and deletes only what is there.
 
+mod backend;
 mod elements;
 mod error;
 mod layout;
 mod monitor;
 pub(crate) mod nfnl;
+mod recording;
 mod txn;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// What is banned: one address or a network (CIDR), the ban ledger's type.
+/// What is banned: one address or a network (CIDR).
 pub use crate::addr::Target;
+/// What the firewall applies: the ban ledger's changes.
+pub use crate::ban::Change;
 pub use crate::config::{BlockType, Family, Hook, PortRange, Protocol};
 use crate::name::JailName;
+pub use backend::Backend;
 pub use error::{FirewallError, errno_meaning};
 pub use monitor::Monitor;
+pub use recording::{Call, Recording};
 
 use elements::{DumpedElem, Placed, Present, SetKind};
 use nfnl::{NfSocket, SendError};
@@ -104,14 +113,6 @@ pub struct JailRules {
 pub struct Layout {
     pub table: String,
     pub jails: Vec<JailRules>,
-}
-
-/// One ban: in which jail, what, for how long (None = until unbanned).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Element {
-    pub jail: JailName,
-    pub target: Target,
-    pub timeout: Option<Duration>,
 }
 
 /// What [`Firewall::reconcile`] changed.
@@ -239,10 +240,40 @@ impl Firewall {
         Ok(())
     }
 
-    /// Adds bans with kernel timeouts; a ban that exists gets the new timeout. All in one
-    /// transaction unless they do not fit the socket buffer.
-    pub fn ban(&mut self, elements: &[Element]) -> Result<(), FirewallError> {
-        let groups = self.group(elements.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
+    /// Applies the ledger's changes: removals first, then additions with their kernel timeouts
+    /// (a ban that exists gets the new timeout); when a target appears more than once in a
+    /// jail, its last change counts. Each part in one transaction unless it does not fit the
+    /// socket buffer; removing what is not there is no error.
+    pub fn change(&mut self, changes: &[Change]) -> Result<(), FirewallError> {
+        let mut last: HashMap<(&str, Target), usize> = HashMap::new();
+        for (i, c) in changes.iter().enumerate() {
+            last.insert((c.jail().as_str(), c.target()), i);
+        }
+        let (mut adds, mut removes) = (Vec::new(), Vec::new());
+        for (i, c) in changes.iter().enumerate() {
+            if last.get(&(c.jail().as_str(), c.target())) != Some(&i) {
+                continue;
+            }
+            match c {
+                Change::Add {
+                    jail,
+                    target,
+                    timeout,
+                } => adds.push((jail.as_str(), *target, *timeout)),
+                Change::Remove { jail, target } => removes.push((jail.as_str(), *target)),
+            }
+        }
+        if !removes.is_empty() {
+            self.remove_elements(&removes)?;
+        }
+        if !adds.is_empty() {
+            self.add_elements(&adds)?;
+        }
+        Ok(())
+    }
+
+    fn add_elements(&mut self, adds: &[(&str, Target, Option<Duration>)]) -> Result<(), FirewallError> {
+        let groups = self.group(adds.iter().copied())?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -280,8 +311,8 @@ impl Firewall {
     }
 
     /// Removes bans; bans that are not there are no error.
-    pub fn unban(&mut self, elements: &[(JailName, Target)]) -> Result<(), FirewallError> {
-        let groups = self.group(elements.iter().map(|(j, t)| (j.as_str(), *t, None)))?;
+    fn remove_elements(&mut self, removes: &[(&str, Target)]) -> Result<(), FirewallError> {
+        let groups = self.group(removes.iter().map(|(j, t)| (*j, *t, None)))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -324,14 +355,24 @@ impl Firewall {
         Ok(out)
     }
 
-    /// Makes the sets of every jail in the layout hold exactly `wanted`: adds what is missing,
-    /// re-adds what has a remaining time more than [`TIMEOUT_SLACK`] off, removes the rest.
-    pub fn reconcile(&mut self, wanted: &[Element]) -> Result<ReconcileReport, FirewallError> {
+    /// Makes the sets of every jail in the layout hold exactly the additions in `wanted` (the
+    /// ledger's view, [`crate::ban::Ledger::as_changes`]; a removal in it only says "not
+    /// wanted"): adds what is missing, re-adds what has a remaining time more than
+    /// [`TIMEOUT_SLACK`] off, removes the rest.
+    pub fn reconcile(&mut self, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
         let layout = self
             .layout
             .clone()
             .ok_or(FirewallError::NoLayout("reconcile()"))?;
-        let mut groups = self.group(wanted.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
+        let adds = wanted.iter().filter_map(|c| match c {
+            Change::Add {
+                jail,
+                target,
+                timeout,
+            } => Some((jail.as_str(), *target, *timeout)),
+            Change::Remove { .. } => None,
+        });
+        let mut groups = self.group(adds)?;
         for jail in &layout.jails {
             for kind in SetKind::ALL {
                 groups.entry(self.jail_set(&jail.name, kind)?).or_default();

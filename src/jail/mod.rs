@@ -21,7 +21,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::addr::Target;
-use crate::config;
+use crate::config::{self, BanTime};
 use crate::name::JailName;
 use crate::time::{after, before};
 
@@ -243,6 +243,30 @@ impl Jail {
             lines: window.into_iter().map(|s| s.line).collect(),
             count,
         })
+    }
+
+    /// An admin's ban of `target` (`banjo ban`): for `bantime`, else the jail's bantime (not
+    /// escalated), counted as escalation counts (every jail's bans with
+    /// `bantime_overalljails`). It changes no window and no counter.
+    pub fn manual_ban(
+        &self,
+        target: Target,
+        bantime: Option<BanTime>,
+        now: Timestamp,
+        bans: &dyn BanHistory,
+    ) -> BanOrder {
+        let target = target.canonical();
+        let bantime = bantime.unwrap_or(self.cfg.bantime).duration();
+        BanOrder {
+            jail: self.cfg.name.clone(),
+            target,
+            since: now,
+            until: bantime.map(|d| after(now, d)),
+            bantime,
+            failures: 0,
+            lines: vec!["banned by hand (banjo ban)".to_string()],
+            count: self.prior_bans(&target, bans),
+        }
     }
 
     fn prior_bans(&self, target: &Target, bans: &dyn BanHistory) -> u32 {

@@ -1,5 +1,4 @@
 use std::io::{Read, Write};
-use std::os::fd::BorrowedFd;
 use std::sync::atomic::AtomicBool;
 
 use jiff::Timestamp;
@@ -90,9 +89,7 @@ impl Harness {
             thread::spawn(move || {
                 let mut fake = Fake::default();
                 while !stop.load(Ordering::SeqCst) {
-                    // SAFETY: the server, and so its wake fd, outlives this loop.
-                    let wake = unsafe { BorrowedFd::borrow_raw(server.wake_fd()) };
-                    sys::poll_readable(&[wake], Some(Duration::from_millis(20))).unwrap();
+                    sys::readable(server.wake_fd(), Duration::from_millis(20)).unwrap();
                     server.handle_pending(&mut fake);
                 }
             })
@@ -280,19 +277,15 @@ fn unanswered_request_wakes_the_daemon_fd() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("banjo.sock");
     let server = Server::bind(&path, Access::default()).unwrap();
-    // SAFETY: `server` outlives `wake`.
-    let wake = unsafe { BorrowedFd::borrow_raw(server.wake_fd()) };
-    let quick = Some(Duration::from_millis(0));
-    assert_eq!(sys::poll_readable(&[wake], quick).unwrap(), [false]);
+    let wake = server.wake_fd();
+    let quick = Duration::ZERO;
+    assert!(!sys::readable(wake, quick).unwrap());
     let client = thread::spawn({
         let path = path.clone();
         move || Client::new(path).call(Command::Stats {})
     });
-    assert_eq!(
-        sys::poll_readable(&[wake], Some(Duration::from_secs(5))).unwrap(),
-        [true]
-    );
+    assert!(sys::readable(wake, Duration::from_secs(5)).unwrap());
     server.handle_pending(&mut Fake::default());
-    assert_eq!(sys::poll_readable(&[wake], quick).unwrap(), [false]);
+    assert!(!sys::readable(wake, quick).unwrap());
     assert_eq!(client.join().unwrap().unwrap(), Value::Array(vec![]));
 }
