@@ -559,6 +559,59 @@ mod tests {
     }
 
     #[test]
+    fn the_ledger_answers_with_the_changes_for_the_kernel() {
+        let mut ledger = Ledger::default();
+        let a = target("192.0.2.1");
+        let add = |secs| Change::Add {
+            jail: "sshd".into(),
+            target: a,
+            timeout: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(
+            ledger.ban(order("sshd", "192.0.2.1", 0, Some(600)), at(0)),
+            Some(add(600))
+        );
+        assert_eq!(
+            ledger.ban(order("sshd", "192.0.2.1", 100, Some(400)), at(100)),
+            None,
+            "not longer"
+        );
+        assert_eq!(
+            ledger.ban(order("sshd", "192.0.2.1", 100, Some(900)), at(100)),
+            Some(add(800))
+        );
+        let remove = Change::Remove {
+            jail: "sshd".into(),
+            target: a,
+        };
+        assert_eq!(ledger.lift_expired(at(899)), []);
+        assert_eq!(ledger.lift_expired(at(900)), [remove.clone()]);
+        ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
+        assert_eq!(ledger.unban("sshd", &a), Some(remove.clone()));
+        assert_eq!(ledger.unban("sshd", &a), None);
+        ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
+        assert_eq!(ledger.unban_jail("sshd"), [remove]);
+    }
+
+    #[test]
+    fn adopted_kernel_bans_keep_their_time_left_and_count_once() {
+        let mut ledger = Ledger::default();
+        let a = target("192.0.2.1");
+        let jail = JailName::from("sshd");
+        assert!(ledger.adopt(&jail, a, Some(Duration::from_secs(300)), at(0)));
+        assert!(!ledger.adopt(&jail, a, None, at(0)), "known already");
+        let ban = ledger.get("sshd", &a).unwrap();
+        assert_eq!((ban.until, ban.failures, ban.count), (Some(at(300)), 0, 0));
+        assert_eq!(ledger.ban_count(&a, None), 1);
+        assert!(ledger.adopt(&jail, target("10.0.0.0/8"), None, at(0)));
+        assert_eq!(
+            ledger.next_expiry(),
+            Some(at(300)),
+            "a permanent one has no expiry"
+        );
+    }
+
+    #[test]
     fn remove_jail_lifts_its_bans_only() {
         let mut ledger = Ledger::default();
         ledger.add(order("sshd", "192.0.2.1", 0, Some(100)));

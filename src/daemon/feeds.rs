@@ -140,6 +140,8 @@ impl Feeds {
             set: MatchSet::new(filters),
             jails,
         });
+        // what was written since the cursor (or within findtime) waits: read it before sleeping
+        self.backlog = true;
         Ok(())
     }
 

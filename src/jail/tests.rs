@@ -312,6 +312,38 @@ fn overalljails_counts_other_jails_bans() {
 }
 
 #[test]
+fn a_manual_ban_counts_bans_as_escalation_does_overalljails_included() {
+    let increment = "maxretry = 1\nbantime = \"10m\"\nbantime_increment = true";
+    let mut ledger = Ledger::default();
+    let mut sshd = Jail::new(&cfg_named("sshd", increment), IgnoreList::empty());
+    ledger.add(order(fail_with(&mut sshd, "192.0.2.1", 0, 0, &ledger)));
+
+    let own = Jail::new(&cfg_named("dovecot", increment), IgnoreList::empty());
+    let ban = own.manual_ban(ip("192.0.2.1"), None, at(5), &ledger);
+    assert_eq!(
+        (ban.jail.as_str(), ban.count),
+        ("dovecot", 0),
+        "sshd's ban not counted"
+    );
+    assert_eq!(
+        (ban.since, ban.until),
+        (at(5), Some(at(605))),
+        "the jail's bantime"
+    );
+    assert_eq!(ban.lines, ["banned by hand (banjo ban)"]);
+
+    let overall = format!("{increment}\nbantime_overalljails = true");
+    let all = Jail::new(&cfg_named("postfix", &overall), IgnoreList::empty());
+    let ban = all.manual_ban(ip("::ffff:192.0.2.1"), Some(BanTime::Permanent), at(5), &ledger);
+    assert_eq!(
+        (ban.target, ban.count),
+        (ip("192.0.2.1"), 1),
+        "sshd's ban counted"
+    );
+    assert_eq!((ban.until, ban.bantime), (None, None), "the time asked for");
+}
+
+#[test]
 fn permanent_bantime_gives_a_permanent_ban() {
     let mut j = jail("maxretry = 1\nbantime = -1\nbantime_increment = true");
     let ban = order(fail(&mut j, "192.0.2.1", 0, 0));

@@ -1,0 +1,311 @@
+//! The daemon's real wiring (sources → filters → jails → ledger → firewall) without root: a
+//! FIFO or a journal directory in, a recording firewall out. Each test starts a `Daemon` with
+//! `Parts` of its own (firewall::Recording, a resolver it controls, no signals), turns its
+//! loop from the test thread, and asserts on the changes the firewall was asked to make.
+//! The same wiring against real nftables, journald and systemd is tests/daemon.rs (root).
+
+use std::fs::File;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use banjo::addr::Target;
+use banjo::ban::Change;
+use banjo::daemon::{Daemon, Parts, Resolve, SystemResolver};
+use banjo::firewall::{Call, Recording};
+use banjo::source::journal::Location;
+use tempfile::TempDir;
+
+/// How long a change may take to reach the firewall (the loop sleeps at most a second).
+const WAIT: Duration = Duration::from_secs(5);
+
+fn target(text: &str) -> Target {
+    text.parse().unwrap()
+}
+
+/// A daemon on a FIFO and a journal directory, in a directory of its own.
+struct Pipeline {
+    dir: TempDir,
+    firewall: Recording,
+    daemon: Daemon,
+    fifo: File,
+}
+
+impl Pipeline {
+    /// `jail` is the body of `[jails.app]` after its source (the FIFO is set here).
+    fn start(jail: &str, resolver: Arc<dyn Resolve>) -> Pipeline {
+        Pipeline::start_with(tempfile::tempdir().unwrap(), jail, resolver, Recording::new())
+    }
+
+    fn start_with(dir: TempDir, jail: &str, resolver: Arc<dyn Resolve>, firewall: Recording) -> Pipeline {
+        let d = dir.path();
+        let fifo = d.join("app.fifo");
+        if !fifo.exists() {
+            assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        }
+        let journal = d.join("journal");
+        std::fs::create_dir_all(&journal).unwrap();
+        let config = d.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[daemon]\nstate_dir = \"{state}\"\nruntime_dir = \"{run}\"\n\n\
+                 [filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
+                 [jails.app]\nfilter = \"app\"\nmultilog = \"{fifo}\"\nignoreself = false\n{jail}\n",
+                state = d.join("state").display(),
+                run = d.join("run").display(),
+                fifo = fifo.display(),
+            ),
+        )
+        .unwrap();
+        let daemon = start_daemon(&config, &journal, resolver, firewall.clone());
+        // banjo holds the FIFO open read-write: opening it to write does not block
+        let fifo = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        Pipeline {
+            dir,
+            firewall,
+            daemon,
+            fifo,
+        }
+    }
+
+    fn log(&mut self, line: &str) {
+        writeln!(self.fifo, "{line}").unwrap();
+    }
+
+    /// Turns the loop until the firewall holds a change that `wanted` accepts.
+    fn turn_until(&mut self, what: &str, wanted: impl Fn(&Change) -> bool) -> Change {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(c) = self.firewall.changes().into_iter().find(|c| wanted(c)) {
+                return c;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {WAIT:?}; calls: {:?}",
+                self.firewall.calls()
+            );
+            self.daemon.turn().unwrap();
+        }
+    }
+
+    /// Turns the loop for `d` (something must not happen meanwhile).
+    fn turn_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.daemon.turn().unwrap();
+        }
+    }
+}
+
+fn start_daemon(config: &Path, journal: &Path, resolver: Arc<dyn Resolve>, firewall: Recording) -> Daemon {
+    let cfg = banjo::config::load(config).unwrap();
+    let parts = Parts {
+        firewall: Box::new(firewall),
+        monitor: None,
+        resolver,
+        journal: Location::Directory(journal.to_path_buf()),
+        socket: None,
+        listen_fds: Vec::new(),
+        signals: None,
+    };
+    Daemon::start(config, cfg, parts).unwrap()
+}
+
+fn added(jail: &str, t: Target) -> impl Fn(&Change) -> bool {
+    let jail = jail.to_string();
+    move |c| matches!(c, Change::Add { jail: j, target, .. } if *j == jail && *target == t)
+}
+
+fn removed(jail: &str, t: Target) -> impl Fn(&Change) -> bool {
+    let jail = jail.to_string();
+    move |c| matches!(c, Change::Remove { jail: j, target } if *j == jail && *target == t)
+}
+
+#[test]
+fn fifo_failures_reach_the_firewall_as_one_add_with_the_bantime() {
+    let mut p = Pipeline::start("maxretry = 3\nbantime = \"10m\"", Arc::new(SystemResolver));
+    assert!(
+        matches!(p.firewall.calls()[..], [Call::Apply(_), Call::Reconcile(_)]),
+        "start-up applies the layout and restores the (empty) ledger: {:?}",
+        p.firewall.calls()
+    );
+    let a = target("192.0.2.7");
+    p.log("auth failed from 192.0.2.7");
+    p.log("auth failed from 192.0.2.7");
+    p.turn_for(Duration::from_millis(300));
+    assert!(
+        p.firewall.changes().is_empty(),
+        "two of three failures ban no one"
+    );
+    p.log("noise that no failregex matches");
+    p.log("auth failed from 192.0.2.7");
+    let ban = p.turn_until("the ban", added("app", a));
+    let Change::Add { timeout, .. } = ban else {
+        unreachable!()
+    };
+    let timeout = timeout.expect("a ban with a bantime has a timeout");
+    assert!(
+        timeout <= Duration::from_secs(600) && timeout > Duration::from_secs(590),
+        "{timeout:?}"
+    );
+    assert_eq!(p.firewall.holds("app", a), Some(Some(timeout)));
+    assert_eq!(p.daemon.ledger().len(), 1);
+}
+
+/// Answers `slow.example` only after the test opens the gate; counts the lookups.
+#[derive(Default)]
+struct SlowDns {
+    open: Mutex<bool>,
+    opened: Condvar,
+    asked: Mutex<Vec<String>>,
+}
+
+impl SlowDns {
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+impl Resolve for SlowDns {
+    fn resolve(&self, name: &str) -> Vec<IpAddr> {
+        self.asked.lock().unwrap().push(name.to_string());
+        let open = self.open.lock().unwrap();
+        drop(self.opened.wait_while(open, |open| !*open).unwrap());
+        vec!["198.51.100.99".parse().unwrap()]
+    }
+}
+
+#[test]
+fn a_slow_resolver_does_not_delay_the_ban_of_another_address() {
+    let dns = Arc::new(SlowDns::default());
+    let mut p = Pipeline::start("maxretry = 2\nbantime = \"10m\"\nusedns = \"yes\"", dns.clone());
+    p.log("auth failed from slow.example");
+    p.log("auth failed from slow.example");
+    p.log("auth failed from 192.0.2.8");
+    p.log("auth failed from 192.0.2.8");
+    p.turn_until(
+        "the ban of the address that needs no lookup",
+        added("app", target("192.0.2.8")),
+    );
+    assert_eq!(
+        dns.asked.lock().unwrap().first().map(String::as_str),
+        Some("slow.example")
+    );
+    assert!(
+        p.firewall.holds("app", target("198.51.100.99")).is_none(),
+        "the host's failures wait for its addresses"
+    );
+    dns.open();
+    p.turn_until(
+        "the host's ban once it resolved",
+        added("app", target("198.51.100.99")),
+    );
+}
+
+#[test]
+fn a_ban_expires_as_a_remove_and_a_restart_adopts_what_the_kernel_holds() {
+    let mut p = Pipeline::start("maxretry = 1\nbantime = \"1s\"", Arc::new(SystemResolver));
+    let a = target("192.0.2.9");
+    p.log("auth failed from 192.0.2.9");
+    p.turn_until("the ban", added("app", a));
+    p.turn_until("its end", removed("app", a));
+    assert_eq!(p.firewall.holds("app", a), None);
+    assert!(p.daemon.ledger().is_empty());
+
+    // a ban the kernel holds and the ledger does not (banjo killed before its save)
+    let firewall = p.firewall.clone();
+    let Pipeline { dir, daemon, .. } = p;
+    drop(daemon);
+    let b = target("192.0.2.10");
+    firewall.insert("app", b, Some(Duration::from_secs(300)));
+    let p = Pipeline::start_with(
+        dir,
+        "maxretry = 1\nbantime = \"1s\"",
+        Arc::new(SystemResolver),
+        firewall,
+    );
+    let ban = p.daemon.ledger().get("app", &b).expect("adopted");
+    assert_eq!((ban.failures, ban.count), (0, 0));
+    let restored = p.firewall.calls().into_iter().rev().find_map(|c| match c {
+        Call::Reconcile(wanted) => Some(wanted),
+        _ => None,
+    });
+    assert!(
+        restored.is_some_and(|w| w.iter().any(added("app", b))),
+        "the adopted ban is in the restore"
+    );
+}
+
+fn journal_remote() -> Option<PathBuf> {
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+#[test]
+fn journal_directory_entries_reach_the_firewall() {
+    let Some(remote) = journal_remote() else {
+        eprintln!("SKIP: systemd-journal-remote is not installed (make deps installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    // two failures logged a minute ago, in the journal export format
+    let t = (jiff::Timestamp::now().as_microsecond() - 60_000_000) as u64;
+    let mut export = String::new();
+    for (i, addr) in ["192.0.2.20", "192.0.2.20", "192.0.2.21"].iter().enumerate() {
+        export.push_str(&format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n\
+             _HOSTNAME=mx1\nSYSLOG_IDENTIFIER=app\n_PID=7\nMESSAGE=auth failed from {addr}\n\n",
+            t + i as u64,
+            1_000_000 + i as u64
+        ));
+    }
+    let export_file = dir.path().join("app.export");
+    std::fs::write(&export_file, export).unwrap();
+    let made = Command::new(remote)
+        .arg(format!("--output={}", journal.join("app.journal").display()))
+        .arg(&export_file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let firewall = Recording::new();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\nruntime_dir = \"{}\"\n\n\
+             [filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
+             [jails.app]\nfilter = \"app\"\njournal = [\"SYSLOG_IDENTIFIER=app\"]\nignoreself = false\n\
+             maxretry = 2\nfindtime = \"10m\"\nbantime = \"1h\"\n",
+            dir.path().join("state").display(),
+            dir.path().join("run").display(),
+        ),
+    )
+    .unwrap();
+    let mut daemon = start_daemon(&config, &journal, Arc::new(SystemResolver), firewall.clone());
+    let deadline = Instant::now() + WAIT;
+    while firewall.changes().is_empty() && Instant::now() < deadline {
+        daemon.turn().unwrap();
+    }
+    assert_eq!(
+        firewall
+            .changes()
+            .iter()
+            .filter(|c| c.is_add())
+            .map(Change::target)
+            .collect::<Vec<_>>(),
+        [target("192.0.2.20")],
+        "the address with two failures, not the one with one"
+    );
+}
