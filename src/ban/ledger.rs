@@ -585,7 +585,7 @@ mod tests {
             target: a,
         };
         assert_eq!(ledger.lift_expired(at(899)), []);
-        assert_eq!(ledger.lift_expired(at(900)), [remove.clone()]);
+        assert_eq!(ledger.lift_expired(at(900)), std::slice::from_ref(&remove));
         ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
         assert_eq!(ledger.unban("sshd", &a), Some(remove.clone()));
         assert_eq!(ledger.unban("sshd", &a), None);
