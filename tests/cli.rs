@@ -260,7 +260,7 @@ fn check_names_file_key_and_fix_for_bad_values() {
     )
     .unwrap();
     let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78), "EX_CONFIG");
     let e = stderr(&o);
     assert!(e.contains("config.toml: jails.dovecot.maxretry = \"six\""), "{e}");
     assert!(e.contains("did you mean `findtime`"), "{e}");
@@ -271,13 +271,33 @@ fn check_on_missing_or_empty_config_explains() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
     let o = banjo(&["--config", missing.to_str().unwrap(), "check"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78));
     assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
     let empty = dir.path().join("empty.toml");
     std::fs::write(&empty, "").unwrap();
     let o = banjo(&["--config", empty.to_str().unwrap(), "check"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78));
     assert!(stderr(&o).contains("no enabled jails"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_with_a_config_that_does_not_validate_exits_78_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[jails.dovecot]\njournal = [\"_SYSTEMD_UNIT=dovecot.service\"]\nmaxretry = \"six\"\n",
+    )
+    .unwrap();
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "run", "--log", "stderr"]);
+    assert_eq!(
+        o.status.code(),
+        Some(78),
+        "EX_CONFIG, so systemd does not restart it"
+    );
+    assert!(stderr(&o).contains("jails.dovecot.maxretry"), "{}", stderr(&o));
+    let o = banjo(&["--help"]);
+    assert!(stdout(&o).contains("78"), "the exit codes are in --help");
 }
 
 #[test]

@@ -17,6 +17,8 @@
 mod change;
 mod ledger;
 mod store;
+#[cfg(test)]
+mod with_jails;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

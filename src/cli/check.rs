@@ -8,9 +8,10 @@ use crate::config::{Config, Jail, MultilogSource};
 use crate::filter::Filter;
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = super::exit::TEXT)]
 pub struct Args {}
 
-/// Exit 0 with the jails printed, or 1 with every problem found (see cli::main).
+/// Exit 0 with the jails printed, or 78 (EX_CONFIG) with every problem found (see cli::exit).
 pub fn run(config: &Path, _args: Args) -> Result<()> {
     let cfg = crate::config::load(config)?;
     cfg.require_jails()?;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod ban;
 pub mod check;
+pub mod exit;
 pub mod generate;
 pub mod run;
 pub mod status;
@@ -17,6 +18,7 @@ pub const DEFAULT_CONFIG: &str = "/etc/banjo/config.toml";
 /// banjo: bans the addresses that fail to log in, from the journal straight into nftables.
 #[derive(Debug, Parser)]
 #[command(name = "banjo", version, about, long_about = None, propagate_version = true)]
+#[command(after_long_help = exit::TEXT)]
 pub struct Cli {
     /// The config file; config.d/*.toml beside it is read after it.
     #[arg(long, short = 'c', global = true, value_name = "PATH", default_value = DEFAULT_CONFIG)]
@@ -55,7 +57,7 @@ pub enum Command {
     Generate(generate::Args),
 }
 
-/// Exit codes: 0 success, 1 failure (bad config, unreadable input, …), 2 bad usage.
+/// Exit codes: see [`exit`].
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -75,7 +77,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("banjo: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::of_error(&e))
         }
     }
 }

@@ -10,24 +10,15 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::exit;
 use crate::addr::Target;
 use crate::config::Compact;
-use crate::control::client::exit;
 use crate::control::{
     BannedAddr, Client, ClientError, Command, Explain, JailExplain, JailStats, JailStatus, Status,
 };
 
-/// The exit codes, as the help and the man pages of these commands list them.
-pub const EXIT_CODES: &str = "\
-Exit status:
-  0  success
-  1  error: unknown jail, address not banned, config refused, …
-  2  bad usage
-  3  banjo is not running (no socket, or nobody answers on it)
-  4  permission denied (the socket's permissions, or [daemon] admin_group / read_group)";
-
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct StatusArgs {
     /// Show this jail in detail: failures, bans and the addresses banned with their time left.
     pub jail: Option<String>,
@@ -37,7 +28,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct StatsArgs {
     /// Print the daemon's answer as JSON.
     #[arg(long)]
@@ -45,7 +36,7 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct BannedArgs {
     /// Only the bans of this jail.
     pub jail: Option<String>,
@@ -55,7 +46,7 @@ pub struct BannedArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct ExplainArgs {
     /// The address (or network) to explain, e.g. 192.0.2.7 or 2001:db8::1.
     pub addr: Target,
@@ -118,11 +109,11 @@ pub(super) fn finish(result: Result<(), ClientError>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ ClientError::NotRunning { .. }) => {
             eprintln!("{e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(exit::of_client(&e))
         }
         Err(e) => {
             eprintln!("banjo: {e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(exit::of_client(&e))
         }
     }
 }

@@ -358,4 +358,4 @@ impl Jail {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

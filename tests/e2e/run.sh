@@ -172,6 +172,22 @@ IN systemctl stop banjo.service 2>/dev/null
 check "systemctl stop leaves $IP in the kernel set" inset
 phase "reload, restart, stop"
 
+# --- a config that does not validate: one failed start, exit 78, no restart loop -----------------
+# (issue 15) banjo exits 78 (EX_CONFIG) and banjo.service's RestartPreventExitStatus=78 keeps
+# systemd from restarting it every RestartSec=2s. Self-contained: the drop-in is removed after.
+printf '[jails.sshd]\nmaxretry = "six"\n' | IN sh -c 'cat > /etc/banjo/config.d/99-e2e-broken.toml'
+if IN systemctl start banjo.service 2>/dev/null; then bad "broken config: systemctl start fails"; else ok "broken config: systemctl start fails"; fi
+check "broken config: exit status 78" test "$(IN systemctl show -P ExecMainStatus banjo.service)" = 78
+restarts=$(IN systemctl show -P NRestarts banjo.service)
+norestart() { for _ in $(seq 1 50); do [ "$(IN systemctl show -P NRestarts banjo.service)" = "$restarts" ] || return 1; sleep 0.1; done; }
+check "broken config: not restarted (NRestarts stays $restarts for 5 s, past RestartSec=2s)" norestart
+check "broken config: banjo.service failed" bash -c "[ \"\$(nsenter -t $PID1 -a systemctl is-failed banjo.service)\" = failed ]"
+check "broken config: the error is in the journal" \
+  bash -c "nsenter -t $PID1 -a journalctl -u banjo -o cat --no-pager | grep -q 'jails.sshd.maxretry'"
+IN rm -f /etc/banjo/config.d/99-e2e-broken.toml
+IN systemctl reset-failed banjo.service banjo.socket 2>/dev/null || true
+phase "broken config"
+
 # --- upgrade path: re-install the same version (postinst restarts) ------------------------------
 IN systemctl start banjo.service
 IN env DEBIAN_FRONTEND=noninteractive dpkg -i /mnt/share/banjo.deb > "$WORK/dpkg-i2.log" 2>&1 && ok "dpkg -i again (upgrade path)" || bad "dpkg -i again"
