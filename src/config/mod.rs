@@ -32,7 +32,8 @@ pub use error::{ConfigError, EXAMPLE_CONFIG, Origin};
 pub use layers::{ENV_PREFIX, ENV_SPLIT};
 pub use net::IgnoreIp;
 pub use values::{
-    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, PortRange, Protocol, UseDns,
+    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, PortRange, Protocol, SERVICES, UseDns,
+    section_name,
 };
 
 use crate::filter::FilterDef;
