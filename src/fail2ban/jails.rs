@@ -93,7 +93,19 @@ pub fn get(
     key: &str,
     vars: &[(String, String)],
 ) -> Result<Option<Opt>, ImportError> {
-    let value = layers.get(section, key, vars).map_err(ImportError::from)?;
+    let value = layers.get(section, key, vars).map_err(|e| match e {
+        // fail2ban names the option it was reading; the loop may be found deeper
+        f2bconf::F2bConfError::InterpolationTooDeep { at, name, .. } => ImportError::Value {
+            at: layers
+                .place(section, key)
+                .map_or_else(|| format!("[{section}] {key}"), |p| p.to_string()),
+            message: format!(
+                "its %(…)s references loop (at {at}: %({name})s refers back to itself, directly \
+                 or through other %(…)s; fail2ban: \"Recursion limit exceeded in value substitution\")"
+            ),
+        },
+        other => ImportError::from(other),
+    })?;
     Ok(value.map(|value| Opt {
         value,
         at: layers.place(section, key),

@@ -266,6 +266,14 @@ impl JailReader<'_> {
         jails::get_or_default(self.layers, self.section, key, vars)
     }
 
+    /// `file:line` of the section's `key` (fail2ban's defaults have none).
+    fn line_of(&self, key: &str) -> String {
+        self.layers.place(self.section, key).map_or_else(
+            || format!("[{}]", self.section),
+            |p| format!("{}:{}", p.file, p.line),
+        )
+    }
+
     fn at(&self, key: &str) -> String {
         self.layers
             .place(self.section, key)
@@ -570,7 +578,7 @@ impl JailReader<'_> {
         let mut jail = Jail {
             name,
             f2b_name: self.section.to_string(),
-            at: self.at("enabled"),
+            at: self.line_of("enabled"),
             bans,
             filter: chosen.choice.clone(),
             settings,

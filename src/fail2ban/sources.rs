@@ -53,9 +53,9 @@ const SERVICES: &[Service] = &[
         paths: &["/var/log/dovecot"],
         journal: &["_SYSTEMD_UNIT=dovecot.service"],
         recipe: &[
-            "dovecot writes {path} itself because dovecot.conf sets log_path (or info_log_path):",
-            "remove those settings and dovecot logs to syslog, which the journal keeps under",
-            "dovecot.service.",
+            "dovecot writes {path} itself because dovecot.conf sets log_path (or \
+             info_log_path): remove those settings and dovecot logs to syslog, which the journal \
+             keeps under dovecot.service.",
         ],
     },
     Service {
@@ -69,9 +69,9 @@ const SERVICES: &[Service] = &[
         paths: &["/var/log/exim"],
         journal: &["_SYSTEMD_UNIT=exim4.service", "_SYSTEMD_UNIT=exim.service"],
         recipe: &[
-            "exim writes {path} itself. Make it log to syslog: `log_file_path = syslog` (and",
-            "`syslog_timestamp = false`) in exim's main configuration (Debian: a file in",
-            "/etc/exim4/conf.d/main/, then update-exim4.conf and a restart).",
+            "exim writes {path} itself. Make it log to syslog: `log_file_path = syslog` \
+             (and `syslog_timestamp = false`) in exim's main configuration (Debian: a file in \
+             /etc/exim4/conf.d/main/, then update-exim4.conf and a restart).",
         ],
     },
     Service {
@@ -79,9 +79,9 @@ const SERVICES: &[Service] = &[
         paths: &["/var/log/nginx/"],
         journal: &["_SYSTEMD_UNIT=nginx.service"],
         recipe: &[
-            "nginx writes {path} itself. Send that log to syslog, which the journal keeps under",
-            "nginx.service: `error_log syslog:server=unix:/dev/log;` (an access log:",
-            "`access_log syslog:server=unix:/dev/log;`) in nginx.conf.",
+            "nginx writes {path} itself. Send that log to syslog, which the journal keeps \
+             under nginx.service: `error_log syslog:server=unix:/dev/log;` (an access log: \
+             `access_log syslog:server=unix:/dev/log;`) in nginx.conf.",
         ],
     },
     Service {
@@ -89,9 +89,9 @@ const SERVICES: &[Service] = &[
         paths: &["/var/log/apache2/", "/var/log/httpd/"],
         journal: &["_SYSTEMD_UNIT=apache2.service", "_SYSTEMD_UNIT=httpd.service"],
         recipe: &[
-            "Apache writes {path} itself. Send that log to syslog, which the journal keeps under",
-            "the unit: `ErrorLog syslog:authpriv` (an access log:",
-            "`CustomLog \"|/usr/bin/logger -t apache2 -p authpriv.info\" combined`).",
+            "Apache writes {path} itself. Send that log to syslog, which the journal keeps \
+             under the unit: `ErrorLog syslog:authpriv` (an access log: \
+             `CustomLog \"|/usr/bin/logger -t apache2 -p authpriv.info\" combined`).",
         ],
     },
     Service {
@@ -105,8 +105,8 @@ const SERVICES: &[Service] = &[
         paths: &["roundcube"],
         journal: &["SYSLOG_IDENTIFIER=roundcube"],
         recipe: &[
-            "Roundcube writes {path} itself. Make it log to syslog instead, in",
-            "config/config.inc.php:",
+            "Roundcube writes {path} itself. Make it log to syslog instead, in \
+             config/config.inc.php:",
             "  $config['log_driver'] = 'syslog';",
             "  $config['syslog_id'] = 'roundcube';   // the default",
             "  $config['log_logins'] = true;         // failed logins are only logged with this on",
@@ -118,9 +118,9 @@ const SERVICES: &[Service] = &[
         paths: &["qma-auth.log"],
         journal: &["SYSLOG_IDENTIFIER=qmailadmin"],
         recipe: &[
-            "qmailadmin writes {path} itself, and banjo reads no log files. Get those lines into",
-            "the journal under the identifier \"qmailadmin\": build or patch qmailadmin to log",
-            "through syslog(3) with that ident, or, until then, run",
+            "qmailadmin writes {path} itself, and banjo reads no log files. Get those lines into \
+             the journal under the identifier \"qmailadmin\": build or patch qmailadmin to log \
+             through syslog(3) with that ident, or, until then, run",
             "  tail -F {path} | systemd-cat -t qmailadmin",
             "as a small service.",
         ],
@@ -334,8 +334,10 @@ pub fn multilog_fd_name(path: &str) -> String {
 pub fn multilog_recipe(fd: &str, path: &str) -> Vec<String> {
     let dir = path.strip_suffix("/current").unwrap_or(path);
     vec![
-        format!("multilog writes {path}; banjo reads the same lines from a FIFO that a socket"),
-        format!("unit owns and systemd hands to banjo under the name \"{fd}\":"),
+        format!(
+            "multilog writes {path}; banjo reads the same lines from a FIFO that a socket unit \
+             owns and systemd hands to banjo under the name \"{fd}\":"
+        ),
         format!("  /etc/systemd/system/banjo-{fd}.socket (like units/banjo-qmail-smtpd.socket):"),
         "    [Socket]".to_string(),
         format!("    ListenFIFO=/run/banjo/{fd}.fifo"),
@@ -345,7 +347,8 @@ pub fn multilog_recipe(fd: &str, path: &str) -> Vec<String> {
         "    WantedBy=sockets.target".to_string(),
         format!("  and `systemctl enable --now banjo-{fd}.socket`; banjo.service needs it in"),
         format!("  Sockets= (a drop-in: Sockets=banjo.socket banjo-{fd}.socket)."),
-        format!("  The log/run script that runs multilog for {dir} copies each line into the FIFO:"),
+        format!("  The log/run script that runs multilog for {dir} copies each line into the"),
+        "  FIFO:".to_string(),
         format!(
             "    exec setuidgid qmaill sh -c 'tai64n | tee -a /run/banjo/{fd}.fifo | multilog s16777215 n10 {dir}'"
         ),

@@ -49,7 +49,8 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         }
         let operand_before = matches!(tokens.last(), Some(Token::Number(_) | Token::Close));
         if c.is_ascii_digit() || c == '.' {
-            if gap && operand_before {
+            // "1d 12h" and "1d12h" alike: a number right after an operand adds to it
+            if operand_before {
                 tokens.push(Token::Op('+'));
             }
             let start = i;
