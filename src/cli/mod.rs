@@ -64,7 +64,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&cli.config, cli.socket.as_deref(), args),
         Command::Check(args) => check::run(&cli.config, args),
-        Command::TestFilter(args) => test_filter::run(args),
+        Command::TestFilter(args) => test_filter::run(args, &cli.config),
         Command::Status(args) => return status::status(cli.socket.as_deref(), args),
         Command::Stats(args) => return status::stats(cli.socket.as_deref(), args),
         Command::Banned(args) => return status::banned(cli.socket.as_deref(), args),
