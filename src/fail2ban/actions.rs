@@ -55,6 +55,8 @@ pub struct Mail {
     pub whois: bool,
     /// The mail carries the log lines (or matches) of the address.
     pub lines: bool,
+    /// Bans are collected into one mail (sendmail-buffered, mail-buffered).
+    pub buffered: bool,
 }
 
 /// Actions that block with another tool than nftables/iptables/firewalld: banjo's nftables ban
@@ -87,6 +89,7 @@ pub fn resolve(tree: &dyn Tree, dir: &Path, jail: &str, spec: &ActionSpec) -> Re
                 sendername: get("sendername"),
                 whois: false,
                 lines: true,
+                buffered: false,
             }));
         }
         return Ok(Action::Other {
@@ -123,6 +126,7 @@ pub fn resolve(tree: &dyn Tree, dir: &Path, jail: &str, spec: &ActionSpec) -> Re
             sendername: values.get("sendername")?,
             whois: name.contains("whois"),
             lines: name.contains("lines") || name.contains("matches"),
+            buffered: name.contains("buffered"),
         })),
         _ => ban(name, kind, &values).map(Action::Ban),
     }

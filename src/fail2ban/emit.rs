@@ -145,7 +145,8 @@ fn list(items: impl Iterator<Item = String>) -> String {
 }
 
 /// What a mail alert becomes. banjo has no mail notification yet, so a comment carrying its
-/// recipient and sender; once `[notify.mail]` exists this is the one place that writes it.
+/// recipient and sender; once `[notify.mail]` exists this is the one place that writes it
+/// (dest, sender, sendername, whois, the jails that mailed; buffered → a digest).
 fn mail_lines(mail: &Mail) -> Vec<String> {
     let mut what = Vec::new();
     if mail.whois {
@@ -153,6 +154,9 @@ fn mail_lines(mail: &Mail) -> Vec<String> {
     }
     if mail.lines {
         what.push("log lines");
+    }
+    if mail.buffered {
+        what.push("bans collected into one mail");
     }
     let with = if what.is_empty() {
         String::new()

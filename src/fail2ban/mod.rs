@@ -335,14 +335,13 @@ impl JailReader<'_> {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut jail = self.map(&opts, &mut choice, &backend).map_err(|e| match e {
+        let jail = self.map(&opts, &mut choice, &backend).map_err(|e| match e {
             MapError::One(e) => vec![e],
             MapError::Many(v) => v,
         })?;
         if choice.stock_replaced {
             stock_replaced.push(format!("{}.conf", choice.name));
         }
-        jail.filter = choice.choice;
         Ok(Some(jail))
     }
 
@@ -591,9 +590,6 @@ impl JailReader<'_> {
         jail.comments
             .extend(changed.iter().map(|c| format!("changed: {c}")));
         jail.comments.extend(admin.iter().map(|c| format!("to do: {c}")));
-        if !others.is_empty() {
-            jail.comments.dedup();
-        }
         Ok(jail)
     }
 
@@ -854,14 +850,14 @@ impl JailReader<'_> {
         let banned = !bans.is_empty() || other_firewall;
         let ban = match merge_bans(bans) {
             Some(b) => b,
-            None => self.jail_ports(opts)?,
+            None => self.jail_ports()?,
         };
         Ok((ban, banned, mails, others))
     }
 
     /// With no nftables/iptables/firewalld action: the jail's own `port` and `protocol`, which
     /// fail2ban hands its `%(action_)s`.
-    fn jail_ports(&self, _opts: &BTreeMap<&str, Opt>) -> Result<Ban, ImportError> {
+    fn jail_ports(&self) -> Result<Ban, ImportError> {
         let port = self.get("port", &[])?.map(|o| o.value).unwrap_or_default();
         let protocol = self.get("protocol", &[])?.map(|o| o.value).unwrap_or_default();
         let ports: Vec<String> = port
