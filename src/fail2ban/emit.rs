@@ -203,8 +203,13 @@ fn filter_text(out: &mut String, def: &FilterDef) {
     }
 }
 
-/// A comment line cut at about 96 columns, at spaces; continuation lines are indented.
+/// Comment lines for `text`: its own lines, each cut at about 96 columns at spaces, with
+/// continuation lines indented.
 fn wrap(text: &str) -> Vec<String> {
+    text.lines().flat_map(wrap_line).collect()
+}
+
+fn wrap_line(text: &str) -> Vec<String> {
     const WIDTH: usize = 96;
     if text.len() <= WIDTH || text.starts_with("  ") {
         return vec![text.to_string()];
@@ -334,6 +339,11 @@ mod tests {
         assert!(lines.len() > 1);
         assert!(lines.iter().all(|l| l.len() <= 98), "{lines:?}");
         assert!(lines[1].starts_with("  word"));
+    }
+
+    #[test]
+    fn every_line_of_a_message_stays_a_comment() {
+        assert_eq!(wrap("a\n  regex: x"), ["a", "  regex: x"]);
     }
 
     #[test]

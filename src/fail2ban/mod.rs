@@ -353,6 +353,20 @@ impl JailReader<'_> {
         let paths = jails::layered(self.tree, &base);
         let builtin = builtin::load(&name, &params).map_err(|e| self.bad("filter", e.to_string()))?;
         let own = !paths.is_empty() && !self.is_stock_filter(&name, &paths);
+        // a built-in without the parameter's mode (postfix[mode=more]): fail2ban's stock file
+        let builtin_fails = builtin
+            .as_ref()
+            .and_then(|def| filter::Filter::compile(def).err())
+            .filter(|_| !paths.is_empty());
+        if let Some(e) = &builtin_fails {
+            let mut chosen = self.filter_from_file(&name, &paths, &params, logtype)?;
+            chosen.note = Some(format!(
+                "filter: banjo's built-in {} does not take these parameters ({e}); fail2ban's \
+                 {name}.conf is carried as [filters.{name}]",
+                spec_text(&name, &params)
+            ));
+            return Ok(chosen);
+        }
         if !own && let Some(def) = builtin {
             let plain = builtin::load(&name, &[]).ok().flatten();
             let spec = if plain.as_ref().is_some_and(|p| same_regexes(p, &def)) {
@@ -379,7 +393,8 @@ impl JailReader<'_> {
                 ),
             ));
         }
-        let def = self.load_file_filter(&name, &paths, &params, logtype)?;
+        let mut chosen = self.filter_from_file(&name, &paths, &params, logtype)?;
+        let def = chosen.def.clone();
         let note = match &builtin {
             Some(b) if !same_regexes(b, &def) => Some(format!(
                 "filter: {}/filter.d/{name}.conf (the admin's own) differs from banjo's built-in \
@@ -397,12 +412,25 @@ impl JailReader<'_> {
                 note: None,
             });
         }
+        chosen.note = note;
+        Ok(chosen)
+    }
+
+    /// The filter read from the fail2ban files, to be written as `[filters.NAME]`.
+    fn filter_from_file(
+        &self,
+        name: &str,
+        paths: &[PathBuf],
+        params: &[(String, String)],
+        logtype: &str,
+    ) -> Result<Chosen, ImportError> {
+        let def = self.load_file_filter(name, paths, params, logtype)?;
         Ok(Chosen {
-            name: name.clone(),
+            name: name.to_string(),
             stock_replaced: false,
             choice: FilterChoice::Inline { def: def.clone() },
             def,
-            note,
+            note: None,
         })
     }
 
@@ -559,10 +587,10 @@ impl JailReader<'_> {
         if let Source::Unmapped { reason } = &source {
             held = Some(reason.clone());
         }
+        if let Err(e) = filter::Filter::compile(&chosen.def) {
+            held = Some(format!("banjo cannot compile the filter: {e}"));
+        }
         if let FilterChoice::Inline { def } = &chosen.choice {
-            if let Err(e) = filter::Filter::compile(def) {
-                held = Some(format!("banjo cannot compile the filter: {e}"));
-            }
             for note in &def.unsupported {
                 changed.push(note.clone());
             }

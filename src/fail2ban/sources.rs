@@ -227,10 +227,15 @@ pub fn pick(input: &Input) -> Source {
                 path,
                 service.journal.join(" ")
             ));
+        } else if service.filters.contains(&"recidive") {
+            how.push(format!(
+                "fail2ban's recidive counted fail2ban's bans in {path}; banjo's counts banjo's \
+                 own ban records in the journal"
+            ));
         } else {
             how.push(format!(
-                "fail2ban read {path}; the journal has the same lines as {}",
-                service.journal.join(" or ")
+                "fail2ban read {path}; the journal has the same lines: {}",
+                service.journal.join(" ")
             ));
         }
         if !groups.contains(&group) {
