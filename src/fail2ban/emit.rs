@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::sources::{self, Source};
 use super::{FilterChoice, Jail, Mail, Report, toml_string};
+use crate::config::{Family, Hook};
 use crate::filter::FilterDef;
 
 pub(super) fn toml(dir: &Path, jails: &[Jail], filters: &BTreeMap<String, FilterDef>) -> String {
@@ -38,6 +39,13 @@ fn jail_text(out: &mut String, jail: &Jail) {
         Source::Journal { how, .. } => head.extend(how.iter().cloned()),
         Source::Multilog { fd, path } => head.extend(sources::multilog_recipe(fd, path)),
         Source::Unmapped { .. } => {}
+    }
+    if jail.ban.hook == Hook::Forward && jail.ban.family == Family::Inet {
+        head.push(
+            "hook = \"forward\" as fail2ban's chain_hook: routed traffic to the hosts behind \
+             this one. If this host bridges their traffic (layer 2), write family = \"bridge\"."
+                .to_string(),
+        );
     }
     for mail in &jail.mails {
         head.extend(mail_lines(mail));
