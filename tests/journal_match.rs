@@ -16,19 +16,9 @@ use banjo::config::{self, Config};
 use banjo::filter::{Filter, Outcome};
 use banjo::source::journal::{Follower, Location, Route, Start};
 use common::daemon::Banjo;
-use common::journal::Journal;
+use common::journal::{Journal, journal_remote};
 use common::net::Lab;
 use common::{holds_for, temp_dir};
-
-fn journal_remote() -> Option<PathBuf> {
-    [
-        "/lib/systemd/systemd-journal-remote",
-        "/usr/lib/systemd/systemd-journal-remote",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-}
 
 /// tests/data/journal/match.export (comments removed) as a journal file in `dir`.
 fn fixture_journal(remote: &Path, dir: &Path) -> PathBuf {
