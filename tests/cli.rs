@@ -1,6 +1,8 @@
 //! The `banjo` binary as an admin runs it: test-filter on files, stdin and journal files,
 //! check on good and bad configs.
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn banjo(args: &[&str]) -> Output {
@@ -164,19 +166,9 @@ fn bad_regex_names_the_filter_and_position() {
     assert!(stderr(&o).contains("failregex 1"), "{}", stderr(&o));
 }
 
-fn journal_remote() -> Option<PathBuf> {
-    [
-        "/lib/systemd/systemd-journal-remote",
-        "/usr/lib/systemd/systemd-journal-remote",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-}
-
 #[test]
 fn test_filter_reads_journal_files_with_matches() {
-    let Some(remote) = journal_remote() else {
+    let Some(remote) = common::journal::journal_remote() else {
         eprintln!("SKIP: systemd-journal-remote is not installed (make deps installs it)");
         return;
     };

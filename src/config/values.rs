@@ -567,7 +567,7 @@ pub fn regex_list(value: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-/// `journalmatch` of a filter: informational, kept as words.
+/// `journalmatch` of a filter, kept as words; checked as `journal` when a jail defaults to it.
 pub fn words(value: &Value) -> Result<Vec<String>, String> {
     match value {
         Value::String(_, s) => Ok(s.split_whitespace().map(str::to_string).collect()),
@@ -593,6 +593,12 @@ pub fn journal(value: &Value) -> Result<Vec<JournalMatch>, String> {
         }
         _ => return Err("expected a list of FIELD=VALUE strings".into()),
     };
+    journal_words(&words)
+}
+
+/// Journal matches given as words (`FIELD=VALUE` and `+`), checked as a jail's `journal`:
+/// also used for a filter's `journalmatch` when it becomes a jail's default.
+pub fn journal_words(words: &[String]) -> Result<Vec<JournalMatch>, String> {
     if words.is_empty() {
         return Err("an empty list would read the whole journal: give at least one FIELD=VALUE".into());
     }

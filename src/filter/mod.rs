@@ -30,7 +30,8 @@ pub struct FilterDef {
     pub prefregex: Option<String>,
     /// fail2ban `datepattern`, when the filter pins one.
     pub datepattern: Option<String>,
-    /// fail2ban `journalmatch` (informational: banjo jails say `journal = [...]`).
+    /// fail2ban `journalmatch`: the journal matches of a jail that sets neither `journal` nor
+    /// `multilog`, as words (`FIELD=VALUE`, `+`; each line of a .conf value is an alternative).
     pub journalmatch: Vec<String>,
     /// Options read from a fail2ban file that banjo cannot honour, with why (e.g. `maxlines`).
     pub unsupported: Vec<String>,

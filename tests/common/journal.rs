@@ -279,3 +279,15 @@ pub fn field(entry: &Value, name: &str) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+/// systemd-journal-remote, which writes journal files from export-format fixtures keeping every
+/// field as written (trusted ones too); None when it is not installed (`make deps` installs it).
+pub fn journal_remote() -> Option<PathBuf> {
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
