@@ -19,9 +19,13 @@ FORMATS = ["ssh", "mail", "web"]
 # group -> (formats, fail2ban datepattern, fail2ban-rs date_format)
 GROUPS = {"syslog": (["ssh", "mail"], "{^LN-BEG}", "syslog"), "ssh": (["ssh"], "{^LN-BEG}", "syslog"),
           "mail": (["mail"], "{^LN-BEG}", "syslog"), "web": (["web"], "%d/%b/%Y:%H:%M:%S %z", "common")}
-# the file cases: (case name, log file, group)
-FILE_CASES = [("merged", "merged.log", "syslog"), ("ssh", "ssh.log", "ssh"), ("mail", "mail.log", "mail"),
-              ("web", "web.log", "web")]
+# the file cases: (case name, log file, group, what the table calls it)
+FILE_CASES = [("merged", "merged.log", "syslog", "syslog stream (merged.log)"),
+              ("ssh", "ssh.log", "ssh", "sshd (ssh.log)"), ("mail", "mail.log", "mail", "mail (mail.log)"),
+              ("web", "web.log", "web", "nginx access log (web.log)")]
+# the tables' and the chart's order of the tools
+ORDER = ["fail2ban-regex", "fail2ban-rs", "grep -E", "journalctl -o cat", "banjo", "ceiling (Rust)",
+         "ceiling (sd-journal C)"]
 ERE_HOST = r"([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)"
 F2B_COUNT = r"^Lines: \d+ lines, \d+ ignored, (\d+) matched"
 
@@ -41,6 +45,7 @@ class Tool:
 class Case:
     suite: str         # files | journal
     name: str
+    label: str         # what the table calls it
     unit: str          # lines | entries
     size: int          # lines or entries the tools read
     expected: int      # lines every matching tool must count
@@ -101,7 +106,7 @@ def file_cases(work, logs, env):
     filters = os.path.join(work, "filters")
     exp = read_expected(logs)
     cases = []
-    for name, log, group in FILE_CASES:
+    for name, log, group, label in FILE_CASES:
         path = os.path.join(logs, log)
         conf = os.path.join(filters, f"bench-{group}.conf")
         tools = []
@@ -122,7 +127,7 @@ def file_cases(work, logs, env):
             tools.append(Tool("ceiling (Rust)", "ceiling", [env["CEILING"], os.path.join(BENCH, "patterns.tsv"),
                                                             ",".join(GROUPS[group][0]), path], r"matched=(\d+)"))
         lines, matched, _ = exp[name]
-        cases.append(Case("files", name, "lines", lines, matched, tools))
+        cases.append(Case("files", name, label, "lines", lines, matched, tools))
     return cases
 
 
@@ -145,4 +150,4 @@ def journal_case(work, logs, env, journal_dir, entries):
     if env.get("JREAD"):
         tools.append(Tool("ceiling (sd-journal C)", "ceiling", [env["JREAD"], journal_dir], r"entries=(\d+)",
                           counts="entries"))
-    return Case("journal", "journal", "entries", entries, matched, tools)
+    return Case("journal", "journal", "journal (the syslog stream)", "entries", entries, matched, tools)

@@ -148,7 +148,7 @@ logs
 suites=files
 JOURNAL_ARGS=()
 if has journal; then
-    say "journal: the merged stream into a private journald"
+    say "journal: the syslog stream (merged.log) into a private journald"
     jmeta=$("$PY" "$BENCH/journal.py" --logs "$LOGS" --dir "$WORK/journal-$LINES-seed$SEED")
     jdir=$(echo "$jmeta" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["dir"])')
     entries=$(echo "$jmeta" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["entries"])')

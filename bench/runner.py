@@ -28,7 +28,7 @@ from collections import Counter
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases as C  # noqa: E402
 
-RUNS_HEADER = "suite\tcase\ttool\trole\tround\tsize\tunit\twall_s\tcpu_s\tcount\texpected\tok\n"
+RUNS_HEADER = "suite\tcase\tlabel\ttool\trole\tround\tsize\tunit\twall_s\tcpu_s\tcount\texpected\tok\n"
 VERIFY_HEADER = "suite\tcase\ttool\tcheck\texpected\tgot\tok\n"
 
 
@@ -138,7 +138,7 @@ def rounds(cases, n, cpu, scratch_dir, runs_f, timeout, strict):
                 got = count_of(tool, open(out, errors="replace").read()) if tool.stdout and tool.count_re else ""
                 good = rc == 0 and (got == "" or got == exp)
                 ok &= good or (rc == 0 and not counts_fail(tool, strict))
-                runs_f.write(f"{case.suite}\t{case.name}\t{tool.name}\t{tool.role}\t{r + 1}\t{case.size}\t{case.unit}\t"
+                runs_f.write(f"{case.suite}\t{case.name}\t{case.label}\t{tool.name}\t{tool.role}\t{r + 1}\t{case.size}\t{case.unit}\t"
                              f"{wall:.4f}\t{cpu_s:.4f}\t{got}\t{exp}\t{'ok' if good else 'WRONG' if rc == 0 else f'rc={rc}'}\n")
                 runs_f.flush()
                 print(f"  round {r + 1}/{n} {case.name:8} {tool.name:24} {wall:8.3f} s  {case.size / wall:>12,.0f} "
