@@ -194,7 +194,6 @@ class Gen:
         return None, "noise", None, "sshd", pid, m
 
     def mail(self, kind):
-        r = self.rng
         if kind:
             ip = self.attacker(kind in V4_ONLY)
             return (kind, "attack", ip) + self.mail_attack(kind, ip)
@@ -320,7 +319,7 @@ class Gen:
         r = self.rng
         x = r.random()
         if x < 0.4:
-            return "CRON", self.next_pid("cron"), f"(root) CMD (cd / && run-parts --report /etc/cron.hourly)"
+            return "CRON", self.next_pid("cron"), "(root) CMD (cd / && run-parts --report /etc/cron.hourly)"
         if x < 0.8:
             unit = r.choice(["logrotate.service", "man-db.service", "apt-daily.service", "certbot.service"])
             return "systemd", 1, f"{r.choice(['Starting', 'Finished', 'Started'])} {unit}."
