@@ -3,7 +3,7 @@
 #
 #   bench/run.sh BANJO            quick: 100k-line logs, 3 rounds (a few minutes on 2 cores once
 #                                 the tools are in place; the first run also builds fail2ban-rs)
-#   FULL=1 bench/run.sh BANJO     full: 1M-line logs, 3 rounds (about half an hour on 2 cores)
+#   FULL=1 bench/run.sh BANJO     full: 1M-line logs, 3 rounds (about 15 minutes on 2 cores)
 #   bench/run.sh --check BANJO    `make test`'s guard against bit rot: a 3000-line log through
 #                                 banjo and grep, every count checked, the table written; no
 #                                 installs, no root, no timing worth reading
