@@ -54,6 +54,7 @@ impl Fake {
             left: until.map(|u| t(u).duration_since(now()).as_secs() as u64),
             count: 1,
             failures: 5,
+            refused: None,
         };
         Fake {
             bans: vec![
@@ -86,6 +87,7 @@ impl Handler for Fake {
                 jail: j.to_string(),
                 sources: sources(j),
                 banned: self.count(j),
+                refused: 0,
             })
             .collect();
         Status::new(t("2025-03-01T09:00:00Z"), now(), jails)
@@ -144,6 +146,7 @@ impl Handler for Fake {
             left: length.map(|d| d.as_secs()),
             count: 0,
             failures: 0,
+            refused: None,
         };
         self.bans.push(ban.clone());
         Ok(ban)

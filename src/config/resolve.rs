@@ -349,8 +349,8 @@ impl<'a> Walk<'a> {
             increment: self.field(t, "bantime_increment", values::boolean),
             factor: self.field(t, "bantime_factor", values::positive_number),
             multipliers: self.field(t, "bantime_multipliers", values::multipliers),
-            maxtime: self.field(t, "bantime_maxtime", values::positive_duration),
-            rndtime: self.field(t, "bantime_rndtime", values::duration_or_zero),
+            maxtime: self.field(t, "bantime_maxtime", values::ban_length),
+            rndtime: self.field(t, "bantime_rndtime", values::ban_extra),
             overalljails: self.field(t, "bantime_overalljails", values::boolean),
         }
     }

@@ -263,6 +263,22 @@ fn every_bad_value_names_file_key_value_and_expected_form() {
         ("jails.app.maxtracked", "0", "≥ 1, e.g. maxtracked = 100000"),
         ("jails.zero.maxretry", "0", "≥ 1"),
         ("jails.zero.bantime", "\"24hrs\"", "did you mean \"24h\"?"),
+        (
+            "jails.long.bantime",
+            "\"1000y\"",
+            "52142w6d is longer than the longest ban nftables can time, 30500w3d23h34m33s (about \
+             584 years); for a ban that never ends, use -1 (permanent)",
+        ),
+        (
+            "jails.long.bantime_maxtime",
+            "\"600y\"",
+            "longest ban nftables can time",
+        ),
+        (
+            "jails.long.bantime_rndtime",
+            "99999999999999",
+            "longest ban nftables can time",
+        ),
     ];
     for (key, value, expected) in cases {
         let p = problem_about(&all, key);

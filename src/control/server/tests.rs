@@ -28,6 +28,7 @@ fn banned(jail: &str, addr: Target) -> BannedAddr {
         left: None,
         count: 0,
         failures: 0,
+        refused: None,
     }
 }
 
