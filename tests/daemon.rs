@@ -73,11 +73,13 @@ impl Scene {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn harness_native_datagram_uses_binary_form_only_for_newlines() {
-    let d = native_datagram(&[("MESSAGE", "one line"), ("MULTI", "a\nb")]);
-    let mut want = b"MESSAGE=one line\nMULTI\n".to_vec();
+fn harness_native_datagram_uses_binary_form_only_for_newlines_and_nul() {
+    let d = native_datagram(&[("MESSAGE", "one line\r"), ("MULTI", "a\nb"), ("NUL", "a\0b")]);
+    let mut want = b"MESSAGE=one line\r\nMULTI\n".to_vec();
     want.extend_from_slice(&3u64.to_le_bytes());
-    want.extend_from_slice(b"a\nb\n");
+    want.extend_from_slice(b"a\nb\nNUL\n");
+    want.extend_from_slice(&3u64.to_le_bytes());
+    want.extend_from_slice(b"a\0b\n");
     assert_eq!(d, want);
 }
 
@@ -564,6 +566,40 @@ fn kill9_restart_keeps_ban_and_does_not_double_count() {
         expires + elapsed <= expires_first + 2,
         "remaining time reset: {expires} s left, {expires_first} s {elapsed} s ago"
     );
+}
+
+/// A password with CR, LF or NUL in it, sent by the client and logged by vchkpw inside its
+/// one journal entry (a LF used to make the line go uncounted). The MESSAGE is one record:
+/// each such failure counts, and the address is the one vchkpw wrote at the end, also when
+/// the password imitates the end of a line with another address.
+#[test]
+fn a_password_with_cr_lf_or_nul_is_still_counted() {
+    skip_unless_capable!();
+    let mut s = Scene::start("vpopmail.toml");
+    let send = |journal: &Journal, password: &str, addr: &str| {
+        let message =
+            format!("vchkpw-submission: password fail (pass: '{password}') postmaster@example.org:{addr}");
+        journal.send(&[("SYSLOG_IDENTIFIER", "vpopmail"), ("MESSAGE", &message)]);
+    };
+    let fake = s.lab.spare_attacker_ip(9);
+    for (n, byte) in ["\n", "\r", "\0", "\r\n"].iter().enumerate() {
+        let addr = s.lab.spare_attacker_ip(n as u8 + 1);
+        for _ in 0..3 {
+            send(&s.journal, &format!("x{byte}y"), &addr);
+        }
+        s.expect_banned("vpopmail-v4", &addr);
+    }
+    // a password ending like a whole vchkpw line: the real address, the last one, is taken
+    let addr = s.lab.attacker_ip.clone();
+    for byte in ["\n", "\0", "\r"] {
+        send(
+            &s.journal,
+            &format!("x') postmaster@example.org:{fake}{byte}"),
+            &addr,
+        );
+    }
+    s.expect_banned("vpopmail-v4", &addr);
+    assert!(!s.is_banned("vpopmail-v4", &fake), "{}", s.banjo.diagnostics());
 }
 
 #[test]
