@@ -559,6 +559,19 @@ impl<'a> Walk<'a> {
                     message: format!("{key} #{index}: {message} (used by {})", t.path),
                 })
             }
+            FilterError::BadDatepattern { pattern, message, .. } => {
+                let path = format!("{section}.datepattern");
+                let origin = self
+                    .figment
+                    .find_value(&path)
+                    .map_or(origin, |v| self.origin(v.tag()));
+                Some(ConfigError::Filter {
+                    origin,
+                    key: path,
+                    value: Some(format!("{pattern:?}")),
+                    message: format!("{message} (used by {})", t.path),
+                })
+            }
             other => Some(ConfigError::Filter {
                 origin,
                 key: section,

@@ -463,6 +463,29 @@ fn a_bad_inline_regex_names_the_filter_key() {
     );
 }
 
+/// What cannot work is refused at load (so by `banjo check` and at start alike), with the
+/// file, the key and the reason: a datepattern banjo does not understand, and a failregex
+/// whose two address tags can both match one line.
+#[test]
+fn an_unknown_datepattern_and_a_failregex_with_two_hosts_are_refused() {
+    let text = "[filters.a]\nfailregex = [\"from <HOST> via <HOST>\"]\n\
+                [filters.b]\nfailregex = [\"from <HOST>\"]\ndatepattern = \"^%Q\"\n\
+                [jails.a]\njournal = [\"A=b\"]\n[jails.b]\njournal = [\"A=c\"]\n";
+    let e = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap_err();
+    let all: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let two = problem_about(&all, "filters.a.failregex");
+    assert!(
+        two.starts_with("/etc/banjo/config.toml: filters.a.failregex = \"from <HOST> via <HOST>\": failregex #1: two address tags"),
+        "{two}"
+    );
+    let date = problem_about(&all, "filters.b.datepattern");
+    assert!(
+        date.starts_with("/etc/banjo/config.toml: filters.b.datepattern = \"^%Q\": datepattern `^%Q` is not one banjo understands"),
+        "{date}"
+    );
+}
+
 #[test]
 fn an_unknown_filter_names_the_jail_key() {
     let text = "[jails.nosuch]\njournal = [\"A=b\"]\n";
