@@ -1052,6 +1052,34 @@ fn a_restart_with_a_thousand_year_ban_in_the_state_file_restores_everything() {
     assert!(!out.contains("NOT blocked"), "{out}");
 }
 
+/// The state file holds bans of a jail the config no longer has (removed while banjo was
+/// stopped): one such ban used to make every restore fail, so banjo did not start. They go
+/// as on a reload ("jail removed from the configuration"); the other bans come back.
+#[test]
+fn a_restart_without_a_jail_that_still_has_bans_starts_and_restores_the_others() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let mut banjo = Banjo::start(&lab.server, &journal, &config("vpopmail-and-app.toml"));
+    banjo.wait_ready(READY);
+    let mut s = Scene { banjo, lab, journal };
+    let (kept, gone) = (s.lab.spare_attacker_ip(1), s.lab.spare_attacker_ip(2));
+    ctl_json(&s.banjo, &["ban", "vpopmail", &kept, "--time", "1h", "--json"]);
+    ctl_json(&s.banjo, &["ban", "app", &gone, "--time", "1h", "--json"]);
+    s.expect_banned("app-v4", &gone);
+    let status = s.banjo.term().expect("banjo exits on SIGTERM");
+    assert!(status.success(), "{}", s.banjo.diagnostics());
+    let out = s.lab.server.nft(&["delete", "table", "inet", "banjo"]);
+    assert!(out.status.success());
+
+    s.banjo.write_config(&config("vpopmail.toml"));
+    s.banjo.restart();
+    s.banjo.wait_ready(READY);
+    s.expect_banned("vpopmail-v4", &kept);
+    let banned = ctl_json(&s.banjo, &["banned", "--json"]);
+    assert!(!banned.to_string().contains(&gone), "{banned}");
+}
+
 /// A FIFO like banjo-qmail-smtpd.socket's. The test holds it open as systemd does, so lines
 /// written while banjo is down wait in the pipe and writers never see a reader-less FIFO.
 struct QmailFifo {

@@ -78,6 +78,6 @@ pub fn refused(jail: &str, target: &Target, why: &str) {
         jail = %jail,
         ip = %target,
         reason = why,
-        "Ban refused by nftables {target} jail={jail}: {why}; banjo tries it again"
+        "nftables refused the ban of {target} jail={jail}: {why}; banjo tries it again"
     );
 }

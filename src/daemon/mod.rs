@@ -270,8 +270,26 @@ impl Daemon {
         }
     }
 
+    /// Lifts the bans of jails the config does not have (any more): a reload that removes a
+    /// jail, or a state file from before a jail was removed. The firewall has no sets for them.
+    fn drop_unconfigured_jails(&mut self) {
+        let gone: Vec<String> = self
+            .ledger
+            .counts()
+            .map(|(jail, _)| jail.to_string())
+            .filter(|jail| self.cfg.jail(jail).is_none())
+            .collect();
+        for name in gone {
+            for ban in self.ledger.remove_jail(&name) {
+                audit::unban(&ban.jail, &ban.target, "jail removed from the configuration");
+            }
+            self.ledger_dirty = true;
+        }
+    }
+
     /// Puts every active ban of the ledger into the kernel, with the time it has left.
     fn restore(&mut self, now: Timestamp) -> Result<()> {
+        self.drop_unconfigured_jails();
         let wanted = self.wanted(now);
         let report = self
             .firewall
@@ -855,22 +873,9 @@ impl Daemon {
         cfg.require_jails()?;
         let now = Timestamp::now();
         self.save();
-        let kept: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
-        let removed: Vec<String> = self
-            .cfg
-            .jails
-            .iter()
-            .map(|j| j.name.clone())
-            .filter(|n| !kept.contains(n))
-            .collect();
         self.firewall.apply(&layout(&cfg))?;
         self.cfg = cfg;
-        for name in removed {
-            for ban in self.ledger.remove_jail(&name) {
-                audit::unban(&ban.jail, &ban.target, "jail removed from the configuration");
-            }
-            self.ledger_dirty = true;
-        }
+        self.drop_unconfigured_jails();
         let report = self.firewall.reconcile(&self.wanted(now))?;
         self.kernel_answered(None, report.refused);
         self.build_jails();
