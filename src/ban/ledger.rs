@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::time::{after, left};
+use super::time::{LONGEST_BAN, after, left};
 use super::{Ban, Target};
 use crate::jail::{BanHistory, BanOrder};
 
@@ -55,6 +55,22 @@ pub struct Remaining<'a> {
     pub target: Target,
     /// Time left; `None`: permanent.
     pub timeout: Option<Duration>,
+}
+
+impl<'a> Remaining<'a> {
+    /// `ban` as the firewall's set should hold it at `now`: the time it has left, at most
+    /// [`LONGEST_BAN`]; `None` when it has ended.
+    pub fn of(ban: &'a Ban, now: Timestamp) -> Option<Remaining<'a>> {
+        let timeout = match ban.until {
+            None => None,
+            Some(until) => Some(left(until, now)?.min(LONGEST_BAN)),
+        };
+        Some(Remaining {
+            jail: &ban.jail,
+            target: ban.target,
+            timeout,
+        })
+    }
 }
 
 /// Active bans, their expiries and the ban history. See the module documentation.
@@ -149,6 +165,7 @@ impl Ledger {
             count: order.count,
             failures: order.failures,
             lines: order.lines,
+            refused: None,
         };
         self.count_in_history(&ban);
         let until = ban.until;
@@ -229,6 +246,35 @@ impl Ledger {
         bans
     }
 
+    /// Records that the kernel refused the ban of `target` in `jail`, and why. The ban stays:
+    /// it is still what the admin's policy wants, and [`Ledger::refused`] lists it to be tried
+    /// again. False when there is no such ban.
+    pub fn mark_refused(&mut self, jail: &str, target: &Target, why: String) -> bool {
+        match self.ban_mut(jail, target) {
+            Some(ban) => {
+                ban.refused = Some(why);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records that the kernel took the ban of `target` in `jail` (a refusal is forgotten).
+    pub fn mark_applied(&mut self, jail: &str, target: &Target) {
+        if let Some(ban) = self.ban_mut(jail, target) {
+            ban.refused = None;
+        }
+    }
+
+    /// The bans the kernel refused the last time, jail by jail.
+    pub fn refused(&self) -> impl Iterator<Item = &Ban> + '_ {
+        self.all().filter(|b| b.refused.is_some())
+    }
+
+    fn ban_mut(&mut self, jail: &str, target: &Target) -> Option<&mut Ban> {
+        self.bans.get_mut(jail)?.get_mut(&target.canonical())
+    }
+
     pub fn get(&self, jail: &str, target: &Target) -> Option<&Ban> {
         self.bans.get(jail)?.get(&target.canonical())
     }
@@ -286,20 +332,11 @@ impl Ledger {
         ended
     }
 
-    /// Every ban still running at `now` with the time it has left: what the firewall's set
-    /// should hold. Bans that have ended but not been expired yet are left out.
+    /// Every ban still running at `now` with the time it has left (at most [`LONGEST_BAN`],
+    /// the most the kernel can time): what the firewall's set should hold. Bans that have
+    /// ended but not been expired yet are left out.
     pub fn remaining(&self, now: Timestamp) -> impl Iterator<Item = Remaining<'_>> + '_ {
-        self.all().filter_map(move |ban| {
-            let timeout = match ban.until {
-                None => None,
-                Some(until) => Some(left(until, now)?),
-            };
-            Some(Remaining {
-                jail: &ban.jail,
-                target: ban.target,
-                timeout,
-            })
-        })
+        self.all().filter_map(move |ban| Remaining::of(ban, now))
     }
 
     /// The history of `target` in `jail`.
@@ -504,6 +541,42 @@ mod tests {
                 timeout: Some(Duration::from_secs(500)),
             }]
         );
+    }
+
+    /// A state file from before banjo knew the kernel's limit may hold a ban of 1000 years:
+    /// the kernel gets the longest timeout it takes, and the ban keeps its end.
+    #[test]
+    fn remaining_never_exceeds_what_the_kernel_can_time() {
+        let mut ledger = Ledger::default();
+        let thousand_years = 1000 * 365 * 24 * 3600;
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(thousand_years)));
+        let left: Vec<_> = ledger.remaining(at(0)).collect();
+        assert_eq!(left[0].timeout, Some(LONGEST_BAN));
+        assert_eq!(
+            ledger.get("sshd", &target("192.0.2.1")).unwrap().until,
+            Some(at(thousand_years))
+        );
+    }
+
+    #[test]
+    fn a_refused_ban_stays_marked_until_the_kernel_takes_it() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
+        ledger.add(order("sshd", "192.0.2.2", 0, Some(600)));
+        assert!(ledger.mark_refused("sshd", &target("192.0.2.1"), "the set is full".into()));
+        assert!(!ledger.mark_refused("sshd", &target("192.0.2.9"), "no such ban".into()));
+        let refused: Vec<_> = ledger.refused().map(|b| b.target.to_string()).collect();
+        assert_eq!(refused, ["192.0.2.1"]);
+        assert_eq!(ledger.len(), 2, "a refused ban is still a ban");
+        let remaining: Vec<_> = ledger.remaining(at(0)).map(|r| r.target).collect();
+        assert!(
+            remaining.contains(&target("192.0.2.1")),
+            "and still wanted in the kernel"
+        );
+        let ban = ledger.get("sshd", &target("192.0.2.1")).unwrap();
+        assert_eq!(ban.refused.as_deref(), Some("the set is full"));
+        ledger.mark_applied("sshd", &target("192.0.2.1"));
+        assert_eq!(ledger.refused().count(), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ```text
 //! jail::BanOrder ─► Ledger::add ─► (firewall adds the element)
 //! Ledger::next_expiry / expire(now) ─► (firewall drops, or lets the kernel time it out)
+//! Ledger::mark_refused / mark_applied ◄─ (what the kernel made of it)
 //! Ledger::save / load ─► /var/lib/banjo/state.json
 //! ```
 
@@ -39,4 +40,9 @@ pub struct Ban {
     /// The log lines of those failures (the last few, each cut to 1 KiB).
     #[serde(default)]
     pub lines: Vec<String>,
+    /// Why the kernel refused this ban the last time banjo put it in; `None`: in the kernel
+    /// (as far as banjo knows). The ban stays in the ledger, is shown as failed and is tried
+    /// again; not saved, since every start puts every ban in afresh.
+    #[serde(skip)]
+    pub refused: Option<String>,
 }

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use duration::{BanTime, Compact, parse_duration};
+pub use duration::{BanTime, Compact, check_ban_length, longest_ban_text, parse_duration};
 pub use error::{ConfigError, EXAMPLE_CONFIG, Origin};
 pub use layers::{ENV_PREFIX, ENV_SPLIT};
 pub use net::IgnoreIp;

@@ -349,8 +349,8 @@ impl<'a> Walk<'a> {
             increment: self.field(t, "bantime_increment", values::boolean),
             factor: self.field(t, "bantime_factor", values::positive_number),
             multipliers: self.field(t, "bantime_multipliers", values::multipliers),
-            maxtime: self.field(t, "bantime_maxtime", values::positive_duration),
-            rndtime: self.field(t, "bantime_rndtime", values::duration_or_zero),
+            maxtime: self.field(t, "bantime_maxtime", values::ban_length),
+            rndtime: self.field(t, "bantime_rndtime", values::ban_extra),
             overalljails: self.field(t, "bantime_overalljails", values::boolean),
         }
     }
@@ -595,6 +595,19 @@ impl<'a> Walk<'a> {
                     key: path,
                     value: Some(format!("{regex:?}")),
                     message: format!("{key} #{index}: {message} (used by {})", t.path),
+                })
+            }
+            FilterError::BadDatepattern { pattern, message, .. } => {
+                let path = format!("{section}.datepattern");
+                let origin = self
+                    .figment
+                    .find_value(&path)
+                    .map_or(origin, |v| self.origin(v.tag()));
+                Some(ConfigError::Filter {
+                    origin,
+                    key: path,
+                    value: Some(format!("{pattern:?}")),
+                    message: format!("{message} (used by {})", t.path),
                 })
             }
             other => Some(ConfigError::Filter {

@@ -263,6 +263,22 @@ fn every_bad_value_names_file_key_value_and_expected_form() {
         ("jails.app.maxtracked", "0", "≥ 1, e.g. maxtracked = 100000"),
         ("jails.zero.maxretry", "0", "≥ 1"),
         ("jails.zero.bantime", "\"24hrs\"", "did you mean \"24h\"?"),
+        (
+            "jails.long.bantime",
+            "\"1000y\"",
+            "52142w6d is longer than the longest ban nftables can time, 30500w3d23h34m33s (about \
+             584 years); for a ban that never ends, use -1 (permanent)",
+        ),
+        (
+            "jails.long.bantime_maxtime",
+            "\"600y\"",
+            "longest ban nftables can time",
+        ),
+        (
+            "jails.long.bantime_rndtime",
+            "99999999999999",
+            "longest ban nftables can time",
+        ),
     ];
     for (key, value, expected) in cases {
         let p = problem_about(&all, key);
@@ -444,6 +460,29 @@ fn a_bad_inline_regex_names_the_filter_key() {
     assert!(
         e.starts_with("/etc/banjo/config.toml: filters.a.failregex = \"broken ( <HOST>\": failregex #2"),
         "{e}"
+    );
+}
+
+/// What cannot work is refused at load (so by `banjo check` and at start alike), with the
+/// file, the key and the reason: a datepattern banjo does not understand, and a failregex
+/// whose two address tags can both match one line.
+#[test]
+fn an_unknown_datepattern_and_a_failregex_with_two_hosts_are_refused() {
+    let text = "[filters.a]\nfailregex = [\"from <HOST> via <HOST>\"]\n\
+                [filters.b]\nfailregex = [\"from <HOST>\"]\ndatepattern = \"^%Q\"\n\
+                [jails.a]\njournal = [\"A=b\"]\n[jails.b]\njournal = [\"A=c\"]\n";
+    let e = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap_err();
+    let all: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let two = problem_about(&all, "filters.a.failregex");
+    assert!(
+        two.starts_with("/etc/banjo/config.toml: filters.a.failregex = \"from <HOST> via <HOST>\": failregex #1: two address tags"),
+        "{two}"
+    );
+    let date = problem_about(&all, "filters.b.datepattern");
+    assert!(
+        date.starts_with("/etc/banjo/config.toml: filters.b.datepattern = \"^%Q\": datepattern `^%Q` is not one banjo understands"),
+        "{date}"
     );
 }
 

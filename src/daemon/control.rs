@@ -38,7 +38,14 @@ impl Handler for Daemon {
             .cfg
             .jails
             .iter()
-            .map(|j| JailSummary::new(j, self.ledger.count(&j.name)))
+            .map(|j| {
+                let refused = self
+                    .ledger
+                    .active(&j.name)
+                    .filter(|b| b.refused.is_some())
+                    .count();
+                JailSummary::new(j, self.ledger.count(&j.name), refused)
+            })
             .collect();
         Status::new(self.started_at, Timestamp::now(), jails)
     }

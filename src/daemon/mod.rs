@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
-use crate::ban::{Ledger, LedgerError, Target};
+use crate::ban::{Ledger, LedgerError, Remaining, Target};
 use crate::config::{self, Config, MultilogSource};
 use crate::filter::{Filter, MatchSet, Outcome, Scratch};
 use crate::firewall::{Element, Firewall, JailRules, Layout, Monitor};
@@ -270,12 +270,32 @@ impl Daemon {
         }
     }
 
+    /// Lifts the bans of jails the config does not have (any more): a reload that removes a
+    /// jail, or a state file from before a jail was removed. The firewall has no sets for them.
+    fn drop_unconfigured_jails(&mut self) {
+        let gone: Vec<String> = self
+            .ledger
+            .counts()
+            .map(|(jail, _)| jail.to_string())
+            .filter(|jail| self.cfg.jail(jail).is_none())
+            .collect();
+        for name in gone {
+            for ban in self.ledger.remove_jail(&name) {
+                audit::unban(&ban.jail, &ban.target, "jail removed from the configuration");
+            }
+            self.ledger_dirty = true;
+        }
+    }
+
     /// Puts every active ban of the ledger into the kernel, with the time it has left.
     fn restore(&mut self, now: Timestamp) -> Result<()> {
+        self.drop_unconfigured_jails();
         let wanted = self.wanted(now);
-        self.firewall
+        let report = self
+            .firewall
             .reconcile(&wanted)
             .context("cannot restore the bans into nftables")?;
+        self.kernel_answered(None, report.refused);
         for ban in self.ledger.all() {
             audit::restore(ban);
         }
@@ -283,14 +303,7 @@ impl Daemon {
     }
 
     fn wanted(&self, now: Timestamp) -> Vec<Element> {
-        self.ledger
-            .remaining(now)
-            .map(|r| Element {
-                jail: r.jail.to_string(),
-                target: r.target,
-                timeout: r.timeout,
-            })
-            .collect()
+        self.ledger.remaining(now).map(element).collect()
     }
 
     /// (Re)builds the running jails from the config, keeping the windows of jails that stay.
@@ -626,7 +639,7 @@ impl Daemon {
             return;
         }
         self.ledger_dirty = true;
-        let timeout = added.until.map(|u| remaining(now, u));
+        let timeout = added.until.map(|u| crate::ban::time::timeout(u, now));
         self.pending_bans.push(Element {
             jail: jail.clone(),
             target,
@@ -634,6 +647,37 @@ impl Daemon {
         });
         if let Some(ban) = self.ledger.get(&jail, &target) {
             audit::ban(ban);
+        }
+    }
+
+    /// Records in the ledger what the kernel made of the bans just put in (`tried`, or every
+    /// ban after a reconcile): the refused ones are marked, audited and tried again later; the
+    /// others lose an old mark.
+    fn kernel_answered(&mut self, tried: Option<&[Element]>, refused: Vec<crate::firewall::Refusal>) {
+        let taken: Vec<(String, Target)> = match tried {
+            Some(list) => list.iter().map(|e| (e.jail.clone(), e.target)).collect(),
+            None => self
+                .ledger
+                .refused()
+                .map(|b| (b.jail.clone(), b.target))
+                .collect(),
+        };
+        let refused: Vec<(String, Target, String)> = refused
+            .into_iter()
+            .map(|r| (r.jail, r.target, r.error.to_string()))
+            .collect();
+        let keys: std::collections::HashSet<(&str, Target)> =
+            refused.iter().map(|(j, t, _)| (j.as_str(), *t)).collect();
+        for (jail, target) in &taken {
+            if !keys.contains(&(jail.as_str(), *target)) {
+                self.ledger.mark_applied(jail, target);
+            }
+        }
+        for (jail, target, why) in refused {
+            let before = self.ledger.get(&jail, &target).and_then(|b| b.refused.clone());
+            if self.ledger.mark_refused(&jail, &target, why.clone()) && before.as_ref() != Some(&why) {
+                audit::refused(&jail, &target, &why);
+            }
         }
     }
 
@@ -649,20 +693,28 @@ impl Daemon {
     fn flush_firewall(&mut self, now: Timestamp) {
         if !self.pending_bans.is_empty() {
             let bans = std::mem::take(&mut self.pending_bans);
-            if let Err(e) = self.firewall.ban(&bans) {
-                tracing::error!(
-                    "nftables: {} ban(s) not applied: {e}; re-applying the table",
-                    bans.len()
-                );
-                self.reapply_at(now, "a ban failed");
+            match self.firewall.ban(&bans) {
+                Ok(applied) => self.kernel_answered(Some(&bans), applied.refused),
+                Err(e) => {
+                    tracing::error!(
+                        "nftables: {} ban(s) not applied: {e}; re-applying the table",
+                        bans.len()
+                    );
+                    self.reapply_at(now, "a ban failed");
+                }
             }
             self.status_dirty = true;
         }
         if !self.pending_unbans.is_empty() {
             let unbans = std::mem::take(&mut self.pending_unbans);
             // the kernel may have expired them already: that is the timeout doing its job
-            if let Err(e) = self.firewall.unban(&unbans) {
-                tracing::debug!("nftables unban: {e}");
+            match self.firewall.unban(&unbans) {
+                Ok(applied) => {
+                    for r in applied.refused {
+                        tracing::error!(jail = %r.jail, ip = %r.target, "nftables refused to lift the ban: {}", r.error);
+                    }
+                }
+                Err(e) => tracing::debug!("nftables unban: {e}"),
             }
             self.status_dirty = true;
         }
@@ -695,6 +747,10 @@ impl Daemon {
             if !self.firewall.table_exists().unwrap_or(true) {
                 self.reapply("the table was gone");
             }
+            // bans the kernel refused are tried again (a full set may have room now)
+            let now = Timestamp::now();
+            let retry = self.ledger.refused().filter_map(|b| Remaining::of(b, now));
+            self.pending_bans.extend(retry.map(element));
         }
     }
 
@@ -755,12 +811,15 @@ impl Daemon {
             .apply(&layout(&self.cfg))
             .and_then(|_| self.firewall.reconcile(&self.wanted(now)));
         match result {
-            Ok(_) => tracing::warn!(
-                message_id = audit::FIREWALL_RESTORED_ID,
-                "nftables table {} restored with {} ban(s): {why}",
-                self.cfg.daemon.table,
-                self.ledger.len()
-            ),
+            Ok(report) => {
+                self.kernel_answered(None, report.refused);
+                tracing::warn!(
+                    message_id = audit::FIREWALL_RESTORED_ID,
+                    "nftables table {} restored with {} ban(s): {why}",
+                    self.cfg.daemon.table,
+                    self.ledger.len()
+                )
+            }
             Err(e) => tracing::error!("cannot restore the nftables table ({why}): {e}"),
         }
     }
@@ -814,23 +873,11 @@ impl Daemon {
         cfg.require_jails()?;
         let now = Timestamp::now();
         self.save();
-        let kept: Vec<String> = cfg.jails.iter().map(|j| j.name.clone()).collect();
-        let removed: Vec<String> = self
-            .cfg
-            .jails
-            .iter()
-            .map(|j| j.name.clone())
-            .filter(|n| !kept.contains(n))
-            .collect();
         self.firewall.apply(&layout(&cfg))?;
         self.cfg = cfg;
-        for name in removed {
-            for ban in self.ledger.remove_jail(&name) {
-                audit::unban(&ban.jail, &ban.target, "jail removed from the configuration");
-            }
-            self.ledger_dirty = true;
-        }
-        self.firewall.reconcile(&self.wanted(now))?;
+        self.drop_unconfigured_jails();
+        let report = self.firewall.reconcile(&self.wanted(now))?;
+        self.kernel_answered(None, report.refused);
         self.build_jails();
         self.open_sources(now)?;
         Ok(())
@@ -861,12 +908,13 @@ impl Daemon {
     }
 }
 
-fn remaining(now: Timestamp, until: Timestamp) -> Duration {
-    let ms = until
-        .as_millisecond()
-        .saturating_sub(now.as_millisecond())
-        .max(1000) as u64;
-    Duration::from_millis(ms)
+/// A ban as the firewall takes it.
+fn element(r: Remaining<'_>) -> Element {
+    Element {
+        jail: r.jail.to_string(),
+        target: r.target,
+        timeout: r.timeout,
+    }
 }
 
 /// The ledger from the state file; a corrupt file is moved aside (never lost) and banjo

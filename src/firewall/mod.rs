@@ -6,7 +6,10 @@
 //!   for what the kernel then holds) in one transaction, keeping the elements of sets that
 //!   did not change, so a reload or restart unbans no one.
 //! - [`Firewall::ban`], [`Firewall::unban`], [`Firewall::reconcile`] change elements, in as few
-//!   transactions as the socket buffer allows (100k bans: one or two).
+//!   transactions as the socket buffer allows (100k bans: one or two). An element the kernel
+//!   refuses (for whatever reason) is left out and the rest sent again: it comes back in
+//!   [`Applied::refused`] / [`ReconcileReport::refused`], never as an error that keeps the
+//!   other bans out.
 //! - [`Monitor`] reports changes to banjo's table made by anyone else.
 //!
 //! Addresses and networks live in different sets (`<jail>-v4`/`-v6` hold addresses,
@@ -37,7 +40,8 @@ pub use monitor::Monitor;
 
 use elements::{DumpedElem, Placed, Present, SetKind};
 use nfnl::{NfSocket, SendError};
-use txn::{ElemOp, ElementTxns, JailSet, Txn};
+pub use txn::Refusal;
+use txn::{ElemOp, ElementTxns, JailSet, Sent, Txn};
 
 /// banjo's own handles in this process: the netlink ports of open [`Firewall`]s (events they
 /// cause are not changes for a [`Monitor`]) and the tables they applied (the ones a
@@ -114,7 +118,7 @@ pub struct Element {
 }
 
 /// What [`Firewall::reconcile`] changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ReconcileReport {
     /// Wanted and missing: added.
     pub added: usize,
@@ -124,6 +128,17 @@ pub struct ReconcileReport {
     pub removed: usize,
     /// Transactions it took.
     pub transactions: usize,
+    /// Changes the kernel refused (counted in none of the above); every other one was made.
+    pub refused: Vec<Refusal>,
+}
+
+/// What [`Firewall::ban`] or [`Firewall::unban`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Transactions it took.
+    pub transactions: usize,
+    /// Changes the kernel refused; every other one was made.
+    pub refused: Vec<Refusal>,
 }
 
 /// banjo's handle on nf_tables in the network namespace of the thread that opened it.
@@ -239,8 +254,9 @@ impl Firewall {
     }
 
     /// Adds bans with kernel timeouts; a ban that exists gets the new timeout. All in one
-    /// transaction unless they do not fit the socket buffer.
-    pub fn ban(&mut self, elements: &[Element]) -> Result<(), FirewallError> {
+    /// transaction unless they do not fit the socket buffer. Bans the kernel refuses are left
+    /// out and listed in [`Applied::refused`].
+    pub fn ban(&mut self, elements: &[Element]) -> Result<Applied, FirewallError> {
         let groups = self.group(elements.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
         let mut attempt = 0;
         loop {
@@ -255,7 +271,7 @@ impl Firewall {
         }
     }
 
-    fn ban_groups(&mut self, groups: &Groups) -> Result<(), FirewallError> {
+    fn ban_groups(&mut self, groups: &Groups) -> Result<Applied, FirewallError> {
         let mut txns = ElementTxns::new(self.sock.send_limit());
         for (set, items) in groups {
             if set.kind.is_net() {
@@ -273,13 +289,21 @@ impl Firewall {
                 txns.write(set, "banning", &[ElemOp::Add], &new);
             }
         }
-        self.last_transactions = txns.send(&mut self.sock, "banning")?;
-        tracing::debug!(transactions = self.last_transactions, "bans added");
-        Ok(())
+        let Sent {
+            transactions,
+            refused,
+        } = txns.send(&mut self.sock, "banning")?;
+        self.last_transactions = transactions;
+        tracing::debug!(transactions, refused = refused.len(), "bans added");
+        Ok(Applied {
+            transactions,
+            refused,
+        })
     }
 
-    /// Removes bans; bans that are not there are no error.
-    pub fn unban(&mut self, elements: &[(String, Target)]) -> Result<(), FirewallError> {
+    /// Removes bans; bans that are not there are no error. Removals the kernel refuses are
+    /// left out and listed in [`Applied::refused`].
+    pub fn unban(&mut self, elements: &[(String, Target)]) -> Result<Applied, FirewallError> {
         let groups = self.group(elements.iter().map(|(j, t)| (j.as_str(), *t, None)))?;
         let mut attempt = 0;
         loop {
@@ -301,9 +325,15 @@ impl Firewall {
             match txns.send(&mut self.sock, "unbanning") {
                 Err(e) if attempt < 3 && e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
-                Ok(n) => {
-                    self.last_transactions = n;
-                    return Ok(());
+                Ok(Sent {
+                    transactions,
+                    refused,
+                }) => {
+                    self.last_transactions = transactions;
+                    return Ok(Applied {
+                        transactions,
+                        refused,
+                    });
                 }
             }
         }
@@ -347,6 +377,9 @@ impl Firewall {
     }
 
     fn reconcile_groups(&mut self, groups: &Groups) -> Result<ReconcileReport, FirewallError> {
+        const REMOVING: &str = "reconciling (removing)";
+        const REFRESHING: &str = "reconciling (refreshing)";
+        const ADDING: &str = "reconciling (adding)";
         let mut report = ReconcileReport::default();
         let mut txns = ElementTxns::new(self.sock.send_limit());
         let refresh: &[ElemOp] = if self.destroy {
@@ -385,14 +418,24 @@ impl Firewall {
             } else {
                 ElemOp::Del
             };
-            txns.write(set, "reconciling (removing)", &[del], &removes);
-            txns.write(set, "reconciling (refreshing)", refresh, &refreshes);
-            txns.write(set, "reconciling (adding)", &[ElemOp::Add], &adds);
+            txns.write(set, REMOVING, &[del], &removes);
+            txns.write(set, REFRESHING, refresh, &refreshes);
+            txns.write(set, ADDING, &[ElemOp::Add], &adds);
             report.added += adds.len();
             report.refreshed += refreshes.len();
             report.removed += removes.len();
         }
-        report.transactions = txns.send(&mut self.sock, "reconciling bans")?;
+        let sent = txns.send(&mut self.sock, "reconciling bans")?;
+        for refusal in &sent.refused {
+            let count = match refusal.action.as_str() {
+                REMOVING => &mut report.removed,
+                REFRESHING => &mut report.refreshed,
+                _ => &mut report.added,
+            };
+            *count = count.saturating_sub(1);
+        }
+        report.transactions = sent.transactions;
+        report.refused = sent.refused;
         self.last_transactions = report.transactions;
         Ok(report)
     }

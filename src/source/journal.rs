@@ -209,6 +209,7 @@ impl Fields {
         if let Some(msg) = &self.message {
             text.extend_from_slice(msg);
         }
+        super::one_record(&mut text);
         Ok(Entry {
             time: jiff::Timestamp::from_microsecond(us).ok(),
             text,
