@@ -4,7 +4,8 @@
 //! `source` produces entries, `filter` matches them, `jail` counts failures and decides bans,
 //! `ban` keeps the ledger of bans and says what must change in the kernel, `firewall` makes
 //! nftables hold it. `daemon` wires them together and does the I/O; `control` is the socket
-//! the command line talks to; `cli` is what the admin types. `config` is read by all of them.
+//! the command line talks to; `fail2ban` reads a fail2ban directory for `banjo
+//! import-fail2ban`; `cli` is what the admin types. `config` is read by all of them.
 //! At the bottom, importing nothing of banjo's: `addr`, `time`, `name` (the shared
 //! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls).
 #![deny(unsafe_code)]
@@ -29,4 +30,5 @@ pub mod firewall;
 // the wiring and the ways in
 pub mod daemon;
 pub mod control;
+pub mod fail2ban;
 pub mod cli;

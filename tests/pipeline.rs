@@ -4,10 +4,12 @@
 //! loop from the test thread, and asserts on the changes the firewall was asked to make.
 //! The same wiring against real nftables, journald and systemd is tests/daemon.rs (root).
 
+mod common;
+
 use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -241,19 +243,70 @@ fn a_ban_expires_as_a_remove_and_a_restart_adopts_what_the_kernel_holds() {
     );
 }
 
-fn journal_remote() -> Option<PathBuf> {
-    [
-        "/lib/systemd/systemd-journal-remote",
-        "/usr/lib/systemd/systemd-journal-remote",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
+/// The kernel refuses one element (a set that is full): that ban is left out alone, the
+/// other bans of the same batch go in, the ledger keeps it marked NOT blocked, and the retry
+/// job puts it in once the kernel takes it.
+#[test]
+fn one_refused_element_never_keeps_the_others_out() {
+    let firewall = Recording::new();
+    let (a, b, c) = (target("192.0.2.31"), target("192.0.2.32"), target("192.0.2.33"));
+    firewall.refuse("app", b, libc::ENFILE);
+    let mut p = Pipeline::start_with(
+        tempfile::tempdir().unwrap(),
+        "maxretry = 1\nbantime = \"10m\"",
+        Arc::new(SystemResolver),
+        firewall,
+    );
+    for addr in ["192.0.2.31", "192.0.2.32", "192.0.2.33"] {
+        p.log(&format!("auth failed from {addr}"));
+    }
+    p.turn_until("the third ban", added("app", c));
+    let batch = p
+        .firewall
+        .calls()
+        .into_iter()
+        .find_map(|call| match call {
+            Call::Change(changes) if changes.iter().any(added("app", b)) => Some(changes),
+            _ => None,
+        })
+        .expect("the refused ban was sent");
+    assert!(
+        batch.iter().any(added("app", a)) && batch.iter().any(added("app", c)),
+        "one batch: {batch:?}"
+    );
+    assert!(p.firewall.holds("app", a).is_some() && p.firewall.holds("app", c).is_some());
+    assert_eq!(p.firewall.holds("app", b), None, "refused: not in the set");
+    let ledger = p.daemon.ledger();
+    assert_eq!(ledger.len(), 3, "a refused ban is still a ban");
+    let why = ledger.get("app", &b).and_then(|ban| ban.refused.clone());
+    assert!(
+        why.as_deref().is_some_and(|w| w.contains("full")),
+        "marked NOT blocked with the kernel's reason: {why:?}"
+    );
+    assert!(ledger.get("app", &a).is_some_and(|ban| ban.refused.is_none()));
+
+    // the set has room again: the retry job (every 10 s) puts it in and clears the mark
+    p.firewall.accept("app", b);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while p.firewall.holds("app", b).is_none() {
+        assert!(Instant::now() < deadline, "not retried within 15 s");
+        p.daemon.turn().unwrap();
+    }
+    let turned = Instant::now();
+    while p
+        .daemon
+        .ledger()
+        .get("app", &b)
+        .is_some_and(|ban| ban.refused.is_some())
+    {
+        assert!(turned.elapsed() < WAIT, "the mark stays after the kernel took it");
+        p.daemon.turn().unwrap();
+    }
 }
 
 #[test]
 fn journal_directory_entries_reach_the_firewall() {
-    let Some(remote) = journal_remote() else {
+    let Some(remote) = common::journal::journal_remote() else {
         eprintln!("SKIP: systemd-journal-remote is not installed (make deps installs it)");
         return;
     };

@@ -9,11 +9,8 @@ use jiff::Timestamp;
 use super::Ban;
 use crate::addr::Target;
 use crate::name::JailName;
-use crate::time::left;
-
-/// The shortest timeout a ban is given in the kernel: nftables reads a zero timeout as "no
-/// timeout", which would make a ban about to end permanent.
-pub const SHORTEST_TIMEOUT: Duration = Duration::from_secs(1);
+pub use crate::time::SHORTEST_TIMEOUT;
+use crate::time::{left, timeout};
 
 /// One change to a jail's sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +27,16 @@ pub enum Change {
 }
 
 impl Change {
-    /// The ban as the kernel should hold it at `now`, with the time it has left; `None` when
-    /// it has ended.
+    /// The ban as the kernel should hold it at `now`, with the time it has left (between
+    /// [`SHORTEST_TIMEOUT`] and [`LONGEST_BAN`](crate::time::LONGEST_BAN)); `None` when it
+    /// has ended.
     pub fn add(ban: &Ban, now: Timestamp) -> Option<Change> {
         let timeout = match ban.until {
             None => None,
-            Some(until) => Some(left(until, now)?.max(SHORTEST_TIMEOUT)),
+            Some(until) => {
+                left(until, now)?;
+                Some(timeout(until, now))
+            }
         };
         Some(Change::Add {
             jail: ban.jail.clone(),
@@ -82,6 +83,7 @@ mod tests {
             count: 0,
             failures: 3,
             lines: vec![],
+            refused: None,
         }
     }
 

@@ -140,6 +140,7 @@ impl Ledger {
             count: order.count,
             failures: order.failures,
             lines: order.lines,
+            refused: None,
         };
         self.count_in_history(&ban);
         let until = ban.until;
@@ -269,6 +270,35 @@ impl Ledger {
         self.remove_jail(jail).iter().map(Change::remove).collect()
     }
 
+    /// Records that the kernel refused the ban of `target` in `jail`, and why. The ban stays:
+    /// it is still what the admin's policy wants, and [`Ledger::refused`] lists it to be tried
+    /// again. False when there is no such ban.
+    pub fn mark_refused(&mut self, jail: &str, target: &Target, why: String) -> bool {
+        match self.ban_mut(jail, target) {
+            Some(ban) => {
+                ban.refused = Some(why);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records that the kernel took the ban of `target` in `jail` (a refusal is forgotten).
+    pub fn mark_applied(&mut self, jail: &str, target: &Target) {
+        if let Some(ban) = self.ban_mut(jail, target) {
+            ban.refused = None;
+        }
+    }
+
+    /// The bans the kernel refused the last time, jail by jail.
+    pub fn refused(&self) -> impl Iterator<Item = &Ban> + '_ {
+        self.all().filter(|b| b.refused.is_some())
+    }
+
+    fn ban_mut(&mut self, jail: &str, target: &Target) -> Option<&mut Ban> {
+        self.bans.get_mut(jail)?.get_mut(&target.canonical())
+    }
+
     pub fn get(&self, jail: &str, target: &Target) -> Option<&Ban> {
         self.bans.get(jail)?.get(&target.canonical())
     }
@@ -327,7 +357,8 @@ impl Ledger {
     }
 
     /// Every ban still running at `now` as the kernel should hold it, with the time it has
-    /// left: what a reconcile makes the firewall's sets hold. Bans that have ended but not been
+    /// left (at most [`LONGEST_BAN`](crate::time::LONGEST_BAN), the most the kernel can time):
+    /// what a reconcile makes the firewall's sets hold. Bans that have ended but not been
     /// expired yet are left out.
     pub fn as_changes(&self, now: Timestamp) -> impl Iterator<Item = Change> + '_ {
         self.all().filter_map(move |ban| Change::add(ban, now))
@@ -535,6 +566,42 @@ mod tests {
                 timeout: Some(Duration::from_secs(500)),
             }]
         );
+    }
+
+    /// A state file from before banjo knew the kernel's limit may hold a ban of 1000 years:
+    /// the kernel gets the longest timeout it takes, and the ban keeps its end.
+    #[test]
+    fn as_changes_never_exceeds_what_the_kernel_can_time() {
+        let mut ledger = Ledger::default();
+        let thousand_years = 1000 * 365 * 24 * 3600;
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(thousand_years)));
+        let left: Vec<_> = ledger.as_changes(at(0)).collect();
+        assert!(matches!(left[0], Change::Add { timeout: Some(t), .. } if t == crate::time::LONGEST_BAN));
+        assert_eq!(
+            ledger.get("sshd", &target("192.0.2.1")).unwrap().until,
+            Some(at(thousand_years))
+        );
+    }
+
+    #[test]
+    fn a_refused_ban_stays_marked_until_the_kernel_takes_it() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
+        ledger.add(order("sshd", "192.0.2.2", 0, Some(600)));
+        assert!(ledger.mark_refused("sshd", &target("192.0.2.1"), "the set is full".into()));
+        assert!(!ledger.mark_refused("sshd", &target("192.0.2.9"), "no such ban".into()));
+        let refused: Vec<_> = ledger.refused().map(|b| b.target.to_string()).collect();
+        assert_eq!(refused, ["192.0.2.1"]);
+        assert_eq!(ledger.len(), 2, "a refused ban is still a ban");
+        let remaining: Vec<_> = ledger.as_changes(at(0)).map(|c| c.target()).collect();
+        assert!(
+            remaining.contains(&target("192.0.2.1")),
+            "and still wanted in the kernel"
+        );
+        let ban = ledger.get("sshd", &target("192.0.2.1")).unwrap();
+        assert_eq!(ban.refused.as_deref(), Some("the set is full"));
+        ledger.mark_applied("sshd", &target("192.0.2.1"));
+        assert_eq!(ledger.refused().count(), 0);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! Ledger::next_expiry / lift_expired(now) ─► Change::Remove (the kernel has timed most out)
 //! Ledger::unban / unban_jail / adopt            (an admin, a config change, a restart)
 //! Ledger::as_changes(now) ─► firewall reconcile  (the ledger's whole view)
+//! Ledger::mark_refused / mark_applied ◄─ (what the kernel made of a Change::Add)
 //! Ledger::save / load ─► /var/lib/banjo/bans.json
 //! ```
 
@@ -52,4 +53,9 @@ pub struct Ban {
     /// The log lines of those failures (the last few, each cut to 1 KiB).
     #[serde(default)]
     pub lines: Vec<String>,
+    /// Why the kernel refused this ban the last time banjo put it in; `None`: in the kernel
+    /// (as far as banjo knows). The ban stays in the ledger, is shown as failed and is tried
+    /// again; not saved, since every start puts every ban in afresh.
+    #[serde(skip)]
+    pub refused: Option<String>,
 }

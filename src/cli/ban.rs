@@ -63,7 +63,9 @@ pub fn ban(socket: Option<&Path>, args: BanArgs) -> ExitCode {
         addr: args.addr,
         time: args.time,
     };
-    finish(client(socket).call_as::<BannedAddr>(command).map(|b| {
+    let answer = client(socket).call_as::<BannedAddr>(command);
+    let refused = answer.as_ref().ok().and_then(|b| b.refused.clone());
+    let code = finish(answer.map(|b| {
         show(args.json, &b, |b| match b.until {
             Some(until) => format!(
                 "banned {} in {} for {} (until {})\n",
@@ -74,7 +76,15 @@ pub fn ban(socket: Option<&Path>, args: BanArgs) -> ExitCode {
             ),
             None => format!("banned {} in {} permanently\n", b.addr, b.jail),
         })
-    }))
+    }));
+    match refused {
+        // recorded, but not blocked: that is not a success
+        Some(why) => {
+            eprintln!("banjo: but nftables refused it, so it is NOT blocked: {why} (banjo keeps trying)");
+            ExitCode::from(exit::ERROR)
+        }
+        None => code,
+    }
 }
 
 /// `banjo unban [JAIL] ADDR`, `banjo unban --all`.

@@ -8,6 +8,7 @@ pub mod ban;
 pub mod check;
 pub mod exit;
 pub mod generate;
+pub mod import_fail2ban;
 pub mod run;
 pub mod status;
 pub mod test_filter;
@@ -52,6 +53,8 @@ pub enum Command {
     Reload(ban::ReloadArgs),
     /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
     Explain(status::ExplainArgs),
+    /// Turn a fail2ban directory's enabled jails into banjo's TOML, with a report of the changes.
+    ImportFail2ban(import_fail2ban::Args),
     /// Write man pages or shell completions (for make install).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -63,7 +66,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&cli.config, cli.socket.as_deref(), args),
         Command::Check(args) => check::run(&cli.config, args),
-        Command::TestFilter(args) => test_filter::run(args),
+        Command::TestFilter(args) => test_filter::run(args, &cli.config),
         Command::Status(args) => return status::status(cli.socket.as_deref(), args),
         Command::Stats(args) => return status::stats(cli.socket.as_deref(), args),
         Command::Banned(args) => return status::banned(cli.socket.as_deref(), args),
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Unban(args) => return ban::unban(cli.socket.as_deref(), args),
         Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
         Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
+        Command::ImportFail2ban(args) => import_fail2ban::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

@@ -195,9 +195,34 @@ fn describe_status(s: &Status) -> String {
     let rows: Vec<Vec<String>> = s
         .jails
         .iter()
-        .map(|j| vec![j.jail.clone(), j.banned.to_string(), j.sources.join("; ")])
+        .map(|j| {
+            let banned = match j.refused {
+                0 => j.banned.to_string(),
+                n => format!("{} ({n} NOT blocked)", j.banned),
+            };
+            vec![j.jail.clone(), banned, j.sources.join("; ")]
+        })
         .collect();
-    out + &table(&["JAIL", "BANNED", "SOURCES"], &rows, "  ")
+    out += &table(&["JAIL", "BANNED", "SOURCES"], &rows, "  ");
+    if s.jails.iter().any(|j| j.refused > 0) {
+        out.push_str("nftables refused some bans (banjo keeps trying them): see banjo status JAIL\n");
+    }
+    out
+}
+
+/// A line per ban nftables refused: the address is recorded but not blocked.
+fn refusals(bans: &[BannedAddr], indent: &str) -> String {
+    let mut out = String::new();
+    for b in bans {
+        if let Some(why) = &b.refused {
+            let _ = writeln!(
+                out,
+                "{indent}{} in {} is NOT blocked: {why} (banjo keeps trying)",
+                b.addr, b.jail
+            );
+        }
+    }
+    out
 }
 
 fn describe_jail(s: &JailStatus) -> String {
@@ -223,7 +248,7 @@ fn describe_jail(s: &JailStatus) -> String {
         .iter()
         .map(|b| vec![b.addr.to_string(), left(b.left), until(b), local(b.since)])
         .collect();
-    out + &table(&["ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "    ")
+    out + &table(&["ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "    ") + &refusals(&s.banned, "  ")
 }
 
 fn describe_stats(rows: &[JailStats]) -> String {
@@ -269,7 +294,7 @@ fn describe_banned(bans: &[BannedAddr], jail: Option<&str>) -> String {
             ]
         })
         .collect();
-    table(&["JAIL", "ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "")
+    table(&["JAIL", "ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "") + &refusals(bans, "")
 }
 
 fn describe_explain(e: &Explain) -> String {
@@ -309,6 +334,12 @@ fn describe_jail_explain(j: &JailExplain) -> String {
                 b.failures,
                 plural(b.failures as usize)
             );
+            if let Some(why) = &b.refused {
+                let _ = writeln!(
+                    out,
+                    "  NOT blocked: nftables refused it: {why} (banjo keeps trying)"
+                );
+            }
         }
         None => out.push_str("  not banned\n"),
     }

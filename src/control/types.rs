@@ -45,14 +45,18 @@ pub struct JailSummary {
     pub sources: Vec<String>,
     /// Addresses banned now.
     pub banned: usize,
+    /// Of those, how many the kernel refused to block (see [`BannedAddr::refused`]).
+    #[serde(default)]
+    pub refused: usize,
 }
 
 impl JailSummary {
-    pub fn new(jail: &config::Jail, banned: usize) -> JailSummary {
+    pub fn new(jail: &config::Jail, banned: usize, refused: usize) -> JailSummary {
         JailSummary {
             jail: jail.name.to_string(),
             sources: sources(jail),
             banned,
+            refused,
         }
     }
 }
@@ -140,6 +144,10 @@ pub struct BannedAddr {
     pub count: u32,
     /// The failures that led to it (0 for a ban by hand).
     pub failures: u32,
+    /// Why nftables refused to put it in, when it did: the ban is recorded but the address
+    /// is not blocked; banjo tries again every few seconds. Absent: in nftables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl BannedAddr {
@@ -152,6 +160,7 @@ impl BannedAddr {
             left: ban.until.map(|u| seconds_left(u, now).unwrap_or(0)),
             count: ban.count,
             failures: ban.failures,
+            refused: ban.refused.clone(),
         }
     }
 }
@@ -269,6 +278,7 @@ mod tests {
             count: 0,
             failures: 5,
             lines: vec![],
+            refused: None,
         }
     }
 

@@ -1,7 +1,10 @@
 //! The ban ledger at run time: every change to it goes through here, so each one gets its
 //! audit record and is saved to bans.json (at most once a second, by the save job). The
 //! policy is the ledger's (`crate::ban`); this room does the journal records and the file.
+//! What the kernel made of a ban is a ledger state too: a ban it refused stays, marked NOT
+//! blocked, and is tried again ([`Bans::refused`]).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +14,7 @@ use jiff::Timestamp;
 use super::audit;
 use crate::addr::Target;
 use crate::ban::{Change, Ledger, LedgerError};
+use crate::firewall::Refusal;
 use crate::jail::BanOrder;
 use crate::name::JailName;
 
@@ -86,6 +90,67 @@ impl Bans {
         let lifted = self.ledger.unban_jail(jail);
         self.record_lifted(&lifted, why);
         lifted
+    }
+
+    /// Lifts the bans of jails `configured` does not have: a reload that removed a jail, or
+    /// a state file from before a jail was removed (they would keep banjo from starting: the
+    /// firewall has no sets for them). Their sets went with the layout: nothing for the kernel.
+    pub fn drop_unconfigured_jails(&mut self, configured: impl Fn(&str) -> bool) {
+        let gone: Vec<String> = self
+            .ledger
+            .counts()
+            .map(|(jail, _)| jail)
+            .filter(|jail| !configured(jail))
+            .map(str::to_string)
+            .collect();
+        for jail in gone {
+            self.unban_jail(&jail, "jail removed from the configuration");
+        }
+    }
+
+    /// Records what the kernel made of the additions just sent (`tried`; `None`: every ban,
+    /// after a reconcile): a refused ban is marked NOT blocked, with an audit record when the
+    /// reason is new, and stays to be tried again; the others lose an old mark. Marks are not
+    /// saved: every start puts every ban in afresh.
+    pub fn kernel_answered(&mut self, tried: Option<&[Change]>, refused: Vec<Refusal>) {
+        let taken: Vec<(JailName, Target)> = match tried {
+            Some(changes) => changes
+                .iter()
+                .filter(|c| c.is_add())
+                .map(|c| (c.jail().clone(), c.target()))
+                .collect(),
+            None => self
+                .ledger
+                .refused()
+                .map(|b| (b.jail.clone(), b.target))
+                .collect(),
+        };
+        let refused_now: HashSet<(&str, Target)> =
+            refused.iter().map(|r| (r.jail.as_str(), r.target)).collect();
+        for (jail, target) in &taken {
+            if !refused_now.contains(&(jail.as_str(), *target)) {
+                self.ledger.mark_applied(jail, target);
+            }
+        }
+        for r in refused {
+            let why = r.error.to_string();
+            let before = self
+                .ledger
+                .get(&r.jail, &r.target)
+                .and_then(|b| b.refused.clone());
+            if self.ledger.mark_refused(&r.jail, &r.target, why.clone()) && before.as_ref() != Some(&why) {
+                audit::refused(&r.jail, &r.target, &why);
+            }
+        }
+    }
+
+    /// The bans the kernel refused, as the additions that try them again (a full set may have
+    /// room now).
+    pub fn refused(&self, now: Timestamp) -> Vec<Change> {
+        self.ledger
+            .refused()
+            .filter_map(|b| Change::add(b, now))
+            .collect()
     }
 
     fn record_lifted(&mut self, lifted: &[Change], why: &str) {

@@ -34,7 +34,11 @@ impl Handler for Daemon {
             .cfg
             .jails
             .iter()
-            .map(|j| JailSummary::new(j, self.bans.ledger().count(&j.name)))
+            .map(|j| {
+                let ledger = self.bans.ledger();
+                let refused = ledger.active(&j.name).filter(|b| b.refused.is_some()).count();
+                JailSummary::new(j, ledger.count(&j.name), refused)
+            })
             .collect();
         Status::new(self.started_at, Timestamp::now(), jails)
     }

@@ -1,7 +1,9 @@
 //! Enforcement: the firewall, its monitor, and the changes gathered in a loop turn. The
 //! changes of one turn go to the kernel together (one batch for the additions, one for the
-//! removals); when the kernel refuses additions, or someone else changed or removed banjo's
-//! table, the table is applied again and reconciled with the ledger's whole view.
+//! removals). An element the kernel refuses is left out of its batch, the rest go in, and the
+//! ledger hears of it (`Bans::kernel_answered`); when the kernel refuses a batch for the table
+//! or a set, or someone else changed or removed banjo's table, the table is applied again and
+//! reconciled with the ledger's whole view.
 
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
@@ -11,7 +13,7 @@ use jiff::Timestamp;
 use super::{Daemon, audit};
 use crate::ban::Change;
 use crate::config::Config;
-use crate::firewall::{Backend, FirewallError, JailRules, Layout, Monitor};
+use crate::firewall::{Backend, FirewallError, JailRules, Layout, Monitor, ReconcileReport, Refusal};
 
 pub struct Enforce {
     firewall: Box<dyn Backend>,
@@ -47,38 +49,44 @@ impl Enforce {
         self.pending.extend(changes);
     }
 
-    /// Sends this turn's changes: additions in one batch, then removals in another. An error
-    /// for the additions is returned (the table must be applied again); one for removals is
-    /// logged only, since the kernel may have timed the elements out itself.
-    pub fn flush(&mut self) -> Result<(), FirewallError> {
+    /// Sends this turn's changes: additions in one batch, then removals in another. Answers
+    /// the additions sent and the ones the kernel refused (left out alone); an error for the
+    /// additions as a whole is returned (the table must be applied again). A removal's error
+    /// or refusal is logged only: the kernel may have timed the element out itself.
+    pub fn flush(&mut self) -> Result<(Vec<Change>, Vec<Refusal>), FirewallError> {
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok((Vec::new(), Vec::new()));
         }
         let (adds, removes): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(Change::is_add);
         let added = match adds.is_empty() {
-            true => Ok(()),
-            false => self.firewall.change(&adds).inspect_err(|e| {
+            true => Ok(Vec::new()),
+            false => self.firewall.change(&adds).map(|a| a.refused).inspect_err(|e| {
                 tracing::error!(
                     "nftables: {} ban(s) not applied: {e}; re-applying the table",
                     adds.len()
                 )
             }),
         };
-        if !removes.is_empty()
-            && let Err(e) = self.firewall.change(&removes)
-        {
-            tracing::debug!("nftables unban: {e}");
+        match removes.is_empty() {
+            true => {}
+            false => match self.firewall.change(&removes) {
+                Ok(applied) => {
+                    for r in applied.refused {
+                        tracing::error!(jail = %r.jail, ip = %r.target, "nftables refused to lift the ban: {}", r.error);
+                    }
+                }
+                Err(e) => tracing::debug!("nftables unban: {e}"),
+            },
         }
-        added
+        Ok((adds, added?))
     }
 
     /// The table applied again for `cfg`, and its sets made to hold `wanted`.
-    pub fn reapply(&mut self, cfg: &Config, wanted: &[Change]) -> Result<(), FirewallError> {
+    pub fn reapply(&mut self, cfg: &Config, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
         self.firewall.apply(&layout(cfg))?;
-        self.firewall.reconcile(wanted)?;
-        Ok(())
+        self.firewall.reconcile(wanted)
     }
 
     /// Whether the table is there; a failed check counts as there (it is checked again).
@@ -108,23 +116,37 @@ impl Enforce {
 }
 
 impl Daemon {
-    /// Sends the changes gathered in this turn; re-applies the table when the kernel refused.
+    /// Sends the changes gathered in this turn and tells the ledger what the kernel made of
+    /// them; re-applies the table when the kernel refused a batch.
     pub(super) fn flush(&mut self) {
-        if self.enforce.flush().is_err() {
-            self.reapply("a ban failed");
+        match self.enforce.flush() {
+            Ok((tried, refused)) => self.bans.kernel_answered(Some(&tried), refused),
+            Err(_) => self.reapply("a ban failed"),
         }
+    }
+
+    /// Makes the sets hold the ledger's whole view (start, reload, a table put back) and
+    /// tells the ledger which bans the kernel refused.
+    pub(super) fn reconcile(&mut self, now: Timestamp) -> Result<(), FirewallError> {
+        let wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
+        let report = self.enforce.firewall().reconcile(&wanted)?;
+        self.bans.kernel_answered(None, report.refused);
+        Ok(())
     }
 
     /// Re-creates the table and puts every active ban back (after a flush or a failure).
     pub(super) fn reapply(&mut self, why: &str) {
         let wanted: Vec<Change> = self.bans.ledger().as_changes(Timestamp::now()).collect();
         match self.enforce.reapply(&self.cfg, &wanted) {
-            Ok(()) => tracing::warn!(
-                message_id = audit::FIREWALL_RESTORED_ID,
-                "nftables table {} restored with {} ban(s): {why}",
-                self.cfg.daemon.table,
-                self.bans.ledger().len()
-            ),
+            Ok(report) => {
+                self.bans.kernel_answered(None, report.refused);
+                tracing::warn!(
+                    message_id = audit::FIREWALL_RESTORED_ID,
+                    "nftables table {} restored with {} ban(s): {why}",
+                    self.cfg.daemon.table,
+                    self.bans.ledger().len()
+                )
+            }
             Err(e) => tracing::error!("cannot restore the nftables table ({why}): {e}"),
         }
     }

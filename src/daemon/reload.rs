@@ -7,8 +7,6 @@ use anyhow::Result;
 use jiff::Timestamp;
 
 use super::{Daemon, audit, enforce, load_config, notify};
-use crate::ban::Change;
-use crate::name::JailName;
 
 impl Daemon {
     /// SIGHUP: the outcome is in the journal (and systemd's READY=1 ends the reload).
@@ -46,21 +44,10 @@ impl Daemon {
         let now = Timestamp::now();
         // the cursor and failures as they are now: the journal is read on from there
         self.save();
-        let removed: Vec<JailName> = self
-            .cfg
-            .jails
-            .iter()
-            .map(|j| j.name.clone())
-            .filter(|n| cfg.jail(n).is_none())
-            .collect();
         self.enforce.firewall().apply(&enforce::layout(&cfg))?;
         self.cfg = cfg;
-        for name in removed {
-            // their sets went with the layout: nothing to remove from the kernel
-            self.bans.unban_jail(&name, "jail removed from the configuration");
-        }
-        let wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
-        self.enforce.firewall().reconcile(&wanted)?;
+        self.drop_unconfigured_jails();
+        self.reconcile(now)?;
         self.jails.build(&self.cfg);
         let jails = &self.jails;
         self.feeds.open(&self.cfg, |j| jails.filter(j), now)?;

@@ -1,5 +1,5 @@
-//! The start-up, as named steps: state, firewall, control socket, bans restored, jails,
-//! sources. [`Parts`] are what it runs with besides the config: the real ones, or a test's.
+//! The start-up, as named steps: state, firewall, control socket, bans (of jails no longer
+//! configured dropped, the kernel's adopted, the ledger's restored), jails, sources. [`Parts`] are what it runs with besides the config: the real ones, or a test's.
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,6 @@ use super::notify::{self, Notify};
 use super::resolver::{self, Resolve, SystemResolver};
 use super::timers::{self, Timers};
 use super::{Daemon, Options, audit, progress};
-use crate::ban::Change;
 use crate::config::Config;
 use crate::control::Server;
 use crate::firewall::{Backend, Firewall, Monitor};
@@ -106,7 +105,9 @@ impl Daemon {
         };
         // 3. the control socket
         d.open_control(parts.socket.as_deref())?;
-        // 4. bans: those the kernel has and the ledger not, then the ledger's into the kernel
+        // 4. bans: those of jails no longer configured lifted, those the kernel has and the
+        //    ledger not taken back, then the ledger's into the kernel
+        d.drop_unconfigured_jails();
         d.adopt_kernel_bans(now);
         d.restore(now)?;
         // 5. jails, with the failures saved before the restart
@@ -144,6 +145,13 @@ impl Daemon {
         }
     }
 
+    /// Bans in bans.json of jails the config no longer has are lifted, as a reload would
+    /// have: the firewall has no sets for them, and they must not keep banjo from starting.
+    pub(super) fn drop_unconfigured_jails(&mut self) {
+        let cfg = &self.cfg;
+        self.bans.drop_unconfigured_jails(|jail| cfg.jail(jail).is_some());
+    }
+
     /// Bans in the kernel that the state file does not know (banjo was killed between a ban
     /// and the next save) are taken back into the ledger with the time they have left.
     fn adopt_kernel_bans(&mut self, now: Timestamp) {
@@ -158,12 +166,10 @@ impl Daemon {
         }
     }
 
-    /// Puts every active ban of the ledger into the kernel, with the time it has left.
+    /// Puts every active ban of the ledger into the kernel, with the time it has left; a ban
+    /// the kernel refuses is marked, not fatal.
     fn restore(&mut self, now: Timestamp) -> Result<()> {
-        let wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
-        self.enforce
-            .firewall()
-            .reconcile(&wanted)
+        self.reconcile(now)
             .context("cannot restore the bans into nftables")?;
         for ban in self.bans.ledger().all() {
             audit::restore(ban);

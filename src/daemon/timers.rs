@@ -1,4 +1,5 @@
-//! The periodic jobs: one [`Every`] per job (save, STATUS=, watchdog, table check), each
+//! The periodic jobs: one [`Every`] per job (save, STATUS=, watchdog, table check, refused
+//! bans tried again), each
 //! job's work in the room that owns it. Nothing here is a flag or a `last_*` field.
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// How often the table is checked even without a monitor event.
 pub const CHECK_TABLE_EVERY: Duration = Duration::from_secs(10);
+/// How often the bans the kernel refused are tried again (a full set may have room now).
+pub const RETRY_REFUSED_EVERY: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps: the jobs above are served within this.
 pub const LONGEST_SLEEP: Duration = Duration::from_secs(1);
 
@@ -53,6 +56,7 @@ pub struct Timers {
     /// Half of WatchdogSec=, when systemd set one.
     watchdog: Option<Every>,
     check_table: Every,
+    retry_refused: Every,
 }
 
 impl Timers {
@@ -62,6 +66,7 @@ impl Timers {
             status: Every::new(STATUS_EVERY, now),
             watchdog: watchdog.map(|w| Every::new(w / 2, now)),
             check_table: Every::new(CHECK_TABLE_EVERY, now),
+            retry_refused: Every::new(RETRY_REFUSED_EVERY, now),
         }
     }
 
@@ -90,6 +95,11 @@ impl Daemon {
         }
         if self.timers.check_table.due(now) && !self.enforce.table_exists() {
             self.reapply("the table was gone");
+        }
+        if self.timers.retry_refused.due(now) {
+            // sent with the next turn's changes, which follows within a second
+            let retry = self.bans.refused(jiff::Timestamp::now());
+            self.enforce.queue_all(retry);
         }
     }
 }

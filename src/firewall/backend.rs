@@ -4,15 +4,16 @@
 
 use std::time::Duration;
 
-use super::{Change, Firewall, FirewallError, Layout, ReconcileReport, Target};
+use super::{Applied, Change, Firewall, FirewallError, Layout, ReconcileReport, Target};
 
 /// What the daemon asks of a firewall. Errors are the netlink firewall's.
 pub trait Backend {
     /// Table, chains, sets and rules as `layout` says, keeping the elements of the sets that
     /// stay (a reload or restart unbans no one).
     fn apply(&mut self, layout: &Layout) -> Result<(), FirewallError>;
-    /// The ledger's changes (see [`Firewall::change`]).
-    fn change(&mut self, changes: &[Change]) -> Result<(), FirewallError>;
+    /// The ledger's changes (see [`Firewall::change`]); an element the kernel refuses is left
+    /// out and listed in [`Applied::refused`], never an error that keeps the others out.
+    fn change(&mut self, changes: &[Change]) -> Result<Applied, FirewallError>;
     /// Makes the sets hold exactly the additions in `wanted` (see [`Firewall::reconcile`]).
     fn reconcile(&mut self, wanted: &[Change]) -> Result<ReconcileReport, FirewallError>;
     /// A jail's bans as the kernel holds them, with their time left (`None`: permanent).
@@ -28,7 +29,7 @@ impl Backend for Firewall {
         Firewall::apply(self, layout)
     }
 
-    fn change(&mut self, changes: &[Change]) -> Result<(), FirewallError> {
+    fn change(&mut self, changes: &[Change]) -> Result<Applied, FirewallError> {
         Firewall::change(self, changes)
     }
 

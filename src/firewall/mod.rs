@@ -7,7 +7,9 @@
 //!   did not change, so a reload or restart unbans no one.
 //! - [`Firewall::change`] applies the ban ledger's [`Change`]s, [`Firewall::reconcile`] makes
 //!   the sets hold the ledger's whole view, in as few transactions as the socket buffer allows
-//!   (100k bans: one or two).
+//!   (100k bans: one or two). An element the kernel refuses (for whatever reason) is left out
+//!   and the rest sent again: it comes back in [`Applied::refused`] /
+//!   [`ReconcileReport::refused`], never as an error that keeps the other bans out.
 //! - [`Monitor`] reports changes to banjo's table made by anyone else.
 //! - [`Backend`] is what the daemon asks of a firewall; [`Recording`] is the fake the daemon's
 //!   wiring is tested with, without root.
@@ -47,7 +49,8 @@ pub use recording::{Call, Recording};
 
 use elements::{DumpedElem, Placed, Present, SetKind};
 use nfnl::{NfSocket, SendError};
-use txn::{ElemOp, ElementTxns, JailSet, Txn};
+pub use txn::Refusal;
+use txn::{ElemOp, ElementTxns, JailSet, Sent, Txn};
 
 /// banjo's own handles in this process: the netlink ports of open [`Firewall`]s (events they
 /// cause are not changes for a [`Monitor`]) and the tables they applied (the ones a
@@ -116,7 +119,7 @@ pub struct Layout {
 }
 
 /// What [`Firewall::reconcile`] changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ReconcileReport {
     /// Wanted and missing: added.
     pub added: usize,
@@ -126,6 +129,24 @@ pub struct ReconcileReport {
     pub removed: usize,
     /// Transactions it took.
     pub transactions: usize,
+    /// Changes the kernel refused (counted in none of the above); every other one was made.
+    pub refused: Vec<Refusal>,
+}
+
+/// What [`Firewall::change`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Transactions it took.
+    pub transactions: usize,
+    /// Changes the kernel refused; every other one was made.
+    pub refused: Vec<Refusal>,
+}
+
+impl Applied {
+    fn join(&mut self, other: Applied) {
+        self.transactions += other.transactions;
+        self.refused.extend(other.refused);
+    }
 }
 
 /// banjo's handle on nf_tables in the network namespace of the thread that opened it.
@@ -243,8 +264,9 @@ impl Firewall {
     /// Applies the ledger's changes: removals first, then additions with their kernel timeouts
     /// (a ban that exists gets the new timeout); when a target appears more than once in a
     /// jail, its last change counts. Each part in one transaction unless it does not fit the
-    /// socket buffer; removing what is not there is no error.
-    pub fn change(&mut self, changes: &[Change]) -> Result<(), FirewallError> {
+    /// socket buffer; removing what is not there is no error. Changes the kernel refuses are
+    /// left out and listed in [`Applied::refused`].
+    pub fn change(&mut self, changes: &[Change]) -> Result<Applied, FirewallError> {
         let mut last: HashMap<(&str, Target), usize> = HashMap::new();
         for (i, c) in changes.iter().enumerate() {
             last.insert((c.jail().as_str(), c.target()), i);
@@ -263,16 +285,18 @@ impl Firewall {
                 Change::Remove { jail, target } => removes.push((jail.as_str(), *target)),
             }
         }
+        let mut applied = Applied::default();
         if !removes.is_empty() {
-            self.remove_elements(&removes)?;
+            applied.join(self.remove_elements(&removes)?);
         }
         if !adds.is_empty() {
-            self.add_elements(&adds)?;
+            applied.join(self.add_elements(&adds)?);
         }
-        Ok(())
+        self.last_transactions = applied.transactions;
+        Ok(applied)
     }
 
-    fn add_elements(&mut self, adds: &[(&str, Target, Option<Duration>)]) -> Result<(), FirewallError> {
+    fn add_elements(&mut self, adds: &[(&str, Target, Option<Duration>)]) -> Result<Applied, FirewallError> {
         let groups = self.group(adds.iter().copied())?;
         let mut attempt = 0;
         loop {
@@ -287,7 +311,7 @@ impl Firewall {
         }
     }
 
-    fn ban_groups(&mut self, groups: &Groups) -> Result<(), FirewallError> {
+    fn ban_groups(&mut self, groups: &Groups) -> Result<Applied, FirewallError> {
         let mut txns = ElementTxns::new(self.sock.send_limit());
         for (set, items) in groups {
             if set.kind.is_net() {
@@ -305,13 +329,21 @@ impl Firewall {
                 txns.write(set, "banning", &[ElemOp::Add], &new);
             }
         }
-        self.last_transactions = txns.send(&mut self.sock, "banning")?;
-        tracing::debug!(transactions = self.last_transactions, "bans added");
-        Ok(())
+        let Sent {
+            transactions,
+            refused,
+        } = txns.send(&mut self.sock, "banning")?;
+        self.last_transactions = transactions;
+        tracing::debug!(transactions, refused = refused.len(), "bans added");
+        Ok(Applied {
+            transactions,
+            refused,
+        })
     }
 
-    /// Removes bans; bans that are not there are no error.
-    fn remove_elements(&mut self, removes: &[(&str, Target)]) -> Result<(), FirewallError> {
+    /// Removes bans; bans that are not there are no error. Removals the kernel refuses are
+    /// left out and listed in [`Applied::refused`].
+    fn remove_elements(&mut self, removes: &[(&str, Target)]) -> Result<Applied, FirewallError> {
         let groups = self.group(removes.iter().map(|(j, t)| (*j, *t, None)))?;
         let mut attempt = 0;
         loop {
@@ -333,9 +365,15 @@ impl Firewall {
             match txns.send(&mut self.sock, "unbanning") {
                 Err(e) if attempt < 3 && e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
-                Ok(n) => {
-                    self.last_transactions = n;
-                    return Ok(());
+                Ok(Sent {
+                    transactions,
+                    refused,
+                }) => {
+                    self.last_transactions = transactions;
+                    return Ok(Applied {
+                        transactions,
+                        refused,
+                    });
                 }
             }
         }
@@ -389,6 +427,9 @@ impl Firewall {
     }
 
     fn reconcile_groups(&mut self, groups: &Groups) -> Result<ReconcileReport, FirewallError> {
+        const REMOVING: &str = "reconciling (removing)";
+        const REFRESHING: &str = "reconciling (refreshing)";
+        const ADDING: &str = "reconciling (adding)";
         let mut report = ReconcileReport::default();
         let mut txns = ElementTxns::new(self.sock.send_limit());
         let refresh: &[ElemOp] = if self.destroy {
@@ -427,14 +468,24 @@ impl Firewall {
             } else {
                 ElemOp::Del
             };
-            txns.write(set, "reconciling (removing)", &[del], &removes);
-            txns.write(set, "reconciling (refreshing)", refresh, &refreshes);
-            txns.write(set, "reconciling (adding)", &[ElemOp::Add], &adds);
+            txns.write(set, REMOVING, &[del], &removes);
+            txns.write(set, REFRESHING, refresh, &refreshes);
+            txns.write(set, ADDING, &[ElemOp::Add], &adds);
             report.added += adds.len();
             report.refreshed += refreshes.len();
             report.removed += removes.len();
         }
-        report.transactions = txns.send(&mut self.sock, "reconciling bans")?;
+        let sent = txns.send(&mut self.sock, "reconciling bans")?;
+        for refusal in &sent.refused {
+            let count = match refusal.action.as_str() {
+                REMOVING => &mut report.removed,
+                REFRESHING => &mut report.refreshed,
+                _ => &mut report.added,
+            };
+            *count = count.saturating_sub(1);
+        }
+        report.transactions = sent.transactions;
+        report.refused = sent.refused;
         self.last_transactions = report.transactions;
         Ok(report)
     }

@@ -2,13 +2,15 @@
 //! tested with (tests/pipeline.rs) without root. It keeps every call in order and the sets as a
 //! kernel would hold them (without timing anything out: the ledger's expiries remove them), so
 //! a restart can adopt and a reconcile can compare. Clones share one record: the test keeps
-//! one and hands the daemon another.
+//! one and hands the daemon another. A test can make it refuse elements
+//! ([`Recording::refuse`]) as the kernel does (a full set, a timeout out of range): each one
+//! left out alone, the rest applied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Backend, Change, FirewallError, Layout, ReconcileReport, Target};
+use super::{Applied, Backend, Change, FirewallError, Layout, ReconcileReport, Refusal, Target};
 use crate::name::JailName;
 
 /// One call, as the daemon made it.
@@ -25,6 +27,8 @@ struct Record {
     calls: Vec<Call>,
     layout: Option<Layout>,
     sets: BTreeMap<(JailName, Target), Option<Duration>>,
+    /// Elements it refuses to add, with the errno a kernel would give.
+    refuse: BTreeMap<(JailName, Target), i32>,
 }
 
 /// See the module documentation.
@@ -64,6 +68,17 @@ impl Recording {
         self.lock().sets.get(&(JailName::from(jail), target)).copied()
     }
 
+    /// From now on, refuses to add `target` to `jail`'s set, as the kernel does with `errno`
+    /// (`libc::ENFILE`: the set is full): left out, listed in the answer's `refused`.
+    pub fn refuse(&self, jail: &str, target: Target, errno: i32) {
+        self.lock().refuse.insert((JailName::from(jail), target), errno);
+    }
+
+    /// Takes `target` in `jail` again (the set has room now).
+    pub fn accept(&self, jail: &str, target: Target) {
+        self.lock().refuse.remove(&(JailName::from(jail), target));
+    }
+
     /// Puts an element in as someone else (or a banjo killed before its save) would have.
     pub fn insert(&self, jail: &str, target: Target, timeout: Option<Duration>) {
         self.lock().sets.insert((JailName::from(jail), target), timeout);
@@ -71,6 +86,21 @@ impl Recording {
 }
 
 impl Record {
+    /// The refusal of adding `target` to `jail`, when the test asked for one.
+    fn refusal(&self, jail: &JailName, target: Target, action: &str) -> Option<Refusal> {
+        let errno = *self.refuse.get(&(jail.clone(), target))?;
+        Some(Refusal {
+            jail: jail.to_string(),
+            target,
+            action: action.to_string(),
+            error: FirewallError::Kernel {
+                action: format!("{action}: {target} in jail {jail}"),
+                errno,
+                detail: None,
+            },
+        })
+    }
+
     fn known(&self, jail: &str) -> Result<(), FirewallError> {
         let layout = self
             .layout
@@ -97,20 +127,31 @@ impl Backend for Recording {
         Ok(())
     }
 
-    fn change(&mut self, changes: &[Change]) -> Result<(), FirewallError> {
+    fn change(&mut self, changes: &[Change]) -> Result<Applied, FirewallError> {
         let mut record = self.lock();
         for c in changes {
             record.known(c.jail())?;
         }
         record.calls.push(Call::Change(changes.to_vec()));
+        let mut applied = Applied {
+            transactions: 1,
+            ..Applied::default()
+        };
         for c in changes {
             let key = (c.jail().clone(), c.target());
             match c {
-                Change::Add { timeout, .. } => record.sets.insert(key, *timeout),
-                Change::Remove { .. } => record.sets.remove(&key),
+                Change::Add { timeout, .. } => match record.refusal(c.jail(), c.target(), "banning") {
+                    Some(refusal) => applied.refused.push(refusal),
+                    None => {
+                        record.sets.insert(key, *timeout);
+                    }
+                },
+                Change::Remove { .. } => {
+                    record.sets.remove(&key);
+                }
             };
         }
-        Ok(())
+        Ok(applied)
     }
 
     fn reconcile(&mut self, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
@@ -127,9 +168,20 @@ impl Backend for Recording {
                 Change::Remove { .. } => None,
             })
             .collect();
+        let refused: BTreeSet<(JailName, Target)> = wanted
+            .keys()
+            .filter(|k| record.refuse.contains_key(*k))
+            .cloned()
+            .collect();
+        let wanted: BTreeMap<_, _> = wanted.into_iter().filter(|(k, _)| !refused.contains(k)).collect();
         let report = ReconcileReport {
             removed: record.sets.keys().filter(|k| !wanted.contains_key(*k)).count(),
             added: wanted.keys().filter(|k| !record.sets.contains_key(*k)).count(),
+            transactions: 1,
+            refused: refused
+                .iter()
+                .filter_map(|(jail, target)| record.refusal(jail, *target, "reconciling (adding)"))
+                .collect(),
             ..ReconcileReport::default()
         };
         record.sets = wanted;
@@ -204,5 +256,29 @@ mod tests {
         assert_eq!((report.added, report.removed), (1, 0));
         assert_eq!(seen.changes().len(), 2, "reconciles are not changes");
         assert!(matches!(seen.calls()[0], Call::Apply(_)));
+    }
+
+    #[test]
+    fn a_refused_element_is_left_out_alone_and_listed() {
+        let seen = Recording::new();
+        let mut fw: Box<dyn Backend> = Box::new(seen.clone());
+        fw.apply(&layout()).unwrap();
+        let (a, b): (Target, Target) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let add = |target| Change::Add {
+            jail: "sshd".into(),
+            target,
+            timeout: None,
+        };
+        seen.refuse("sshd", a, libc::ENFILE);
+        let applied = fw.change(&[add(a), add(b)]).unwrap();
+        assert_eq!(applied.refused.len(), 1);
+        assert_eq!(applied.refused[0].target, a);
+        assert_eq!(applied.refused[0].error.errno(), Some(libc::ENFILE));
+        assert_eq!((seen.holds("sshd", a), seen.holds("sshd", b)), (None, Some(None)));
+        let report = fw.reconcile(&[add(a), add(b)]).unwrap();
+        assert_eq!(report.refused.len(), 1, "a reconcile refuses it too");
+        seen.accept("sshd", a);
+        assert!(fw.change(&[add(a)]).unwrap().refused.is_empty());
+        assert_eq!(seen.holds("sshd", a), Some(None));
     }
 }

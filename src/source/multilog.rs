@@ -85,7 +85,7 @@ impl Pipe {
         } = self;
         let open = reader.read_available(&mut |line: &[u8]| {
             *lines += 1;
-            let entry = match times.find(line, now) {
+            let mut entry = match times.find(line, now) {
                 Some(found) => Entry {
                     time: Some(found.time),
                     text: time::cut(line, &found, cut).to_vec(),
@@ -95,6 +95,7 @@ impl Pipe {
                     text: line.to_vec(),
                 },
             };
+            crate::source::one_record(&mut entry.text);
             each(entry);
         })?;
         if !open {
