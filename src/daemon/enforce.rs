@@ -69,16 +69,16 @@ impl Enforce {
                 )
             }),
         };
-        match removes.is_empty() {
-            true => {}
-            false => match self.firewall.change(&removes) {
+        if !removes.is_empty() {
+            match self.firewall.change(&removes) {
                 Ok(applied) => {
                     for r in applied.refused {
-                        tracing::error!(jail = %r.jail, ip = %r.target, "nftables refused to lift the ban: {}", r.error);
+                        let (jail, ip) = (&r.jail, r.target);
+                        tracing::error!(%jail, %ip, "nftables refused to lift the ban: {}", r.error);
                     }
                 }
                 Err(e) => tracing::debug!("nftables unban: {e}"),
-            },
+            }
         }
         Ok((adds, added?))
     }
