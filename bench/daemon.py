@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, daemon part: banjo run measured in private namespaces (root needed).
+"""bench/daemon.py: the daemon suite of make bench: banjo run measured in private namespaces.
 
   ban latency   journal write -> element in the kernel set (seen by `nft monitor`), p50/p99
                 over N bans (one failure each: maxretry = 1)
@@ -9,7 +9,11 @@
   memory        RSS idle (after start) and with 100k bans
 
 Nothing touches the host: the journald, the nftables table and the addresses all live in
-namespaces this script makes and removes. Usage: bench/daemon.py BANJO [--bans N] [--entries N]
+namespaces this script makes and removes (root needed).
+
+usage: bench/daemon.py BANJO [--bans N] [--restore N] [--entries N] [--only NAME,...] [--json FILE]
+Each measurement is a function of (lab, binary, args) returning a dict of figures, listed in
+MEASUREMENTS; each gets a fresh Lab. --json writes {name: figures} for bench/report.py.
 """
 import argparse
 import json
@@ -24,63 +28,38 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from journald import PrivateJournald, wait_for  # noqa: E402
+
 
 def sh(*args, **kw):
     return subprocess.run(args, check=True, **kw)
 
 
 class Lab:
-    """A private journald (own mount namespace) and a server network namespace."""
+    """A private journald (bench/journald.py) and a server network namespace, made and removed
+    per measurement."""
+
+    wait = staticmethod(wait_for)
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="banjo-bench.")
         self.ns = f"banjo-bench-{os.getpid()}"
-        for d in ("run-systemd", "runlog/journal", "varlog/journal", "state", "runtime"):
+        for d in ("state", "runtime"):
             os.makedirs(os.path.join(self.dir, d))
-        os.makedirs("/run/log", exist_ok=True)  # a mount point (an empty directory) if missing
-        with open(os.path.join(self.dir, "journald.conf"), "w") as f:
-            f.write("[Journal]\nStorage=volatile\nReadKMsg=no\nRateLimitBurst=0\nRateLimitIntervalSec=0\n"
-                    "ForwardToSyslog=no\nForwardToWall=no\nRuntimeMaxUse=2G\n")
-        d = self.dir
-        self.holder = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             f"mount --bind {d}/run-systemd /run/systemd && mount --bind {d}/runlog /run/log && "
-             f"mount --bind {d}/varlog /var/log && mount --bind {d}/journald.conf /etc/systemd/journald.conf "
-             "&& exec sleep infinity"])
-        self.wait(lambda: "run/systemd" in open(f"/proc/{self.holder.pid}/mounts").read(), "mount namespace")
-        self.journald = subprocess.Popen(self.in_ns(["/lib/systemd/systemd-journald"]))
-        self.socket = os.path.join(d, "run-systemd/journal/socket")
-        self.wait(lambda: os.path.exists(self.socket), "journald")
+        self.journald = PrivateJournald(self.dir)
         sh("ip", "netns", "add", self.ns)
         sh("ip", "-n", self.ns, "link", "set", "lo", "up")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
 
     def in_ns(self, argv, net=False):
-        pre = ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt"]
-        if net:
-            pre += [f"--net=/run/netns/{self.ns}"]
-        return pre + argv
-
-    @staticmethod
-    def wait(cond, what, timeout=10):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                if cond():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise SystemExit(f"timed out waiting for {what}")
+        """argv in the journald's mount namespace, and with net=True in the server's netns."""
+        return self.journald.in_ns(argv, [f"--net=/run/netns/{self.ns}"] if net else [])
 
     def send(self, ident, message):
-        self.sock.sendto(f"SYSLOG_IDENTIFIER={ident}\nMESSAGE={message}\n".encode(), self.socket)
+        self.journald.send(ident, message)
 
     def close(self):
-        for p in (self.journald, self.holder):
-            p.kill()
-            p.wait()
+        self.journald.stop()
         subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -219,8 +198,11 @@ def intake(lab, binary, entries):
         lab.send(ident, msg)
         if i % 5000 == 4999:
             time.sleep(0.01)  # let journald keep up with the socket
-    want = entries
-    Lab.wait(lambda: int(subprocess.run(lab.in_ns(["journalctl", "-q", "-o", "cat", "--no-pager"]), capture_output=True).stdout.count(b"\n")) >= want,
+    # entries from one socket are stored in order: the last one there means all are (a
+    # lookup by field is cheap, where counting a 1M-entry journal on every poll was not)
+    lab.send("banjo-bench", "end of fill")
+    end = lab.in_ns(["journalctl", "-q", "-o", "cat", "--no-pager", "MESSAGE=end of fill"])
+    Lab.wait(lambda: subprocess.run(end, capture_output=True).stdout.count(b"\n") == 1,
              "journald to store the entries", timeout=600)
     fill_s = time.monotonic() - t0
     t = time.monotonic()
@@ -269,28 +251,40 @@ def idle(lab, binary):
         b.stop()
 
 
+# name -> function(lab, binary, args): figures. A new measurement is a function and a line here.
+MEASUREMENTS = {
+    "idle": lambda lab, binary, a: idle(lab, binary),
+    "latency-journal": lambda lab, binary, a: latency(lab, binary, a.bans),
+    "latency-fifo": lambda lab, binary, a: latency(lab, binary, a.bans, fifo=True),
+    "restore": lambda lab, binary, a: restore(lab, binary, a.restore),
+    "intake": lambda lab, binary, a: intake(lab, binary, a.entries),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("banjo")
     ap.add_argument("--bans", type=int, default=1000)
     ap.add_argument("--restore", type=int, default=100000)
     ap.add_argument("--entries", type=int, default=1000000)
+    ap.add_argument("--only", default="", help="comma-separated names of MEASUREMENTS")
+    ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/daemon.py needs root (namespaces, nftables)")
     binary = os.path.realpath(a.banjo)
+    only = [n for n in a.only.split(",") if n] or list(MEASUREMENTS)
     results = {}
-    for name, fn in (("idle", lambda lab: idle(lab, binary)),
-                     ("latency-journal", lambda lab: latency(lab, binary, a.bans)),
-                     ("latency-fifo", lambda lab: latency(lab, binary, a.bans, fifo=True)),
-                     ("restore", lambda lab: restore(lab, binary, a.restore)),
-                     ("intake", lambda lab: intake(lab, binary, a.entries))):
+    for name in only:
         lab = Lab()
         try:
-            results[name] = fn(lab)
+            results[name] = MEASUREMENTS[name](lab, binary, a)
         finally:
             lab.close()
-        print(f"{name:8} {json.dumps(results[name])}", flush=True)
+        print(f"{name:16} {json.dumps(results[name])}", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

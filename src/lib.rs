@@ -1,14 +1,34 @@
 //! banjo: a systemd-native replacement for fail2ban.
 //!
-//! The data flow is the module tree: `source` produces entries, `filter` matches them,
-//! `config` says which filters and thresholds each jail uses, `cli` is what the admin types.
-pub mod ban;
-pub mod cli;
-pub mod config;
-pub mod control;
-pub mod daemon;
-pub mod filter;
-pub mod firewall;
-pub mod jail;
-pub mod source;
+//! The modules in the order the data flows (ARCHITECTURE.md has the picture):
+//! `source` produces entries, `filter` matches them, `jail` counts failures and decides bans,
+//! `ban` keeps the ledger of bans and says what must change in the kernel, `firewall` makes
+//! nftables hold it. `daemon` wires them together and does the I/O; `control` is the socket
+//! the command line talks to; `fail2ban` reads a fail2ban directory for `banjo
+//! import-fail2ban`; `cli` is what the admin types. `config` is read by all of them.
+//! At the bottom, importing nothing of banjo's: `addr`, `time`, `name` (the shared
+//! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls).
+#![deny(unsafe_code)]
+
+// the shared vocabulary: imports nothing of banjo's
+pub mod addr;
+pub mod name;
 pub mod state;
+pub mod sys;
+pub mod time;
+
+// what the admin wrote
+pub mod config;
+
+// the flow: entry → filter → jail → ban → firewall
+pub mod source;
+pub mod filter;
+pub mod jail;
+pub mod ban;
+pub mod firewall;
+
+// the wiring and the ways in
+pub mod daemon;
+pub mod control;
+pub mod fail2ban;
+pub mod cli;

@@ -1,6 +1,8 @@
 //! The `banjo` binary as an admin runs it: test-filter on files, stdin and journal files,
 //! check on good and bad configs.
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn banjo(args: &[&str]) -> Output {
@@ -195,19 +197,9 @@ fn bad_regex_names_the_filter_and_position() {
     assert!(stderr(&o).contains("failregex 1"), "{}", stderr(&o));
 }
 
-fn journal_remote() -> Option<PathBuf> {
-    [
-        "/lib/systemd/systemd-journal-remote",
-        "/usr/lib/systemd/systemd-journal-remote",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-}
-
 #[test]
 fn test_filter_reads_journal_files_with_matches() {
-    let Some(remote) = journal_remote() else {
+    let Some(remote) = common::journal::journal_remote() else {
         eprintln!("SKIP: systemd-journal-remote is not installed (make deps installs it)");
         return;
     };
@@ -291,10 +283,54 @@ fn check_names_file_key_and_fix_for_bad_values() {
     )
     .unwrap();
     let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78), "EX_CONFIG");
     let e = stderr(&o);
     assert!(e.contains("config.toml: jails.dovecot.maxretry = \"six\""), "{e}");
     assert!(e.contains("did you mean `findtime`"), "{e}");
+}
+
+/// `banjo check` refuses what cannot work, each with file, key and reason: a ban longer than
+/// nftables can time, a datepattern banjo does not understand (here in a fail2ban filter
+/// file), a failregex with two address tags that can both match.
+#[test]
+fn check_refuses_what_cannot_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("app.conf");
+    std::fs::write(
+        &conf,
+        "[Definition]\nfailregex = ^auth failed from <HOST>$\ndatepattern = ^%%Q %%Z\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[filters.two]\nfailregex = [\"from <HOST> via <ADDR>\"]\n\
+             [jails.app]\nfilter = {:?}\njournal = [\"SYSLOG_IDENTIFIER=app\"]\n\
+             [jails.two]\njournal = [\"SYSLOG_IDENTIFIER=two\"]\n\
+             [jails.long]\nfilter = \"two\"\njournal = [\"SYSLOG_IDENTIFIER=long\"]\nbantime = \"1000y\"\n",
+            conf.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert_eq!(o.status.code(), Some(78), "EX_CONFIG: {}", stdout(&o));
+    let e = stderr(&o);
+    let file = cfg.display().to_string();
+    assert!(
+        e.contains(&format!("{file}: jails.app.filter"))
+            && e.contains(&format!("{}: datepattern", conf.display())),
+        "{e}"
+    );
+    assert!(e.contains("not one banjo understands"), "{e}");
+    assert!(
+        e.contains(&format!("{file}: jails.long.bantime = \"1000y\"")) && e.contains("584 years"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("{file}: filters.two.failregex")) && e.contains("two address tags"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -302,13 +338,33 @@ fn check_on_missing_or_empty_config_explains() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
     let o = banjo(&["--config", missing.to_str().unwrap(), "check"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78));
     assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
     let empty = dir.path().join("empty.toml");
     std::fs::write(&empty, "").unwrap();
     let o = banjo(&["--config", empty.to_str().unwrap(), "check"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(78));
     assert!(stderr(&o).contains("no enabled jails"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_with_a_config_that_does_not_validate_exits_78_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[jails.dovecot]\njournal = [\"_SYSTEMD_UNIT=dovecot.service\"]\nmaxretry = \"six\"\n",
+    )
+    .unwrap();
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "run", "--log", "stderr"]);
+    assert_eq!(
+        o.status.code(),
+        Some(78),
+        "EX_CONFIG, so systemd does not restart it"
+    );
+    assert!(stderr(&o).contains("jails.dovecot.maxretry"), "{}", stderr(&o));
+    let o = banjo(&["--help"]);
+    assert!(stdout(&o).contains("78"), "the exit codes are in --help");
 }
 
 #[test]

@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use banjo::ban::Target;
+use banjo::addr::Target;
 use banjo::config::BanTime;
 use banjo::control::{
     Access, BannedAddr, ControlError, Explain, FailureLine, Handler, JailExplain, JailStats, JailStatus,
-    JailSummary, Server, Status,
+    JailSummary, MultilineMemory, Server, Status,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -54,6 +54,7 @@ impl Fake {
             left: until.map(|u| t(u).duration_since(now()).as_secs() as u64),
             count: 1,
             failures: 5,
+            refused: None,
         };
         Fake {
             bans: vec![
@@ -86,6 +87,7 @@ impl Handler for Fake {
                 jail: j.to_string(),
                 sources: sources(j),
                 banned: self.count(j),
+                refused: 0,
             })
             .collect();
         Status::new(t("2025-03-01T09:00:00Z"), now(), jails)
@@ -104,6 +106,11 @@ impl Handler for Fake {
             currently_banned: self.count(jail),
             total_banned: 4,
             banned: self.banned(Some(jail))?,
+            multiline: (jail == "sshd").then_some(MultilineMemory {
+                connections: 3,
+                evicted: 1,
+                expired: 40,
+            }),
         })
     }
 
@@ -144,6 +151,7 @@ impl Handler for Fake {
             left: length.map(|d| d.as_secs()),
             count: 0,
             failures: 0,
+            refused: None,
         };
         self.bans.push(ban.clone());
         Ok(ban)
@@ -219,13 +227,7 @@ impl Daemon {
             thread::spawn(move || {
                 let mut fake = Fake::new(reloads);
                 while !stop.load(Ordering::SeqCst) {
-                    let mut pfd = libc::pollfd {
-                        fd: server.wake_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: one valid pollfd; the server (and its fd) outlives the call.
-                    unsafe { libc::poll(&mut pfd, 1, 20) };
+                    let _ = banjo::sys::readable(server.wake_fd(), Duration::from_millis(20));
                     server.handle_pending(&mut fake);
                 }
             })
@@ -320,6 +322,7 @@ fn read_commands_print_tables() {
         "2001:db8::/64",
         "permanent",
         "input (inet)",
+        "3 open, 1 evicted (cap reached), 40 expired",
     ] {
         assert!(out.contains(want), "{want} missing: {out}");
     }
@@ -537,6 +540,101 @@ fn socket_file_permissions_deny_with_exit_4() {
     let o = d.banjo_as_nobody(&["status"]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
+}
+
+/// Holds `n` connections to `socket` that never send a byte, as uid nobody, opening a new one
+/// whenever the server closes one, until killed. Prints "holding" once the first `n` are open.
+const IDLE_HOLDER: &str = r#"
+import socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+held, opened, said = [], 0, False
+while True:
+    alive = []
+    for s in held:
+        try:
+            if s.recv(4096, socket.MSG_DONTWAIT) == b"":
+                s.close()
+            else:
+                s.close()
+        except BlockingIOError:
+            alive.append(s)
+        except OSError:
+            s.close()
+    held = alive
+    while len(held) < n:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            break
+        held.append(s)
+        opened += 1
+    if not said and opened >= n:
+        print("holding", flush=True)
+        said = True
+    time.sleep(0.05)
+"#;
+
+/// 500 connections that say nothing, held by an unprivileged uid that is even in the admin
+/// group (so it may ask anything), used to keep every slot and with it root out: root's
+/// status, ban and unban are answered, each within a second, all along.
+#[test]
+fn five_hundred_idle_connections_of_another_uid_never_keep_root_out() {
+    if !can_switch_user() {
+        return;
+    }
+    let d = Daemon::start(Access {
+        admin_group: Some(group_name(NOBODY)),
+        read_group: Some(group_name(NOBODY)),
+    });
+    d.open_to_everyone();
+    let mut holder = Killed(
+        Command::new("python3")
+            .args(["-c", IDLE_HOLDER])
+            .arg(d.socket())
+            .arg("500")
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the idle connections"),
+    );
+    let mut said = [0u8; 8];
+    holder
+        .0
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut said)
+        .expect("the holder opened its 500 connections");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut rounds = 0;
+    while Instant::now() < deadline {
+        for args in [
+            &["status"][..],
+            &["ban", "sshd", "192.0.2.77", "--time", "1h"],
+            &["unban", "sshd", "192.0.2.77"],
+        ] {
+            let asked = Instant::now();
+            let o = d.banjo(args);
+            let took = asked.elapsed();
+            assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
+            assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
+        }
+        rounds += 1;
+    }
+    assert!(rounds >= 3, "only {rounds} rounds in 4 s");
+}
+
+/// A child process killed (and reaped) when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Sends `bytes` on a fresh connection; returns the response and whether the server closed.

@@ -73,11 +73,13 @@ impl Scene {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn harness_native_datagram_uses_binary_form_only_for_newlines() {
-    let d = native_datagram(&[("MESSAGE", "one line"), ("MULTI", "a\nb")]);
-    let mut want = b"MESSAGE=one line\nMULTI\n".to_vec();
+fn harness_native_datagram_uses_binary_form_only_for_newlines_and_nul() {
+    let d = native_datagram(&[("MESSAGE", "one line\r"), ("MULTI", "a\nb"), ("NUL", "a\0b")]);
+    let mut want = b"MESSAGE=one line\r\nMULTI\n".to_vec();
     want.extend_from_slice(&3u64.to_le_bytes());
-    want.extend_from_slice(b"a\nb\n");
+    want.extend_from_slice(b"a\nb\nNUL\n");
+    want.extend_from_slice(&3u64.to_le_bytes());
+    want.extend_from_slice(b"a\0b\n");
     assert_eq!(d, want);
 }
 
@@ -566,6 +568,86 @@ fn kill9_restart_keeps_ban_and_does_not_double_count() {
     );
 }
 
+/// A password with CR, LF or NUL in it, sent by the client and logged by vchkpw inside its
+/// one journal entry (a LF used to make the line go uncounted). The MESSAGE is one record:
+/// each such failure counts, and the address is the one vchkpw wrote at the end, also when
+/// the password imitates the end of a line with another address.
+#[test]
+fn a_password_with_cr_lf_or_nul_is_still_counted() {
+    skip_unless_capable!();
+    let mut s = Scene::start("vpopmail.toml");
+    let send = |journal: &Journal, password: &str, addr: &str| {
+        let message =
+            format!("vchkpw-submission: password fail (pass: '{password}') postmaster@example.org:{addr}");
+        journal.send(&[("SYSLOG_IDENTIFIER", "vpopmail"), ("MESSAGE", &message)]);
+    };
+    let fake = s.lab.spare_attacker_ip(9);
+    for (n, byte) in ["\n", "\r", "\0", "\r\n"].iter().enumerate() {
+        let addr = s.lab.spare_attacker_ip(n as u8 + 1);
+        for _ in 0..3 {
+            send(&s.journal, &format!("x{byte}y"), &addr);
+        }
+        s.expect_banned("vpopmail-v4", &addr);
+    }
+    // a password ending like a whole vchkpw line: the real address, the last one, is taken
+    let addr = s.lab.attacker_ip.clone();
+    for byte in ["\n", "\0", "\r"] {
+        send(
+            &s.journal,
+            &format!("x') postmaster@example.org:{fake}{byte}"),
+            &addr,
+        );
+    }
+    s.expect_banned("vpopmail-v4", &addr);
+    assert!(!s.is_banned("vpopmail-v4", &fake), "{}", s.banjo.diagnostics());
+}
+
+/// The built-in sshd filter through journald: "Disconnecting: Too many authentication
+/// failures" counts for the address of its connection's (its pid's) "Connection from" line;
+/// an address with only context lines ("Connection from", "Connection closed") is not banned.
+#[test]
+fn sshd_multi_line_failures_ban_the_connections_address() {
+    skip_unless_capable!();
+    let mut s = Scene::start("sshd-multiline.toml");
+    let send = |journal: &Journal, pid: u32, message: &str| {
+        let pid = pid.to_string();
+        journal.send(&[
+            ("SYSLOG_IDENTIFIER", "sshd"),
+            ("SYSLOG_PID", &pid),
+            ("MESSAGE", message),
+        ]);
+    };
+    let (bad, quiet) = (s.lab.attacker_ip.clone(), s.lab.spare_attacker_ip(3));
+    let from = |addr: &str| format!("Connection from {addr} port 40022 on 10.0.0.1 port 22");
+    for pid in [4100, 4102, 4104] {
+        send(&s.journal, pid + 1, &from(&quiet));
+        send(&s.journal, pid, &from(&bad));
+        send(
+            &s.journal,
+            pid + 1,
+            &format!("Connection closed by {quiet} port 40022 [preauth]"),
+        );
+    }
+    s.journal
+        .wait_for_entries(&["SYSLOG_IDENTIFIER=sshd"], 9, Duration::from_secs(5))
+        .expect("the context lines are in the journal");
+    assert!(
+        holds_for(Duration::from_secs(1), || !s.is_banned("sshd-v4", &bad)
+            && !s.is_banned("sshd-v4", &quiet)),
+        "context lines banned\n{}",
+        s.banjo.diagnostics()
+    );
+    for pid in [4100, 4102] {
+        send(
+            &s.journal,
+            pid,
+            "Disconnecting: Too many authentication failures [preauth]",
+        );
+    }
+    s.expect_banned("sshd-v4", &bad);
+    assert!(!s.is_banned("sshd-v4", &quiet), "{}", s.banjo.diagnostics());
+}
+
 #[test]
 fn failures_logged_while_down_are_counted() {
     skip_unless_capable!();
@@ -851,6 +933,197 @@ fn control_commands_work_against_the_running_daemon() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-jail"));
     assert!(s.banjo.is_running(), "the daemon survives the refused request");
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `banjo ban --time 1000y` used to answer success while the kernel refused the element
+/// (ERANGE), and that one element then kept every other ban out of every batch: refused at the
+/// door now, and an element the kernel refuses for any other reason (here a set someone gave a
+/// size limit of two) is marked NOT blocked in the ledger, shown by ban, status and explain,
+/// while every other ban goes in; after an external flush the table comes back with all of them.
+#[test]
+fn a_ban_the_kernel_refuses_never_keeps_the_others_out() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = Lab::new();
+    // a set banjo adopts (same name, type and flags) but that holds two addresses at most
+    let made = lab.server.nft(&["add", "table", "inet", "banjo"]);
+    assert!(made.status.success());
+    let made = lab.server.nft(&[
+        "add",
+        "set",
+        "inet",
+        "banjo",
+        "vpopmail-v4",
+        "{ type ipv4_addr; flags timeout; size 2; }",
+    ]);
+    assert!(made.status.success(), "{}", stderr_of(&made));
+    let banjo = Banjo::start(&lab.server, &journal, &config("vpopmail.toml"));
+    let mut s = Scene { banjo, lab, journal };
+    s.banjo.wait_ready(READY);
+
+    // a time the kernel cannot hold is refused before anything is recorded
+    let too_long = s.lab.spare_attacker_ip(9);
+    let out = ctl(&s.banjo, &["ban", "vpopmail", &too_long, "--time", "1000y"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("longest ban nftables can time") && stderr_of(&out).contains("584 years"),
+        "{}",
+        stderr_of(&out)
+    );
+    let banned = ctl_json(&s.banjo, &["banned", "--json"]);
+    assert!(!banned.to_string().contains(&too_long), "{banned}");
+
+    // two fit; the third is refused by the kernel (set full), recorded, and said so
+    let (a, b, c) = (
+        s.lab.spare_attacker_ip(1),
+        s.lab.spare_attacker_ip(2),
+        s.lab.spare_attacker_ip(3),
+    );
+    ctl_json(&s.banjo, &["ban", "vpopmail", &a, "--time", "1h", "--json"]);
+    ctl_json(&s.banjo, &["ban", "vpopmail", &b, "--time", "1h", "--json"]);
+    let out = ctl(&s.banjo, &["ban", "vpopmail", &c, "--time", "1h"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    assert!(
+        stderr_of(&out).contains("NOT blocked") && stderr_of(&out).contains("the set is full"),
+        "{}",
+        stderr_of(&out)
+    );
+    s.expect_banned("vpopmail-v4", &a);
+    s.expect_banned("vpopmail-v4", &b);
+    assert!(!s.is_banned("vpopmail-v4", &c));
+    let out = stdout_of(&ctl(&s.banjo, &["status", "vpopmail"]));
+    assert!(out.contains(&format!("{c} in vpopmail is NOT blocked")), "{out}");
+    let out = stdout_of(&ctl(&s.banjo, &["status"]));
+    assert!(out.contains("3 (1 NOT blocked)"), "{out}");
+    let out = stdout_of(&ctl(&s.banjo, &["explain", &c]));
+    assert!(out.contains("NOT blocked: nftables refused it"), "{out}");
+    let jail = ctl_json(&s.banjo, &["status", "vpopmail", "--json"]);
+    let refused: Vec<&serde_json::Value> = jail["banned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| !b["refused"].is_null())
+        .collect();
+    assert_eq!(refused.len(), 1, "{jail}");
+    assert_eq!(refused[0]["addr"], c.as_str());
+
+    // a flush of the set is seen and every ban put back: two fit again, one is refused again
+    let out = s
+        .lab
+        .server
+        .nft(&["flush", "set", "inet", "banjo", "vpopmail-v4"]);
+    assert!(out.status.success());
+    let in_set = |s: &Scene| {
+        [&a, &b, &c]
+            .iter()
+            .filter(|x| s.is_banned("vpopmail-v4", x))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(3), || in_set(&s) == 2),
+        "two bans back after a flush of the set\n{}",
+        s.banjo.diagnostics()
+    );
+
+    // an external flush of the whole table: banjo makes its own set, and all three go in
+    let out = s.lab.server.nft(&["delete", "table", "inet", "banjo"]);
+    assert!(out.status.success());
+    for addr in [&a, &b, &c] {
+        s.expect_banned("vpopmail-v4", addr);
+    }
+    let refused_gone = wait_until(Duration::from_secs(3), || {
+        !ctl_json(&s.banjo, &["status", "vpopmail", "--json"])
+            .to_string()
+            .contains("refused\":\"")
+    });
+    assert!(
+        refused_gone,
+        "the mark goes once the kernel takes the ban\n{}",
+        s.banjo.diagnostics()
+    );
+    fails(&s.journal, &s.lab.attacker_ip.clone(), 3);
+    let attacker = s.lab.attacker_ip.clone();
+    s.expect_banned("vpopmail-v4", &attacker);
+}
+
+/// A state file written before banjo knew the kernel's limit (or edited by hand) holds a ban
+/// of 1000 years: banjo used to fail to start (every restore batch refused). It starts, every
+/// ban is back in a flushed table, the long one with the longest timeout the kernel takes.
+#[test]
+fn a_restart_with_a_thousand_year_ban_in_the_state_file_restores_everything() {
+    skip_unless_capable!();
+    let mut s = Scene::start("vpopmail.toml");
+    let (short, long) = (s.lab.spare_attacker_ip(1), s.lab.spare_attacker_ip(2));
+    ctl_json(&s.banjo, &["ban", "vpopmail", &short, "--time", "1h", "--json"]);
+    ctl_json(&s.banjo, &["ban", "vpopmail", &long, "--time", "1h", "--json"]);
+    s.expect_banned("vpopmail-v4", &long);
+    let status = s.banjo.term().expect("banjo exits on SIGTERM");
+    assert!(status.success(), "{}", s.banjo.diagnostics());
+
+    let path = s.banjo.state_dir().join("bans.json");
+    let mut state: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    for ban in state["bans"].as_array_mut().unwrap() {
+        if ban["target"] == long.as_str() {
+            ban["until"] = "3025-01-01T00:00:00Z".into();
+        }
+    }
+    std::fs::write(&path, state.to_string()).unwrap();
+    let out = s.lab.server.nft(&["delete", "table", "inet", "banjo"]);
+    assert!(out.status.success());
+
+    s.banjo.restart();
+    s.banjo.wait_ready(READY);
+    s.expect_banned("vpopmail-v4", &short);
+    let ban = s.expect_banned("vpopmail-v4", &long);
+    let longest = 18_446_744_073u64; // banjo::time::LONGEST_BAN
+    assert!(
+        ban.timeout_s.is_some_and(|t| t + 5 >= longest && t <= longest),
+        "{ban:?}"
+    );
+    let out = stdout_of(&ctl(&s.banjo, &["status"]));
+    assert!(!out.contains("NOT blocked"), "{out}");
+}
+
+/// The state file holds bans of a jail the config no longer has (removed while banjo was
+/// stopped): one such ban used to make every restore fail, so banjo did not start. They go
+/// as on a reload ("jail removed from the configuration"); the other bans come back.
+#[test]
+fn a_restart_without_a_jail_that_still_has_bans_starts_and_restores_the_others() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let mut banjo = Banjo::start(&lab.server, &journal, &config("vpopmail-and-app.toml"));
+    banjo.wait_ready(READY);
+    let mut s = Scene { banjo, lab, journal };
+    let (kept, gone) = (s.lab.spare_attacker_ip(1), s.lab.spare_attacker_ip(2));
+    ctl_json(&s.banjo, &["ban", "vpopmail", &kept, "--time", "1h", "--json"]);
+    ctl_json(&s.banjo, &["ban", "app", &gone, "--time", "1h", "--json"]);
+    s.expect_banned("app-v4", &gone);
+    let status = s.banjo.term().expect("banjo exits on SIGTERM");
+    assert!(status.success(), "{}", s.banjo.diagnostics());
+    let out = s.lab.server.nft(&["delete", "table", "inet", "banjo"]);
+    assert!(out.status.success());
+
+    s.banjo.write_config(&config("vpopmail.toml"));
+    s.banjo.restart();
+    s.banjo.wait_ready(READY);
+    s.expect_banned("vpopmail-v4", &kept);
+    let banned = ctl_json(&s.banjo, &["banned", "--json"]);
+    assert!(!banned.to_string().contains(&gone), "{banned}");
 }
 
 /// A FIFO like banjo-qmail-smtpd.socket's. The test holds it open as systemd does, so lines

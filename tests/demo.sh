@@ -18,12 +18,34 @@ ATTACKER=192.0.2.2 GOODIP=198.51.100.2
 T=$(mktemp -d /tmp/banjo-demo.XXXXXX)
 HOLDER="" JOURNALD="" BANJO_PID="" LISTENER=""
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# stop PID...: SIGTERM, up to 5 s to exit, then SIGKILL. Every pid here is the program itself
+# (the shells and nsenter/ip/unshare wrappers exec it; see started), never a wrapper.
+stop() {
+    local p
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+    for _ in $(seq 50); do
+        local alive=""
+        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ -z "$alive" ] && break
+        sleep 0.1
+    done
+    for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$@" 2>/dev/null || true
+}
 cleanup() {
     set +e
-    for p in $BANJO_PID $LISTENER $JOURNALD $HOLDER; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
+    stop $BANJO_PID $LISTENER $JOURNALD $HOLDER
     for n in $SRV $ATT $GOOD; do ip netns del "$n" 2>/dev/null; done
     rm -rf "$T"
+}
+# started PID NAME: waits until PID runs NAME (the wrappers have exec'd it), or fails
+started() {
+    for _ in $(seq 100); do
+        [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ] && return 0
+        sleep 0.05
+    done
+    echo "pid $1 is not $2: $(cat "/proc/$1/comm" 2>/dev/null)" >&2
+    return 1
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
@@ -36,12 +58,16 @@ unshare --mount --propagation private sh -c '
   mount --bind "$1/varlog" /var/log && mount --bind "$1/journald.conf" /etc/systemd/journald.conf &&
   exec sleep infinity' _ "$T" &
 HOLDER=$!
+started $HOLDER sleep
 for _ in $(seq 100); do [ "$(readlink /proc/$HOLDER/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && grep -q run/systemd /proc/$HOLDER/mounts 2>/dev/null && break; sleep 0.05; done
-in_ns() { nsenter --mount=/proc/$HOLDER/ns/mnt "$@"; }
 # the server: the journal's mount namespace and the server's network namespace (nsenter opens
 # /run/netns/… from here, where ip netns made it, before entering the mount namespace)
 on_server() { nsenter --mount=/proc/$HOLDER/ns/mnt --net=/run/netns/$SRV "$@"; }
-in_ns /lib/systemd/systemd-journald & JOURNALD=$!
+# the same in the background, with $! the program itself: the subshell and nsenter exec it
+on_server_bg() { ( exec nsenter --mount=/proc/$HOLDER/ns/mnt --net=/run/netns/$SRV "$@" ) & }
+( exec nsenter --mount=/proc/$HOLDER/ns/mnt /lib/systemd/systemd-journald ) &
+JOURNALD=$!
+started $JOURNALD systemd-journal
 for _ in $(seq 100); do [ -S "$T/run-systemd/journal/socket" ] && break; sleep 0.05; done
 echo "journald pid $JOURNALD, journal in $T/runlog/journal"
 
@@ -64,6 +90,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::", 25)); s.l
 while True:
     c, _ = s.accept(); c.sendall(b"220 demo ESMTP\r\n"); c.close()' &
 LISTENER=$!
+started $LISTENER python3
 connect() {  # connect NS ADDR: prints connected / no answer
     if ip netns exec "$1" timeout 2 python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], 25), timeout=1.5).recv(64)' "$2" 2>/dev/null
     then echo "  $1 -> $2:25 connected"; else echo "  $1 -> $2:25 NO ANSWER (dropped)"; fi
@@ -85,8 +112,9 @@ enabled = false
 enabled = false
 EOF
 on_server "$BANJO" --config "$T/etc/config.toml" check | sed -n '/jails.vpopmail/,/ignoreip/p'
-on_server "$BANJO" --config "$T/etc/config.toml" run --log journal 2>"$T/banjo.err" &
+on_server_bg "$BANJO" --config "$T/etc/config.toml" run --log journal 2>"$T/banjo.err"
 BANJO_PID=$!
+started $BANJO_PID banjo
 for _ in $(seq 100); do on_server nft list table inet banjo >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 0.5
 echo "banjo is up: table inet banjo in the server namespace"
@@ -116,7 +144,7 @@ on_server "$BANJO" --socket "$T/runtime/banjo.sock" status vpopmail
 on_server "$BANJO" --socket "$T/runtime/banjo.sock" explain $ATTACKER | sed -n '1p;/^vpopmail:/,/^[a-z]/p' | sed '$d'
 
 bold "stopping banjo: the ban stays in the kernel and expires there (flush_on_stop = false)"
-kill -TERM $BANJO_PID; wait $BANJO_PID || true; BANJO_PID=""
+stop $BANJO_PID; BANJO_PID=""
 on_server nft list set inet banjo vpopmail-v4 | grep -E "elements" || true
 echo
 echo "demo done; namespaces, journald and files are removed now"

@@ -3,14 +3,14 @@
 //! (jail, target) that escalation counts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::time::{after, left};
-use super::{Ban, Target};
+use super::{Ban, Change, Target};
 use crate::jail::{BanHistory, BanOrder};
+use crate::name::JailName;
+use crate::time::after;
 
 /// How long the history of an address is kept after its last ban ended, when the daemon does
 /// not say otherwise: a week, so an address that comes back within a week of its last ban gets
@@ -48,25 +48,16 @@ pub struct Added {
     pub until: Option<Timestamp>,
 }
 
-/// One active ban as the firewall's reconcile wants it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Remaining<'a> {
-    pub jail: &'a str,
-    pub target: Target,
-    /// Time left; `None`: permanent.
-    pub timeout: Option<Duration>,
-}
-
 /// Active bans, their expiries and the ban history. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    bans: BTreeMap<Arc<str>, HashMap<Target, Ban>>,
+    bans: BTreeMap<JailName, HashMap<Target, Ban>>,
     /// (until, jail, target) of every ban that ends.
-    expiries: BTreeSet<(Timestamp, Arc<str>, Target)>,
+    expiries: BTreeSet<(Timestamp, JailName, Target)>,
     /// Per target, per jail: its past bans.
-    history: HashMap<Target, Vec<(Arc<str>, BanRecord)>>,
+    history: HashMap<Target, Vec<(JailName, BanRecord)>>,
     /// Every jail name seen, shared by the maps above (a handful of names, never pruned).
-    names: HashSet<Arc<str>>,
+    names: HashSet<JailName>,
     history_age: Duration,
 }
 
@@ -98,11 +89,11 @@ impl Ledger {
     }
 
     /// The shared copy of a jail name.
-    fn intern(&mut self, jail: &str) -> Arc<str> {
+    fn intern(&mut self, jail: &str) -> JailName {
         if let Some(name) = self.names.get(jail) {
             return name.clone();
         }
-        let name: Arc<str> = Arc::from(jail);
+        let name = JailName::new(jail);
         self.names.insert(name.clone());
         name
     }
@@ -142,13 +133,14 @@ impl Ledger {
             };
         }
         let ban = Ban {
-            jail: order.jail,
+            jail: self.intern(&order.jail),
             target,
             since: order.since,
             until: order.until,
             count: order.count,
             failures: order.failures,
             lines: order.lines,
+            refused: None,
         };
         self.count_in_history(&ban);
         let until = ban.until;
@@ -163,6 +155,8 @@ impl Ledger {
     /// Puts a ban in without touching the history (loading, or a ban known to be new).
     pub(super) fn insert(&mut self, ban: Ban) {
         let jail = self.intern(&ban.jail);
+        let mut ban = ban;
+        ban.jail = jail.clone();
         let (target, until) = (ban.target, ban.until);
         let bans = self.bans.entry(jail.clone()).or_default();
         if let Some(old) = bans.insert(target, ban)
@@ -229,6 +223,82 @@ impl Ledger {
         bans
     }
 
+    /// Records a ban decided by a jail (or an admin); the change the kernel needs, if any: a
+    /// new ban, or a known one that now ends later.
+    pub fn ban(&mut self, order: BanOrder, now: Timestamp) -> Option<Change> {
+        let (jail, target) = (order.jail.clone(), order.target.canonical());
+        if !self.add(order).changed {
+            return None;
+        }
+        Change::add(self.get(&jail, &target)?, now)
+    }
+
+    /// Takes back a ban the kernel holds but the ledger does not know (banjo was stopped
+    /// between a ban and the next save), with the time it has left there (`None`: permanent).
+    /// It counts in the history like any ban; how many bans came before it is not known.
+    /// False when the ledger knows it already.
+    pub fn adopt(&mut self, jail: &JailName, target: Target, left: Option<Duration>, now: Timestamp) -> bool {
+        if self.get(jail, &target).is_some() {
+            return false;
+        }
+        self.add(BanOrder {
+            jail: jail.clone(),
+            target,
+            since: now,
+            until: left.map(|l| after(now, l)),
+            bantime: left,
+            failures: 0,
+            lines: Vec::new(),
+            count: 0,
+        });
+        true
+    }
+
+    /// Ends the bans whose time is over at `now`: the removals for the kernel (which has
+    /// usually timed them out already), earliest first.
+    pub fn lift_expired(&mut self, now: Timestamp) -> Vec<Change> {
+        self.expire(now).iter().map(Change::remove).collect()
+    }
+
+    /// Lifts one ban (an admin's unban): the removal for the kernel, if it was banned.
+    pub fn unban(&mut self, jail: &str, target: &Target) -> Option<Change> {
+        self.remove(jail, target).as_ref().map(Change::remove)
+    }
+
+    /// Lifts every ban of a jail (a jail removed from the config): the removals.
+    pub fn unban_jail(&mut self, jail: &str) -> Vec<Change> {
+        self.remove_jail(jail).iter().map(Change::remove).collect()
+    }
+
+    /// Records that the kernel refused the ban of `target` in `jail`, and why. The ban stays:
+    /// it is still what the admin's policy wants, and [`Ledger::refused`] lists it to be tried
+    /// again. False when there is no such ban.
+    pub fn mark_refused(&mut self, jail: &str, target: &Target, why: String) -> bool {
+        match self.ban_mut(jail, target) {
+            Some(ban) => {
+                ban.refused = Some(why);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records that the kernel took the ban of `target` in `jail` (a refusal is forgotten).
+    pub fn mark_applied(&mut self, jail: &str, target: &Target) {
+        if let Some(ban) = self.ban_mut(jail, target) {
+            ban.refused = None;
+        }
+    }
+
+    /// The bans the kernel refused the last time, jail by jail.
+    pub fn refused(&self) -> impl Iterator<Item = &Ban> + '_ {
+        self.all().filter(|b| b.refused.is_some())
+    }
+
+    fn ban_mut(&mut self, jail: &str, target: &Target) -> Option<&mut Ban> {
+        self.bans.get_mut(jail)?.get_mut(&target.canonical())
+    }
+
     pub fn get(&self, jail: &str, target: &Target) -> Option<&Ban> {
         self.bans.get(jail)?.get(&target.canonical())
     }
@@ -286,20 +356,12 @@ impl Ledger {
         ended
     }
 
-    /// Every ban still running at `now` with the time it has left: what the firewall's set
-    /// should hold. Bans that have ended but not been expired yet are left out.
-    pub fn remaining(&self, now: Timestamp) -> impl Iterator<Item = Remaining<'_>> + '_ {
-        self.all().filter_map(move |ban| {
-            let timeout = match ban.until {
-                None => None,
-                Some(until) => Some(left(until, now)?),
-            };
-            Some(Remaining {
-                jail: &ban.jail,
-                target: ban.target,
-                timeout,
-            })
-        })
+    /// Every ban still running at `now` as the kernel should hold it, with the time it has
+    /// left (at most [`LONGEST_BAN`](crate::time::LONGEST_BAN), the most the kernel can time):
+    /// what a reconcile makes the firewall's sets hold. Bans that have ended but not been
+    /// expired yet are left out.
+    pub fn as_changes(&self, now: Timestamp) -> impl Iterator<Item = Change> + '_ {
+        self.all().filter_map(move |ban| Change::add(ban, now))
     }
 
     /// The history of `target` in `jail`.
@@ -380,7 +442,7 @@ mod tests {
 
     fn order(jail: &str, addr: &str, since: i64, until: Option<i64>) -> BanOrder {
         BanOrder {
-            jail: jail.to_string(),
+            jail: jail.into(),
             target: target(addr),
             since: at(since),
             until: until.map(at),
@@ -479,8 +541,8 @@ mod tests {
         assert_eq!(ledger.next_expiry(), None);
         assert!(ledger.expire(Timestamp::MAX).is_empty());
         assert!(ledger.is_banned("sshd", &target("192.0.2.1"), Timestamp::MAX));
-        let remaining: Vec<_> = ledger.remaining(at(10)).collect();
-        assert_eq!(remaining[0].timeout, None);
+        let remaining: Vec<_> = ledger.as_changes(at(10)).collect();
+        assert!(matches!(remaining[0], Change::Add { timeout: None, .. }));
         assert_eq!(
             ledger.prune_history(Timestamp::MAX),
             0,
@@ -495,15 +557,51 @@ mod tests {
         let mut ledger = Ledger::default();
         ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
         ledger.add(order("sshd", "10.0.0.0/8", 0, Some(50)));
-        let left: Vec<_> = ledger.remaining(at(100)).collect();
+        let left: Vec<_> = ledger.as_changes(at(100)).collect();
         assert_eq!(
             left,
-            [Remaining {
-                jail: "sshd",
+            [Change::Add {
+                jail: "sshd".into(),
                 target: target("192.0.2.1"),
                 timeout: Some(Duration::from_secs(500)),
             }]
         );
+    }
+
+    /// A state file from before banjo knew the kernel's limit may hold a ban of 1000 years:
+    /// the kernel gets the longest timeout it takes, and the ban keeps its end.
+    #[test]
+    fn as_changes_never_exceeds_what_the_kernel_can_time() {
+        let mut ledger = Ledger::default();
+        let thousand_years = 1000 * 365 * 24 * 3600;
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(thousand_years)));
+        let left: Vec<_> = ledger.as_changes(at(0)).collect();
+        assert!(matches!(left[0], Change::Add { timeout: Some(t), .. } if t == crate::time::LONGEST_BAN));
+        assert_eq!(
+            ledger.get("sshd", &target("192.0.2.1")).unwrap().until,
+            Some(at(thousand_years))
+        );
+    }
+
+    #[test]
+    fn a_refused_ban_stays_marked_until_the_kernel_takes_it() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(600)));
+        ledger.add(order("sshd", "192.0.2.2", 0, Some(600)));
+        assert!(ledger.mark_refused("sshd", &target("192.0.2.1"), "the set is full".into()));
+        assert!(!ledger.mark_refused("sshd", &target("192.0.2.9"), "no such ban".into()));
+        let refused: Vec<_> = ledger.refused().map(|b| b.target.to_string()).collect();
+        assert_eq!(refused, ["192.0.2.1"]);
+        assert_eq!(ledger.len(), 2, "a refused ban is still a ban");
+        let remaining: Vec<_> = ledger.as_changes(at(0)).map(|c| c.target()).collect();
+        assert!(
+            remaining.contains(&target("192.0.2.1")),
+            "and still wanted in the kernel"
+        );
+        let ban = ledger.get("sshd", &target("192.0.2.1")).unwrap();
+        assert_eq!(ban.refused.as_deref(), Some("the set is full"));
+        ledger.mark_applied("sshd", &target("192.0.2.1"));
+        assert_eq!(ledger.refused().count(), 0);
     }
 
     #[test]
@@ -525,6 +623,59 @@ mod tests {
         assert_eq!(ledger.ban_count(&t, None), 1);
         assert_eq!(ledger.prune_history(at(1500)), 1);
         assert_eq!(ledger.records().count(), 0);
+    }
+
+    #[test]
+    fn the_ledger_answers_with_the_changes_for_the_kernel() {
+        let mut ledger = Ledger::default();
+        let a = target("192.0.2.1");
+        let add = |secs| Change::Add {
+            jail: "sshd".into(),
+            target: a,
+            timeout: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(
+            ledger.ban(order("sshd", "192.0.2.1", 0, Some(600)), at(0)),
+            Some(add(600))
+        );
+        assert_eq!(
+            ledger.ban(order("sshd", "192.0.2.1", 100, Some(400)), at(100)),
+            None,
+            "not longer"
+        );
+        assert_eq!(
+            ledger.ban(order("sshd", "192.0.2.1", 100, Some(900)), at(100)),
+            Some(add(800))
+        );
+        let remove = Change::Remove {
+            jail: "sshd".into(),
+            target: a,
+        };
+        assert_eq!(ledger.lift_expired(at(899)), []);
+        assert_eq!(ledger.lift_expired(at(900)), std::slice::from_ref(&remove));
+        ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
+        assert_eq!(ledger.unban("sshd", &a), Some(remove.clone()));
+        assert_eq!(ledger.unban("sshd", &a), None);
+        ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
+        assert_eq!(ledger.unban_jail("sshd"), [remove]);
+    }
+
+    #[test]
+    fn adopted_kernel_bans_keep_their_time_left_and_count_once() {
+        let mut ledger = Ledger::default();
+        let a = target("192.0.2.1");
+        let jail = JailName::from("sshd");
+        assert!(ledger.adopt(&jail, a, Some(Duration::from_secs(300)), at(0)));
+        assert!(!ledger.adopt(&jail, a, None, at(0)), "known already");
+        let ban = ledger.get("sshd", &a).unwrap();
+        assert_eq!((ban.until, ban.failures, ban.count), (Some(at(300)), 0, 0));
+        assert_eq!(ledger.ban_count(&a, None), 1);
+        assert!(ledger.adopt(&jail, target("10.0.0.0/8"), None, at(0)));
+        assert_eq!(
+            ledger.next_expiry(),
+            Some(at(300)),
+            "a permanent one has no expiry"
+        );
     }
 
     #[test]

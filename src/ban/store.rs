@@ -22,8 +22,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{BanRecord, Ledger};
-use super::time::{opt_ts, ts};
 use super::{Ban, Target};
+use crate::time::{opt_ts, ts};
 
 /// The state file format this banjo writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -227,7 +227,7 @@ mod tests {
 
     fn order(jail: &str, target: Target, until: Option<i64>, lines: usize) -> BanOrder {
         BanOrder {
-            jail: jail.to_string(),
+            jail: jail.into(),
             target,
             since: at(0),
             until: until.map(at),
@@ -389,15 +389,7 @@ mod tests {
     /// (wall time, this thread's CPU time) of `f`: CPU time is what a busy machine does not
     /// inflate.
     fn timed(f: impl FnOnce()) -> (Duration, Duration) {
-        fn cpu() -> Duration {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-            Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-        }
+        let cpu = crate::sys::thread_cpu_time;
         let (wall, cpu0) = (Instant::now(), cpu());
         f();
         (wall.elapsed(), cpu() - cpu0)

@@ -3,14 +3,15 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::status::{EXIT_CODES, client, finish, left, local, show, usage};
-use crate::ban::Target;
+use super::exit;
+use super::status::{client, finish, left, local, show, usage};
+use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::protocol::parse_ban_time;
 use crate::control::{BannedAddr, Command, Unbanned, UnbannedAll};
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct BanArgs {
     /// The jail to ban it in (its ports, hook and bantime apply).
     pub jail: String,
@@ -26,7 +27,7 @@ pub struct BanArgs {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_long_help = EXIT_CODES,
+    after_long_help = exit::TEXT,
     override_usage = "banjo unban [OPTIONS] [JAIL] ADDR\n       banjo unban [OPTIONS] --all"
 )]
 pub struct UnbanArgs {
@@ -45,7 +46,7 @@ pub struct UnbanArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct ReloadArgs {
     /// Reload only this jail; all of them when not given. Same as SIGHUP: a config that does
     /// not validate is refused and the running one stays.
@@ -62,7 +63,9 @@ pub fn ban(socket: Option<&Path>, args: BanArgs) -> ExitCode {
         addr: args.addr,
         time: args.time,
     };
-    finish(client(socket).call_as::<BannedAddr>(command).map(|b| {
+    let answer = client(socket).call_as::<BannedAddr>(command);
+    let refused = answer.as_ref().ok().and_then(|b| b.refused.clone());
+    let code = finish(answer.map(|b| {
         show(args.json, &b, |b| match b.until {
             Some(until) => format!(
                 "banned {} in {} for {} (until {})\n",
@@ -73,7 +76,15 @@ pub fn ban(socket: Option<&Path>, args: BanArgs) -> ExitCode {
             ),
             None => format!("banned {} in {} permanently\n", b.addr, b.jail),
         })
-    }))
+    }));
+    match refused {
+        // recorded, but not blocked: that is not a success
+        Some(why) => {
+            eprintln!("banjo: but nftables refused it, so it is NOT blocked: {why} (banjo keeps trying)");
+            ExitCode::from(exit::ERROR)
+        }
+        None => code,
+    }
 }
 
 /// `banjo unban [JAIL] ADDR`, `banjo unban --all`.

@@ -4,13 +4,15 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::config::{Config, Jail, MultilogSource};
+use crate::config::{Config, Jail, JournalFrom, MultilogSource};
 use crate::filter::Filter;
+use crate::source::journal::Route;
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = super::exit::TEXT)]
 pub struct Args {}
 
-/// Exit 0 with the jails printed, or 1 with every problem found (see cli::main).
+/// Exit 0 with the jails printed, or 78 (EX_CONFIG) with every problem found (see cli::exit).
 pub fn run(config: &Path, _args: Args) -> Result<()> {
     let cfg = crate::config::load(config)?;
     cfg.require_jails()?;
@@ -71,9 +73,22 @@ fn jail_section(out: &mut String, jail: &Jail) -> Result<usize> {
     let source = match &jail.multilog {
         Some(MultilogSource::FdName(n)) => format!("multilog fd named {n:?} (FileDescriptorName=)"),
         Some(MultilogSource::Fifo(p)) => format!("multilog FIFO {}", p.display()),
-        None => format!("journal {}", join(&jail.journal, " ")),
+        None => format!(
+            "journal {}{}",
+            join(&jail.journal, " "),
+            match jail.journal_from {
+                JournalFrom::Filter => " (the filter's journalmatch: the jail sets no journal)",
+                JournalFrom::Jail => "",
+            }
+        ),
     };
     writeln!(out, "  source     {source}")?;
+    if jail.multilog.is_none() {
+        let words: Vec<String> = jail.journal.iter().map(ToString::to_string).collect();
+        if let Ok(route) = Route::new(&words) {
+            writeln!(out, "  reads      entries with {route}")?;
+        }
+    }
     let ports = if jail.ports.is_empty() {
         "all".to_string()
     } else {

@@ -9,7 +9,6 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use super::Cli;
-use super::status::EXIT_CODES;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,9 +38,7 @@ pub fn run(args: Args) -> Result<()> {
 /// The man pages, section 8 (banjo is an admin's tool); returns the files written.
 pub fn man(dir: &Path) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut cmd = Cli::command()
-        .disable_help_subcommand(true)
-        .after_long_help(EXIT_CODES);
+    let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut written = Vec::new();
     man_pages(cmd, dir, &mut written).with_context(|| format!("writing man pages in {}", dir.display()))?;

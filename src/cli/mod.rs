@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 
 pub mod ban;
 pub mod check;
+pub mod exit;
 pub mod generate;
+pub mod import_fail2ban;
 pub mod run;
 pub mod status;
 pub mod test_filter;
@@ -17,6 +19,7 @@ pub const DEFAULT_CONFIG: &str = "/etc/banjo/config.toml";
 /// banjo: bans the addresses that fail to log in, from the journal straight into nftables.
 #[derive(Debug, Parser)]
 #[command(name = "banjo", version, about, long_about = None, propagate_version = true)]
+#[command(after_long_help = exit::TEXT)]
 pub struct Cli {
     /// The config file; config.d/*.toml beside it is read after it.
     #[arg(long, short = 'c', global = true, value_name = "PATH", default_value = DEFAULT_CONFIG)]
@@ -50,18 +53,20 @@ pub enum Command {
     Reload(ban::ReloadArgs),
     /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
     Explain(status::ExplainArgs),
+    /// Turn a fail2ban directory's enabled jails into banjo's TOML, with a report of the changes.
+    ImportFail2ban(import_fail2ban::Args),
     /// Write man pages or shell completions (for make install).
     #[command(hide = true)]
     Generate(generate::Args),
 }
 
-/// Exit codes: 0 success, 1 failure (bad config, unreadable input, …), 2 bad usage.
+/// Exit codes: see [`exit`].
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(&cli.config, cli.socket.as_deref(), args),
         Command::Check(args) => check::run(&cli.config, args),
-        Command::TestFilter(args) => test_filter::run(args),
+        Command::TestFilter(args) => test_filter::run(args, &cli.config),
         Command::Status(args) => return status::status(cli.socket.as_deref(), args),
         Command::Stats(args) => return status::stats(cli.socket.as_deref(), args),
         Command::Banned(args) => return status::banned(cli.socket.as_deref(), args),
@@ -69,13 +74,14 @@ pub fn main() -> ExitCode {
         Command::Unban(args) => return ban::unban(cli.socket.as_deref(), args),
         Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
         Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
+        Command::ImportFail2ban(args) => import_fail2ban::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("banjo: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::of_error(&e))
         }
     }
 }

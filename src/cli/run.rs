@@ -6,6 +6,7 @@ use anyhow::Result;
 use crate::daemon::{self, log::LogTarget};
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = super::exit::TEXT)]
 pub struct Args {
     /// Where log and audit records go.
     #[arg(long, value_enum, default_value = "auto")]

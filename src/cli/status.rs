@@ -10,24 +10,15 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::ban::Target;
+use super::exit;
+use crate::addr::Target;
 use crate::config::Compact;
-use crate::control::client::exit;
 use crate::control::{
     BannedAddr, Client, ClientError, Command, Explain, JailExplain, JailStats, JailStatus, Status,
 };
 
-/// The exit codes, as the help and the man pages of these commands list them.
-pub const EXIT_CODES: &str = "\
-Exit status:
-  0  success
-  1  error: unknown jail, address not banned, config refused, …
-  2  bad usage
-  3  banjo is not running (no socket, or nobody answers on it)
-  4  permission denied (the socket's permissions, or [daemon] admin_group / read_group)";
-
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct StatusArgs {
     /// Show this jail in detail: failures, bans and the addresses banned with their time left.
     pub jail: Option<String>,
@@ -37,7 +28,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct StatsArgs {
     /// Print the daemon's answer as JSON.
     #[arg(long)]
@@ -45,7 +36,7 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct BannedArgs {
     /// Only the bans of this jail.
     pub jail: Option<String>,
@@ -55,7 +46,7 @@ pub struct BannedArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXIT_CODES)]
+#[command(after_long_help = exit::TEXT)]
 pub struct ExplainArgs {
     /// The address (or network) to explain, e.g. 192.0.2.7 or 2001:db8::1.
     pub addr: Target,
@@ -118,11 +109,11 @@ pub(super) fn finish(result: Result<(), ClientError>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ ClientError::NotRunning { .. }) => {
             eprintln!("{e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(exit::of_client(&e))
         }
         Err(e) => {
             eprintln!("banjo: {e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(exit::of_client(&e))
         }
     }
 }
@@ -204,9 +195,34 @@ fn describe_status(s: &Status) -> String {
     let rows: Vec<Vec<String>> = s
         .jails
         .iter()
-        .map(|j| vec![j.jail.clone(), j.banned.to_string(), j.sources.join("; ")])
+        .map(|j| {
+            let banned = match j.refused {
+                0 => j.banned.to_string(),
+                n => format!("{} ({n} NOT blocked)", j.banned),
+            };
+            vec![j.jail.clone(), banned, j.sources.join("; ")]
+        })
         .collect();
-    out + &table(&["JAIL", "BANNED", "SOURCES"], &rows, "  ")
+    out += &table(&["JAIL", "BANNED", "SOURCES"], &rows, "  ");
+    if s.jails.iter().any(|j| j.refused > 0) {
+        out.push_str("nftables refused some bans (banjo keeps trying them): see banjo status JAIL\n");
+    }
+    out
+}
+
+/// A line per ban nftables refused: the address is recorded but not blocked.
+fn refusals(bans: &[BannedAddr], indent: &str) -> String {
+    let mut out = String::new();
+    for b in bans {
+        if let Some(why) = &b.refused {
+            let _ = writeln!(
+                out,
+                "{indent}{} in {} is NOT blocked: {why} (banjo keeps trying)",
+                b.addr, b.jail
+            );
+        }
+    }
+    out
 }
 
 fn describe_jail(s: &JailStatus) -> String {
@@ -223,6 +239,13 @@ fn describe_jail(s: &JailStatus) -> String {
     for (name, value) in fields {
         let _ = writeln!(out, "  {:<18}{value}", format!("{name}:"));
     }
+    if let Some(m) = &s.multiline {
+        let value = format!(
+            "{} open, {} evicted (cap reached), {} expired",
+            m.connections, m.evicted, m.expired
+        );
+        let _ = writeln!(out, "  {:<18}{value}", "connections:");
+    }
     if s.banned.is_empty() {
         return out;
     }
@@ -232,7 +255,7 @@ fn describe_jail(s: &JailStatus) -> String {
         .iter()
         .map(|b| vec![b.addr.to_string(), left(b.left), until(b), local(b.since)])
         .collect();
-    out + &table(&["ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "    ")
+    out + &table(&["ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "    ") + &refusals(&s.banned, "  ")
 }
 
 fn describe_stats(rows: &[JailStats]) -> String {
@@ -278,7 +301,7 @@ fn describe_banned(bans: &[BannedAddr], jail: Option<&str>) -> String {
             ]
         })
         .collect();
-    table(&["JAIL", "ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "")
+    table(&["JAIL", "ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "") + &refusals(bans, "")
 }
 
 fn describe_explain(e: &Explain) -> String {
@@ -318,6 +341,12 @@ fn describe_jail_explain(j: &JailExplain) -> String {
                 b.failures,
                 plural(b.failures as usize)
             );
+            if let Some(why) = &b.refused {
+                let _ = writeln!(
+                    out,
+                    "  NOT blocked: nftables refused it: {why} (banjo keeps trying)"
+                );
+            }
         }
         None => out.push_str("  not banned\n"),
     }

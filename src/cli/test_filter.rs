@@ -19,8 +19,9 @@ const SAMPLE_MISSED: usize = 3;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A built-in filter name (`banjo test-filter --list`), a fail2ban filter file
-    /// (`/etc/fail2ban/filter.d/sshd.conf`, `sshd[mode=aggressive]`), or a failregex.
+    /// A `[filters.NAME]` of the config, a built-in filter name (`banjo test-filter --list`),
+    /// a fail2ban filter file (`/etc/fail2ban/filter.d/sshd.conf`, `sshd[mode=aggressive]`),
+    /// or a failregex.
     #[arg(required_unless_present = "list")]
     pub filter: Option<String>,
     /// A log file, or `-` for standard input. With --journal: journal matches FIELD=VALUE.
@@ -139,7 +140,8 @@ struct MissedLine {
     hint: String,
 }
 
-pub fn run(args: Args) -> Result<()> {
+/// `config`: the config whose `[filters.NAME]` sections FILTER may name, as the daemon does.
+pub fn run(args: Args, config: &Path) -> Result<()> {
     if args.list {
         for name in filter::builtin::names() {
             println!("{name}");
@@ -147,7 +149,7 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let spec = args.filter.as_deref().unwrap_or_default();
-    let mut def = filter_def(spec)?;
+    let mut def = filter_def(spec, config)?;
     def.ignoreregex.extend(args.ignoreregex.iter().cloned());
     if let Some(p) = &args.datepattern {
         def.datepattern = Some(p.clone());
@@ -176,10 +178,24 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// FILTER as a built-in, a file, or else a failregex given on the command line.
-fn filter_def(spec: &str) -> Result<FilterDef> {
-    match filter::resolve(spec, Path::new("."), &Default::default()) {
+/// FILTER as the config's `[filters.NAME]`, a built-in, a file, or else a failregex given on
+/// the command line.
+fn filter_def(spec: &str, config: &Path) -> Result<FilterDef> {
+    // the config is only needed for its own filters; one that is absent or broken is skipped
+    let (inline, unread) = match config.exists().then(|| crate::config::load(config)) {
+        Some(Ok(cfg)) => (cfg.filters, None),
+        Some(Err(e)) => (Default::default(), Some(e)),
+        None => (Default::default(), None),
+    };
+    match filter::resolve(spec, Path::new("."), &inline) {
         Ok(def) => Ok(def),
+        Err(e @ filter::FilterError::Unknown { .. }) if unread.is_some() && !looks_like_regex(spec) => {
+            let config_error = unread.map(|u| u.to_string()).unwrap_or_default();
+            Err(anyhow::Error::new(e).context(format!(
+                "{} was not read, so its [filters] are not known: {config_error}",
+                config.display()
+            )))
+        }
         Err(filter::FilterError::Unknown { .. }) if looks_like_regex(spec) => Ok(FilterDef {
             name: "command line".into(),
             origin: "failregex from the command line".into(),

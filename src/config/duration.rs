@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::time::LONGEST_BAN;
+
 /// How long a ban lasts: fail2ban's `bantime`, where -1 means "never lifted".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BanTime {
@@ -30,6 +32,30 @@ impl fmt::Display for BanTime {
             BanTime::For(d) => Compact(*d).fmt(f),
         }
     }
+}
+
+/// "30500w3d23h34m33s (about 584 years)": the longest timed ban the kernel can hold
+/// ([`LONGEST_BAN`]) as messages name it.
+pub fn longest_ban_text() -> String {
+    format!(
+        "{} (about {} years)",
+        Compact(LONGEST_BAN),
+        LONGEST_BAN.as_secs() / YEAR
+    )
+}
+
+/// A ban length a person gave, checked against [`LONGEST_BAN`]: the kernel cannot time a
+/// longer one, so it is refused here rather than failing in nftables later.
+pub fn check_ban_length(d: Duration) -> Result<Duration, String> {
+    if d > LONGEST_BAN {
+        return Err(format!(
+            "{} is longer than the longest ban nftables can time, {}; for a ban that never \
+             ends, use -1 (permanent)",
+            Compact(d),
+            longest_ban_text()
+        ));
+    }
+    Ok(d)
 }
 
 /// Prints a duration the way the config file writes it: `Compact(36h)` is "1d12h".
@@ -232,6 +258,20 @@ mod tests {
     fn overflow_is_an_error_not_a_panic() {
         assert!(parse_duration("99999999999999999999").is_err());
         assert!(parse_duration("99999999999999y").is_err());
+    }
+
+    #[test]
+    fn ban_lengths_past_the_kernels_limit_are_refused() {
+        assert_eq!(longest_ban_text(), "30500w3d23h34m33s (about 584 years)");
+        assert_eq!(parse_duration("30500w3d23h34m33s").unwrap(), LONGEST_BAN);
+        assert_eq!(check_ban_length(LONGEST_BAN), Ok(LONGEST_BAN));
+        let e = check_ban_length(parse_duration("1000y").unwrap()).unwrap_err();
+        assert!(
+            e.contains("longest ban nftables can time") && e.contains("584 years"),
+            "{e}"
+        );
+        assert!(e.contains("-1 (permanent)"), "{e}");
+        assert!(check_ban_length(LONGEST_BAN + Duration::from_secs(1)).is_err());
     }
 
     #[test]

@@ -27,15 +27,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use duration::{BanTime, Compact, parse_duration};
+pub use duration::{BanTime, Compact, check_ban_length, longest_ban_text, parse_duration};
 pub use error::{ConfigError, EXAMPLE_CONFIG, Origin};
 pub use layers::{ENV_PREFIX, ENV_SPLIT};
 pub use net::IgnoreIp;
 pub use values::{
-    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, PortRange, Protocol, UseDns,
+    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, PortRange, Protocol, SERVICES, UseDns,
+    section_name,
 };
 
 use crate::filter::FilterDef;
+use crate::name::JailName;
 
 /// Where banjo looks for its configuration when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/banjo/config.toml";
@@ -93,7 +95,7 @@ impl Default for Daemon {
 /// One enabled jail, every setting resolved (jail > [defaults] > built-in).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Jail {
-    pub name: String,
+    pub name: JailName,
     /// The filter as written (`"sshd[mode=aggressive]"`); the jail's name when not set.
     pub filter: String,
     /// The filter it names, resolved (and known to compile).
@@ -114,11 +116,23 @@ pub struct Jail {
     pub maxtracked: usize,
     /// fail2ban's `bantime.increment`, when enabled.
     pub increment: Option<Increment>,
-    /// Journal matches; empty when the jail reads multilog.
+    /// Journal matches in effect: the jail's `journal`, else its filter's `journalmatch`;
+    /// empty when the jail reads multilog.
     pub journal: Vec<JournalMatch>,
+    /// Whether `journal` is the jail's own or its filter's default.
+    pub journal_from: JournalFrom,
     pub multilog: Option<MultilogSource>,
     /// Where the jail's section was first written.
     pub origin: Origin,
+}
+
+/// Where a jail's journal matches come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalFrom {
+    /// The jail's own `journal = [...]` (and multilog jails, which have none).
+    Jail,
+    /// The filter's `journalmatch`: the jail sets neither `journal` nor `multilog`.
+    Filter,
 }
 
 /// fail2ban's `bantime.increment` family: repeat offenders get longer bans.

@@ -16,7 +16,7 @@ use super::net::IgnoreIp;
 use super::schema::{self, Section};
 use super::values::{self, render};
 use super::values::{BlockType, Family, Hook, LogLevel, PortRange, Protocol, UseDns};
-use super::{Config, Daemon, Increment, Jail};
+use super::{Config, Daemon, Increment, Jail, JournalFrom};
 use crate::filter::{self, FilterDef, FilterError};
 
 /// One table of the merged config and its key path ("jails.sshd").
@@ -349,8 +349,8 @@ impl<'a> Walk<'a> {
             increment: self.field(t, "bantime_increment", values::boolean),
             factor: self.field(t, "bantime_factor", values::positive_number),
             multipliers: self.field(t, "bantime_multipliers", values::multipliers),
-            maxtime: self.field(t, "bantime_maxtime", values::positive_duration),
-            rndtime: self.field(t, "bantime_rndtime", values::duration_or_zero),
+            maxtime: self.field(t, "bantime_maxtime", values::ban_length),
+            rndtime: self.field(t, "bantime_rndtime", values::ban_extra),
             overalljails: self.field(t, "bantime_overalljails", values::boolean),
         }
     }
@@ -432,9 +432,16 @@ impl<'a> Walk<'a> {
                 disabled.push(name.clone());
                 continue;
             }
-            self.check_source(t, &journal, &multilog);
             let spec = filter_spec.clone().unwrap_or_else(|| name.clone());
             let filter_def = self.filter(t, &spec, filter_spec.is_none(), filters, &mut compiled);
+            let (journal, journal_from) = match journal {
+                Some(own) => (Some(own), JournalFrom::Jail),
+                None if multilog.is_none() && t.get("journal").is_none() => {
+                    (self.filter_journal(t, filter_def.as_ref()), JournalFrom::Filter)
+                }
+                None => (None, JournalFrom::Jail),
+            };
+            self.check_source(t, &journal, &multilog, filter_def.as_ref());
             let (Some(filter_def), Some(jail)) = (filter_def, build_jail(name, settings)) else {
                 continue;
             };
@@ -442,6 +449,7 @@ impl<'a> Walk<'a> {
                 filter: spec,
                 filter_def,
                 journal: journal.unwrap_or_default(),
+                journal_from,
                 multilog,
                 origin: self.table_origin(t.value),
                 ..jail
@@ -450,17 +458,47 @@ impl<'a> Walk<'a> {
         (jails, disabled)
     }
 
+    /// A jail with neither `journal` nor `multilog` reads what its filter's `journalmatch`
+    /// names (fail2ban's rule); `None` when the filter names nothing (a problem is recorded
+    /// when what it names is not a valid match).
+    fn filter_journal(&mut self, t: &Table, def: Option<&FilterDef>) -> Option<Vec<values::JournalMatch>> {
+        let def = def.filter(|d| !d.journalmatch.is_empty())?;
+        match values::journal_words(&def.journalmatch) {
+            Ok(matches) => Some(matches),
+            Err(problem) => {
+                self.problems.push(ConfigError::Invalid {
+                    origin: self.table_origin(t.value),
+                    key: t.key("journal"),
+                    message: format!(
+                        "not set, and the journalmatch of filter {} ({}) is not usable: {problem}; \
+                         set journal = [\"_SYSTEMD_UNIT=NAME.service\"] on the jail",
+                        def.name, def.origin
+                    ),
+                });
+                // the problem is reported; not also as "no source"
+                Some(Vec::new())
+            }
+        }
+    }
+
     fn check_source(
         &mut self,
         t: &Table,
         journal: &Option<Vec<values::JournalMatch>>,
         multilog: &Option<values::MultilogSource>,
+        filter: Option<&FilterDef>,
     ) {
         let message = match (t.get("journal"), t.get("multilog")) {
-            (None, None) => "no source: set journal = [\"_SYSTEMD_UNIT=NAME.service\"] (or \
-                 [\"SYSLOG_IDENTIFIER=NAME\"]) or multilog = \"FD-NAME\"; banjo never scans the \
-                 whole journal"
-                .to_string(),
+            (None, None) if journal.is_some() => return,
+            (None, None) => format!(
+                "no source: set journal = [\"_SYSTEMD_UNIT=NAME.service\"] (or \
+                 [\"SYSLOG_IDENTIFIER=NAME\"]) or multilog = \"FD-NAME\"{}; banjo never scans \
+                 the whole journal",
+                match filter {
+                    Some(def) => format!(" (filter {} has no journalmatch to default to)", def.name),
+                    None => String::new(),
+                }
+            ),
             (Some(_), Some(_)) if journal.is_some() && multilog.is_some() => {
                 "both journal and multilog are set: a jail reads one source; make two jails \
                  with the same filter"
@@ -560,6 +598,19 @@ impl<'a> Walk<'a> {
                     message: format!("{key} #{index}: {message} (used by {})", t.path),
                 })
             }
+            FilterError::BadDatepattern { pattern, message, .. } => {
+                let path = format!("{section}.datepattern");
+                let origin = self
+                    .figment
+                    .find_value(&path)
+                    .map_or(origin, |v| self.origin(v.tag()));
+                Some(ConfigError::Filter {
+                    origin,
+                    key: path,
+                    value: Some(format!("{pattern:?}")),
+                    message: format!("{message} (used by {})", t.path),
+                })
+            }
             other => Some(ConfigError::Filter {
                 origin,
                 key: section,
@@ -580,7 +631,7 @@ fn build_jail(name: &str, s: Settings) -> Option<Jail> {
         overalljails: s.overalljails.unwrap_or(false),
     });
     Some(Jail {
-        name: name.to_string(),
+        name: name.into(),
         filter: String::new(),
         filter_def: FilterDef::default(),
         maxretry: s.maxretry?,
@@ -597,6 +648,7 @@ fn build_jail(name: &str, s: Settings) -> Option<Jail> {
         maxtracked: s.maxtracked?,
         increment,
         journal: vec![],
+        journal_from: JournalFrom::Jail,
         multilog: None,
         origin: Origin::Builtin,
     })

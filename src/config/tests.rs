@@ -263,6 +263,22 @@ fn every_bad_value_names_file_key_value_and_expected_form() {
         ("jails.app.maxtracked", "0", "≥ 1, e.g. maxtracked = 100000"),
         ("jails.zero.maxretry", "0", "≥ 1"),
         ("jails.zero.bantime", "\"24hrs\"", "did you mean \"24h\"?"),
+        (
+            "jails.long.bantime",
+            "\"1000y\"",
+            "52142w6d is longer than the longest ban nftables can time, 30500w3d23h34m33s (about \
+             584 years); for a ban that never ends, use -1 (permanent)",
+        ),
+        (
+            "jails.long.bantime_maxtime",
+            "\"600y\"",
+            "longest ban nftables can time",
+        ),
+        (
+            "jails.long.bantime_rndtime",
+            "99999999999999",
+            "longest ban nftables can time",
+        ),
     ];
     for (key, value, expected) in cases {
         let p = problem_about(&all, key);
@@ -447,6 +463,29 @@ fn a_bad_inline_regex_names_the_filter_key() {
     );
 }
 
+/// What cannot work is refused at load (so by `banjo check` and at start alike), with the
+/// file, the key and the reason: a datepattern banjo does not understand, and a failregex
+/// whose two address tags can both match one line.
+#[test]
+fn an_unknown_datepattern_and_a_failregex_with_two_hosts_are_refused() {
+    let text = "[filters.a]\nfailregex = [\"from <HOST> via <HOST>\"]\n\
+                [filters.b]\nfailregex = [\"from <HOST>\"]\ndatepattern = \"^%Q\"\n\
+                [jails.a]\njournal = [\"A=b\"]\n[jails.b]\njournal = [\"A=c\"]\n";
+    let e = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap_err();
+    let all: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let two = problem_about(&all, "filters.a.failregex");
+    assert!(
+        two.starts_with("/etc/banjo/config.toml: filters.a.failregex = \"from <HOST> via <HOST>\": failregex #1: two address tags"),
+        "{two}"
+    );
+    let date = problem_about(&all, "filters.b.datepattern");
+    assert!(
+        date.starts_with("/etc/banjo/config.toml: filters.b.datepattern = \"^%Q\": datepattern `^%Q` is not one banjo understands"),
+        "{date}"
+    );
+}
+
 #[test]
 fn an_unknown_filter_names_the_jail_key() {
     let text = "[jails.nosuch]\njournal = [\"A=b\"]\n";
@@ -588,11 +627,93 @@ fn example_config_expresses_the_seed_setup() {
     assert_eq!(source("vpopmail").0, ["SYSLOG_IDENTIFIER=vpopmail"]);
     assert_eq!(source("roundcube-auth").0, ["SYSLOG_IDENTIFIER=roundcube"]);
     assert_eq!(source("qmailadmin").0, ["SYSLOG_IDENTIFIER=qmailadmin"]);
-    assert_eq!(source("dovecot-imap").0, ["_SYSTEMD_UNIT=dovecot.service"]);
-    assert_eq!(source("dovecot-pop3").0, ["_SYSTEMD_UNIT=dovecot.service"]);
-    assert_eq!(
-        source("sshd").0,
-        ["_SYSTEMD_UNIT=ssh.service", "_SYSTEMD_UNIT=sshd.service"]
+    // dovecot and sshd read their filters' built-in matches (unit OR root-written identifier)
+    for name in ["dovecot-imap", "dovecot-pop3", "sshd"] {
+        let jail = config.jail(name).unwrap();
+        assert_eq!(jail.journal_from, JournalFrom::Filter, "{name}");
+        assert!(source(name).0.contains(&"_UID=0".to_string()), "{name}");
+    }
+    assert!(
+        source("sshd")
+            .0
+            .contains(&"_SYSTEMD_UNIT=ssh.service".to_string())
+    );
+    assert!(
+        source("dovecot-imap")
+            .0
+            .contains(&"_SYSTEMD_UNIT=dovecot.service".to_string())
     );
     assert_eq!(config.jail("sshd").unwrap().ports, ports(&[(22, 22)]));
+}
+
+fn journal_of(config: &Config, jail: &str) -> (Vec<String>, JournalFrom) {
+    let jail = config.jail(jail).expect("the jail is enabled");
+    let matches = jail.journal.iter().map(ToString::to_string).collect();
+    (matches, jail.journal_from)
+}
+
+#[test]
+fn a_jail_without_journal_reads_its_filters_journalmatch() {
+    let text = "[jails.sshd]\n[jails.dovecot]\n";
+    let config = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap();
+    let (sshd, from) = journal_of(&config, "sshd");
+    assert_eq!(from, JournalFrom::Filter);
+    assert_eq!(
+        sshd.join(" "),
+        "_SYSTEMD_UNIT=ssh.service + _SYSTEMD_UNIT=sshd.service + SYSLOG_IDENTIFIER=sshd \
+         SYSLOG_IDENTIFIER=sshd-session SYSLOG_IDENTIFIER=sshd-auth _UID=0"
+    );
+    let (dovecot, _) = journal_of(&config, "dovecot");
+    assert_eq!(
+        dovecot.join(" "),
+        "_SYSTEMD_UNIT=dovecot.service + SYSLOG_IDENTIFIER=dovecot SYSLOG_IDENTIFIER=dovecot-auth \
+         SYSLOG_IDENTIFIER=auth _UID=0"
+    );
+}
+
+#[test]
+fn a_jails_own_journal_wins_over_the_filters() {
+    let text = "[jails.sshd]\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\n";
+    let config = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap();
+    assert_eq!(
+        journal_of(&config, "sshd"),
+        (vec!["_SYSTEMD_UNIT=ssh.service".to_string()], JournalFrom::Jail)
+    );
+}
+
+#[test]
+fn a_multilog_jail_takes_no_journal_default() {
+    let text = "[jails.sshd]\nmultilog = \"sshd-log\"\n";
+    let config = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap();
+    let jail = config.jail("sshd").unwrap();
+    assert!(jail.journal.is_empty());
+    assert_eq!(jail.journal_from, JournalFrom::Jail);
+}
+
+#[test]
+fn an_inline_filters_journalmatch_is_a_default_too_and_is_checked() {
+    let text = "[filters.app]\nfailregex = [\"fail <HOST>\"]\njournalmatch = \"SYSLOG_IDENTIFIER=app _UID=0\"\n\
+                [jails.app]\n";
+    let config = from_toml(Path::new("/etc/banjo/config.toml"), text).unwrap();
+    assert_eq!(journal_of(&config, "app").0, ["SYSLOG_IDENTIFIER=app", "_UID=0"]);
+    let bad = "[filters.app]\nfailregex = [\"fail <HOST>\"]\njournalmatch = \"_SYSTEMD_UNIT=app\"\n\
+               [jails.app]\n";
+    let e = from_toml(Path::new("/etc/banjo/config.toml"), bad).unwrap_err();
+    assert_eq!(e.problems().len(), 1, "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains("jails.app.journal: not set, and the journalmatch of filter app"),
+        "{e}"
+    );
+    assert!(e.contains("write \"_SYSTEMD_UNIT=app.service\""), "{e}");
+}
+
+#[test]
+fn no_source_and_no_journalmatch_says_so() {
+    let all = problems("no-source.toml");
+    let p = problem_about(&all, "jails.app");
+    assert!(
+        p.contains("(filter app has no journalmatch to default to)"),
+        "{p}"
+    );
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use figment::value::{Num, Value};
 
-use super::duration::{BanTime, UNITS_HELP, parse_duration};
+use super::duration::{BanTime, UNITS_HELP, check_ban_length, parse_duration};
 use super::net::IgnoreIp;
 
 /// A keyword setting: an enum with the words the config uses for it.
@@ -401,8 +401,18 @@ pub fn positive_duration(value: &Value) -> Result<Duration, String> {
     }
 }
 
-/// bantime_rndtime: a duration ≥ 0.
-pub fn duration_or_zero(value: &Value) -> Result<Duration, String> {
+/// bantime_maxtime: a duration > 0 the kernel can time.
+pub fn ban_length(value: &Value) -> Result<Duration, String> {
+    positive_duration(value).and_then(check_ban_length)
+}
+
+/// bantime_rndtime: a duration ≥ 0 the kernel can time.
+pub fn ban_extra(value: &Value) -> Result<Duration, String> {
+    duration_or_zero(value).and_then(check_ban_length)
+}
+
+/// A duration ≥ 0.
+fn duration_or_zero(value: &Value) -> Result<Duration, String> {
     match duration_input(value)? {
         DurationInput::Positive(d) => Ok(d),
         DurationInput::Zero => Ok(Duration::ZERO),
@@ -427,7 +437,7 @@ pub fn bantime(value: &Value) -> Result<BanTime, String> {
         _ => {}
     }
     match duration_input(value)? {
-        DurationInput::Positive(d) => Ok(BanTime::For(d)),
+        DurationInput::Positive(d) => check_ban_length(d).map(BanTime::For),
         DurationInput::Negative(-1) => Ok(BanTime::Permanent),
         DurationInput::Zero => Err("must be a positive duration, or -1 for a permanent ban".into()),
         DurationInput::Negative(_) => {
@@ -567,7 +577,7 @@ pub fn regex_list(value: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-/// `journalmatch` of a filter: informational, kept as words.
+/// `journalmatch` of a filter, kept as words; checked as `journal` when a jail defaults to it.
 pub fn words(value: &Value) -> Result<Vec<String>, String> {
     match value {
         Value::String(_, s) => Ok(s.split_whitespace().map(str::to_string).collect()),
@@ -593,6 +603,12 @@ pub fn journal(value: &Value) -> Result<Vec<JournalMatch>, String> {
         }
         _ => return Err("expected a list of FIELD=VALUE strings".into()),
     };
+    journal_words(&words)
+}
+
+/// Journal matches given as words (`FIELD=VALUE` and `+`), checked as a jail's `journal`:
+/// also used for a filter's `journalmatch` when it becomes a jail's default.
+pub fn journal_words(words: &[String]) -> Result<Vec<JournalMatch>, String> {
     if words.is_empty() {
         return Err("an empty list would read the whole journal: give at least one FIELD=VALUE".into());
     }

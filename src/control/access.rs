@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use super::protocol::{Command, ControlError};
-use super::sys;
+use crate::sys;
 
 /// The groups the config names (`[daemon] admin_group`, `read_group`). Root may always do
 /// everything.
@@ -34,8 +34,8 @@ pub struct Peer {
 impl Peer {
     /// The credentials of the process that connected `stream`.
     pub fn of(stream: &UnixStream) -> io::Result<Peer> {
-        let cred = sys::peer_cred(stream.as_fd())?;
-        let pid = u32::try_from(cred.pid).ok().filter(|&p| p > 0);
+        let (pid, uid, gid) = sys::peer_cred(stream.as_fd())?;
+        let pid = u32::try_from(pid).ok().filter(|&p| p > 0);
         let groups = match sys::peer_groups(stream.as_fd()) {
             Ok(groups) => groups,
             // Kernels before 4.13: the groups the process has now.
@@ -46,8 +46,8 @@ impl Peer {
         };
         Ok(Peer {
             pid,
-            uid: cred.uid,
-            gid: cred.gid,
+            uid,
+            gid,
             groups,
         })
     }

@@ -1,6 +1,6 @@
 //! The command line's side of the control socket: connect, send one request, read one
 //! response. Errors say whether the daemon is down, the caller may not ask, or the daemon
-//! said no, so the CLI can pick the exit code.
+//! said no, so the CLI can pick the exit code (cli/exit.rs).
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::protocol::{Command, ControlError, ErrorKind, Request, Response};
+use super::protocol::{Command, ControlError, Request, Response};
 
 /// How long the client waits for an answer: long enough for systemd to start banjo when the
 /// socket activates it.
@@ -18,19 +18,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest response read (a list of a million bans is far less).
 const MAX_RESPONSE: u64 = 256 << 20;
-
-/// The exit codes of the commands that talk to the daemon.
-pub mod exit {
-    pub const OK: u8 = 0;
-    /// The daemon said no (unknown jail, address not banned, config refused …) or failed.
-    pub const ERROR: u8 = 1;
-    /// Bad usage (clap's own code).
-    pub const USAGE: u8 = 2;
-    /// No daemon: the socket is missing or nobody answers on it.
-    pub const NOT_RUNNING: u8 = 3;
-    /// The caller may not ask this (socket file permissions, or the daemon's check).
-    pub const DENIED: u8 = 4;
-}
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,18 +35,6 @@ pub enum ClientError {
     Io { path: PathBuf, source: io::Error },
     #[error("banjo at {} answered something this banjo does not understand: {problem}", path.display())]
     Protocol { path: PathBuf, problem: String },
-}
-
-impl ClientError {
-    /// The CLI's exit code for it (see [`exit`]).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ClientError::NotRunning { .. } => exit::NOT_RUNNING,
-            ClientError::SocketDenied { .. } => exit::DENIED,
-            ClientError::Daemon(e) if e.kind == ErrorKind::Denied => exit::DENIED,
-            _ => exit::ERROR,
-        }
-    }
 }
 
 /// A connection factory for one socket path.
@@ -151,7 +126,6 @@ mod tests {
         let path = dir.path().join("banjo.sock");
         let e = Client::new(&path).call(Command::Status {}).unwrap_err();
         assert!(matches!(e, ClientError::NotRunning { .. }), "{e:?}");
-        assert_eq!(e.exit_code(), exit::NOT_RUNNING);
         assert!(e.to_string().contains("systemctl start banjo"), "{e}");
     }
 
@@ -161,14 +135,6 @@ mod tests {
         let path = dir.path().join("banjo.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         let e = Client::new(&path).call(Command::Status {}).unwrap_err();
-        assert_eq!(e.exit_code(), exit::NOT_RUNNING, "{e:?}");
-    }
-
-    #[test]
-    fn denied_answer_is_exit_4() {
-        let e = ClientError::Daemon(ControlError::denied("no"));
-        assert_eq!(e.exit_code(), exit::DENIED);
-        let e = ClientError::Daemon(ControlError::not_found("no"));
-        assert_eq!(e.exit_code(), exit::ERROR);
+        assert!(matches!(e, ClientError::NotRunning { .. }), "{e:?}");
     }
 }

@@ -5,8 +5,9 @@
 //! ([`Client`]). It changes no state itself: the daemon's [`Handler`] does, through the ledger.
 //!
 //! ```text
-//! banjo status ─► Client ─► /run/banjo/banjo.sock ─► listener thread ─► connection thread
-//!     (reads one line within 2 s, checks SO_PEERCRED, parses) ─► channel + eventfd ─► daemon
+//! banjo status ─► Client ─► /run/banjo/banjo.sock ─► listener thread (SO_PEERCRED: a slot
+//!     for this uid?) ─► connection thread (reads one line within 2 s, checks what the caller
+//!     may ask, parses) ─► channel + eventfd ─► daemon
 //!     poll loop: Server::handle_pending(&mut handler) ─► reply ─► connection thread writes it
 //! ```
 //! The daemon never blocks on a client: the slow parts (reading, writing, waiting) happen on
@@ -16,7 +17,7 @@ pub mod access;
 pub mod client;
 pub mod protocol;
 pub mod server;
-mod sys;
+pub mod slots;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +29,8 @@ pub use protocol::{
 };
 pub use server::{Handler, Server};
 pub use types::{
-    BannedAddr, Explain, FailureLine, JailExplain, JailStats, JailStatus, JailSummary, Status, Unbanned,
-    UnbannedAll,
+    BannedAddr, Explain, FailureLine, JailExplain, JailStats, JailStatus, JailSummary, MultilineMemory,
+    Status, Unbanned, UnbannedAll,
 };
 
 /// The socket's file name in the runtime directory.

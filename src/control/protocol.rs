@@ -15,8 +15,8 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::ban::Target;
-use crate::config::{BanTime, Compact, parse_duration};
+use crate::addr::Target;
+use crate::config::{BanTime, Compact, check_ban_length, parse_duration};
 
 /// The protocol version this banjo speaks.
 pub const VERSION: u32 = 1;
@@ -301,7 +301,11 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ControlError> {
             MAX_REQUEST / 1024
         )));
     }
-    let value: Value = serde_json::from_slice(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let value = match serde_json::from_slice::<Unique>(line) {
+        Ok(Unique(value)) => value,
+        Err(e) if e.is_data() => return Err(bad(e.to_string())),
+        Err(e) => return Err(bad(format!("not JSON: {e}"))),
+    };
     let Value::Object(mut map) = value else {
         return Err(bad(
             r#"a request is a JSON object such as {"version":1,"command":"status"}"#.to_string(),
@@ -312,6 +316,77 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ControlError> {
     Command::deserialize(Value::Object(map))
         .map(Request::new)
         .map_err(|e| bad(format!("{name}: {e}")))
+}
+
+/// A JSON value whose objects were checked for keys given twice: serde_json's own `Value`
+/// keeps the last one silently, so `"addr"` twice would act on an address the admin (or a log
+/// of the request) may not have seen.
+struct Unique(Value);
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Unique, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> de::Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Unique, E> {
+        Ok(Unique(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Unique, E> {
+        Ok(Unique(Value::String(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Unique, E> {
+        Ok(Unique(Value::String(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Unique, E> {
+        Ok(Unique(Value::Null))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Unique(Value::Array(items)))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "{key:?} is given twice: give each key once"
+                )));
+            }
+            let Unique(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Unique(Value::Object(out)))
+    }
 }
 
 fn check_version(version: Option<Value>) -> Result<(), ControlError> {
@@ -342,7 +417,8 @@ fn command_name(map: &Map<String, Value>) -> Result<String, ControlError> {
 }
 
 /// Parses a ban length as the CLI and the protocol take it: a duration ("90s", "1h", "1d12h")
-/// or "permanent" (also "-1", as fail2ban writes it). Zero is refused.
+/// or "permanent" (also "-1", as fail2ban writes it). Zero is refused, and so is a time longer
+/// than the kernel can hold a ban for ([`crate::time::LONGEST_BAN`]).
 pub fn parse_ban_time(text: &str) -> Result<BanTime, String> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("permanent") || text == "-1" {
@@ -352,7 +428,7 @@ pub fn parse_ban_time(text: &str) -> Result<BanTime, String> {
     if d.is_zero() {
         return Err("a ban of no time is no ban: give a duration such as \"1h\"".to_string());
     }
-    Ok(BanTime::For(d))
+    check_ban_length(d).map(BanTime::For)
 }
 
 /// `#[serde(with = "opt_bantime")]`: `"1h"`, `"permanent"`, or absent.

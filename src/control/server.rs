@@ -1,19 +1,20 @@
-//! The daemon's side of the control socket. A listener thread accepts; a thread per connection
-//! (at most [`MAX_CONNECTIONS`]) reads one request line within [`REQUEST_TIMEOUT`], checks who
-//! sent it, parses it, queues it for the daemon and wakes the daemon's poll through
+//! The daemon's side of the control socket. A listener thread accepts, reads the caller's
+//! credentials at once and gives it a slot (see `slots`: root and the admin group have slots
+//! of their own, other uids a few each, idle connections make room when all are taken); a
+//! thread per connection reads one request line within [`REQUEST_TIMEOUT`], checks what the
+//! caller may ask, parses it, queues it for the daemon and wakes the daemon's poll through
 //! [`Server::wake_fd`]; the daemon answers every queued request with
 //! [`Server::handle_pending`], which never blocks; the connection thread writes the answer (or
 //! a `busy` error after [`REPLY_TIMEOUT`]) and closes. A bad or slow client costs one thread
-//! for two seconds and never the daemon's time.
+//! for two seconds at most and never the daemon's time, and no client can keep root out.
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
@@ -21,10 +22,11 @@ use std::time::{Duration, Instant};
 
 use super::access::{Access, Peer};
 use super::protocol::{Command, ControlError, MAX_REQUEST, Response, parse_request};
-use super::sys::{self, EventFd};
+use super::slots::{Admission, Caller, Slots};
 use super::types::{BannedAddr, Explain, JailStats, JailStatus, Status, Unbanned, UnbannedAll, sort_bans};
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::BanTime;
+use crate::sys::{self, EventFd};
 
 /// How long a client has to send its whole request line.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,8 +34,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing the answer may take.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections served at once; more are answered `busy` and closed.
-pub const MAX_CONNECTIONS: usize = 32;
+/// Connections served at once, at most (see `slots` for who gets which).
+pub const MAX_CONNECTIONS: usize =
+    super::slots::ROOT_SLOTS + super::slots::ADMIN_SLOTS + super::slots::SHARED_SLOTS;
 
 /// What the daemon answers. Read-only methods take `&self`; the server calls them only from
 /// [`Server::handle_pending`], on the daemon's thread.
@@ -98,9 +101,25 @@ struct Pending {
 /// What the listener and connection threads share.
 struct Shared {
     access: RwLock<Access>,
+    /// The admin group's gid, looked up when the access is set (not at every accept).
+    admin_gid: RwLock<Option<u32>>,
     queue: Sender<Pending>,
     wake: EventFd,
-    active: AtomicUsize,
+    /// The connections being served, each with a handle to close it (shutdown) if evicted.
+    slots: Mutex<Slots<UnixStream>>,
+}
+
+impl Shared {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots<UnixStream>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn admin_gid(access: &Access) -> Option<u32> {
+    access
+        .admin_group
+        .as_deref()
+        .and_then(|g| sys::group_id(g).ok().flatten())
 }
 
 /// The control socket's server. Dropping it stops the listener and removes the socket file it
@@ -151,10 +170,11 @@ impl Server {
         listener.set_nonblocking(true)?;
         let (queue, requests) = mpsc::channel();
         let shared = Arc::new(Shared {
+            admin_gid: RwLock::new(admin_gid(&access)),
             access: RwLock::new(access),
             queue,
             wake: EventFd::new()?,
-            active: AtomicUsize::new(0),
+            slots: Mutex::new(Slots::default()),
         });
         let stop = Arc::new(EventFd::new()?);
         let thread = {
@@ -174,8 +194,8 @@ impl Server {
 
     /// Readable when requests wait: poll it in the daemon's loop, then call
     /// [`Server::handle_pending`].
-    pub fn wake_fd(&self) -> RawFd {
-        self.shared.wake.raw()
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.shared.wake.as_fd()
     }
 
     /// Answers every queued request with `handler`, without waiting for more.
@@ -200,7 +220,17 @@ impl Server {
 
     /// Takes new groups (after a reload); connections already checked keep their answer.
     pub fn set_access(&self, access: Access) {
+        *self
+            .shared
+            .admin_gid
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = admin_gid(&access);
         *self.shared.access.write().unwrap_or_else(PoisonError::into_inner) = access;
+    }
+
+    /// Connections being served now.
+    pub fn connections(&self) -> usize {
+        self.shared.slots().len()
     }
 
     /// The socket file this server created, if it did.
@@ -250,7 +280,7 @@ fn remove_stale(path: &Path) -> io::Result<()> {
 /// The listener thread: accepts until `stop` is signalled.
 fn listen(listener: &UnixListener, shared: &Arc<Shared>, stop: &EventFd) {
     loop {
-        let ready = match sys::poll_readable(&[listener.as_fd(), stop.as_fd()], None) {
+        let ready = match sys::poll(&[listener.as_raw_fd(), stop.as_fd().as_raw_fd()], None) {
             Ok(ready) => ready,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -278,44 +308,83 @@ fn listen(listener: &UnixListener, shared: &Arc<Shared>, stop: &EventFd) {
     }
 }
 
-/// Counts a connection thread while it lives.
-struct Active(Arc<Shared>);
+/// Holds a connection's slot while its thread lives.
+struct Held(Arc<Shared>, u64);
 
-impl Drop for Active {
+impl Drop for Held {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.slots().release(self.1);
     }
 }
 
-/// Starts a connection thread, or answers `busy` when there are too many.
+/// Gives the caller a slot and starts its connection thread, or answers `busy`. Runs on the
+/// listener thread: nothing here waits for the client.
 fn admit(stream: UnixStream, shared: &Arc<Shared>) {
-    if shared.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-        shared.active.fetch_sub(1, Ordering::SeqCst);
-        let busy = ControlError::busy(format!(
-            "banjo is serving {MAX_CONNECTIONS} control connections already: try again"
-        ));
-        // Never block the listener on this client: one try, then close.
-        let _ = stream.set_nonblocking(true);
-        let _ = (&stream).write_all(&Response::err(busy).to_line());
-        return;
-    }
-    let active = Active(shared.clone());
+    let peer = match Peer::of(&stream) {
+        Ok(peer) => peer,
+        Err(e) => {
+            refuse(
+                &stream,
+                ControlError::internal(format!("cannot read the caller's credentials: {e}")),
+            );
+            return;
+        }
+    };
+    let admin = shared
+        .admin_gid
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some_and(|gid| peer.in_group(gid));
+    let caller = Caller { uid: peer.uid, admin };
+    let handle = match stream.try_clone() {
+        Ok(handle) => handle,
+        Err(e) => {
+            refuse(
+                &stream,
+                ControlError::busy(format!("cannot take the connection: {e}")),
+            );
+            return;
+        }
+    };
+    let admission = shared.slots().admit(caller, handle, Instant::now());
+    let id = match admission {
+        Admission::Busy(why) => {
+            refuse(&stream, ControlError::busy(why));
+            return;
+        }
+        Admission::Admitted { id, evicted } => {
+            if let Some(idle) = evicted {
+                // its thread's read ends now; its slot is this connection's already
+                tracing::debug!("control socket: an idle connection closed to make room");
+                let _ = idle.shutdown(Shutdown::Both);
+            }
+            id
+        }
+    };
+    let held = Held(shared.clone(), id);
     let spawned = thread::Builder::new()
         .name("banjo-control-conn".into())
         .stack_size(256 * 1024)
         .spawn(move || {
-            let shared = active.0.clone();
-            serve(&stream, &shared);
-            drop(active);
+            let shared = held.0.clone();
+            serve(&stream, &shared, peer, held.1);
+            drop(held);
         });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "control socket: cannot start a connection thread");
     }
 }
 
+/// Answers `error` and closes, never blocking the listener on this client: one try.
+fn refuse(stream: &UnixStream, error: ControlError) {
+    let _ = stream.set_nonblocking(true);
+    let mut writer = stream;
+    let _ = writer.write_all(&Response::err(error).to_line());
+}
+
 /// A connection thread: one request, one answer, close.
-fn serve(stream: &UnixStream, shared: &Shared) {
-    let response = answer(stream, shared).unwrap_or_else(Response::err);
+fn serve(stream: &UnixStream, shared: &Shared, peer: Peer, id: u64) {
+    let response = answer(stream, shared, peer, id).unwrap_or_else(Response::err);
     if let Err(e) = &response.0 {
         tracing::debug!(kind = %e.kind, "control request refused: {e}");
     }
@@ -326,10 +395,9 @@ fn serve(stream: &UnixStream, shared: &Shared) {
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-fn answer(stream: &UnixStream, shared: &Shared) -> Result<Response, ControlError> {
-    let peer = Peer::of(stream)
-        .map_err(|e| ControlError::internal(format!("cannot read the caller's credentials: {e}")))?;
+fn answer(stream: &UnixStream, shared: &Shared, peer: Peer, id: u64) -> Result<Response, ControlError> {
     let line = read_request(stream, Instant::now() + REQUEST_TIMEOUT)?;
+    shared.slots().working(id);
     let request = parse_request(&line)?;
     shared
         .access

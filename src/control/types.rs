@@ -5,10 +5,11 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::ban::time::{left, opt_ts, ts};
-use crate::ban::{Ban, Target};
+use crate::addr::Target;
+use crate::ban::Ban;
 use crate::config::{self, MultilogSource};
 use crate::jail::{Explanation, Stats};
+use crate::time::{left, opt_ts, ts};
 
 /// `status`: the daemon and its jails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,14 +45,18 @@ pub struct JailSummary {
     pub sources: Vec<String>,
     /// Addresses banned now.
     pub banned: usize,
+    /// Of those, how many the kernel refused to block (see [`BannedAddr::refused`]).
+    #[serde(default)]
+    pub refused: usize,
 }
 
 impl JailSummary {
-    pub fn new(jail: &config::Jail, banned: usize) -> JailSummary {
+    pub fn new(jail: &config::Jail, banned: usize, refused: usize) -> JailSummary {
         JailSummary {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             sources: sources(jail),
             banned,
+            refused,
         }
     }
 }
@@ -75,13 +80,27 @@ pub struct JailStatus {
     pub total_banned: u64,
     /// Its active bans, soonest to end first.
     pub banned: Vec<BannedAddr>,
+    /// What its filter remembers between lines (sshd's connections), when it spans lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiline: Option<MultilineMemory>,
+}
+
+/// A multi-line filter's memory over every source of its jail (`SourceLines`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultilineMemory {
+    /// Connections (failure ids) remembered now.
+    pub connections: usize,
+    /// Connections dropped while still open because the cap was reached.
+    pub evicted: u64,
+    /// Connections forgotten because they outlived their 5 minutes.
+    pub expired: u64,
 }
 
 impl JailStatus {
     pub fn new(jail: &config::Jail, stats: &Stats, mut banned: Vec<BannedAddr>) -> JailStatus {
         sort_bans(&mut banned);
         JailStatus {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             filter: jail.filter.clone(),
             sources: sources(jail),
             hook: jail.hook.to_string(),
@@ -91,6 +110,7 @@ impl JailStatus {
             currently_banned: banned.len(),
             total_banned: stats.total_banned,
             banned,
+            multiline: None,
         }
     }
 }
@@ -113,7 +133,7 @@ pub struct JailStats {
 impl JailStats {
     pub fn new(jail: &config::Jail, stats: &Stats, banned: usize) -> JailStats {
         JailStats {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             sources: sources(jail),
             found: stats.total_failed,
             currently_failed: stats.currently_failed,
@@ -139,18 +159,23 @@ pub struct BannedAddr {
     pub count: u32,
     /// The failures that led to it (0 for a ban by hand).
     pub failures: u32,
+    /// Why nftables refused to put it in, when it did: the ban is recorded but the address
+    /// is not blocked; banjo tries again every few seconds. Absent: in nftables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl BannedAddr {
     pub fn new(ban: &Ban, now: Timestamp) -> BannedAddr {
         BannedAddr {
-            jail: ban.jail.clone(),
+            jail: ban.jail.to_string(),
             addr: ban.target,
             since: ban.since,
             until: ban.until,
             left: ban.until.map(|u| seconds_left(u, now).unwrap_or(0)),
             count: ban.count,
             failures: ban.failures,
+            refused: ban.refused.clone(),
         }
     }
 }
@@ -193,7 +218,7 @@ impl JailExplain {
     /// From a jail's explanation and the ledger's ban of the address in that jail.
     pub fn new(e: &Explanation, ban: Option<&Ban>, now: Timestamp) -> JailExplain {
         JailExplain {
-            jail: e.jail.clone(),
+            jail: e.jail.to_string(),
             ignored: e.ignored.as_ref().map(ToString::to_string),
             failures: e
                 .failures
@@ -268,6 +293,7 @@ mod tests {
             count: 0,
             failures: 5,
             lines: vec![],
+            refused: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Audit records: one journal record per ban, unban and restore, with fixed MESSAGE_IDs and
 //! structured fields, so `journalctl -u banjo JAIL=dovecot` or `IP=192.0.2.1` answers an audit.
 //! The MESSAGE text is what the built-in recidive filter reads: keep the two in step.
-use crate::ban::{Ban, Target};
+use crate::addr::Target;
+use crate::ban::Ban;
 use crate::config::Compact;
 
 /// `journalctl MESSAGE_ID=…` finds every record of one kind.
@@ -10,6 +11,7 @@ pub const UNBAN_ID: &str = "690a63557246427ea6ee271444359589";
 pub const RESTORE_ID: &str = "44ad4f764ba64b72a25f469d5ca9ddb0";
 pub const RELOAD_ID: &str = "9bebdcf5b30e4660b0b536134f653c58";
 pub const FIREWALL_RESTORED_ID: &str = "b6c98cd488fa4dbb921f755f1e5c9f4d";
+pub const REFUSED_ID: &str = "5d0b6fa3c1e24f5c9a7e2b8d41f0c637";
 
 /// The ban's length as the audit and recidive show it: "1h", "1d12h", "permanent".
 fn bantime(ban: &Ban) -> String {
@@ -66,5 +68,17 @@ pub fn restore(ban: &Ban) {
         ban.jail,
         t,
         until(ban)
+    );
+}
+
+/// The kernel refused to put a ban in: the address is recorded as banned but not blocked
+/// until a retry succeeds (`banjo status JAIL` shows it as failed).
+pub fn refused(jail: &str, target: &Target, why: &str) {
+    tracing::error!(
+        message_id = REFUSED_ID,
+        jail = %jail,
+        ip = %target,
+        reason = why,
+        "nftables refused the ban of {target} jail={jail}: {why}; banjo tries it again"
     );
 }

@@ -2,13 +2,14 @@
 //! `crate::control`. Answers come from the ledger and the jails; changes go through them.
 use jiff::Timestamp;
 
-use super::{Daemon, audit};
-use crate::ban::Target;
+use super::Daemon;
+use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::{
-    BannedAddr, ControlError, Explain, Handler, JailExplain, JailStats, JailStatus, JailSummary, Status,
+    BannedAddr, ControlError, Explain, Handler, JailExplain, JailStats, JailStatus, JailSummary,
+    MultilineMemory, Status,
 };
-use crate::jail::{BanHistory, BanOrder};
+use crate::name::JailName;
 
 impl Daemon {
     fn config_jail(&self, name: &str) -> Result<&crate::config::Jail, ControlError> {
@@ -19,15 +20,11 @@ impl Daemon {
 
     /// Lifts one ban now: ledger, kernel, audit; the address's failures are forgotten too.
     fn lift(&mut self, jail: &str, target: &Target, why: &str) -> bool {
-        let Some(ban) = self.ledger.remove(jail, target) else {
+        let Some(change) = self.bans.unban(jail, target, why) else {
             return false;
         };
-        if let Some(running) = self.jails.get_mut(jail) {
-            running.jail.forget(target);
-        }
-        audit::unban(&ban.jail, &ban.target, why);
-        self.pending_unbans.push((ban.jail, ban.target));
-        self.ledger_dirty = true;
+        self.jails.forget(jail, target);
+        self.enforce.queue(change);
         true
     }
 }
@@ -38,7 +35,11 @@ impl Handler for Daemon {
             .cfg
             .jails
             .iter()
-            .map(|j| JailSummary::new(j, self.ledger.count(&j.name)))
+            .map(|j| {
+                let ledger = self.bans.ledger();
+                let refused = ledger.active(&j.name).filter(|b| b.refused.is_some()).count();
+                JailSummary::new(j, ledger.count(&j.name), refused)
+            })
             .collect();
         Status::new(self.started_at, Timestamp::now(), jails)
     }
@@ -52,11 +53,18 @@ impl Handler for Daemon {
             .map(|j| j.jail.stats(now))
             .unwrap_or_default();
         let banned = self
-            .ledger
+            .bans
+            .ledger()
             .active(jail)
             .map(|b| BannedAddr::new(b, now))
             .collect();
-        Ok(JailStatus::new(cfg, &stats, banned))
+        let mut status = JailStatus::new(cfg, &stats, banned);
+        status.multiline = self.feeds.multiline_stats(jail).map(|m| MultilineMemory {
+            connections: m.ids,
+            evicted: m.evicted,
+            expired: m.expired,
+        });
+        Ok(status)
     }
 
     fn stats(&self) -> Vec<JailStats> {
@@ -70,7 +78,7 @@ impl Handler for Daemon {
                     .get(&j.name)
                     .map(|r| r.jail.stats(now))
                     .unwrap_or_default();
-                JailStats::new(j, &stats, self.ledger.count(&j.name))
+                JailStats::new(j, &stats, self.bans.ledger().count(&j.name))
             })
             .collect()
     }
@@ -80,35 +88,38 @@ impl Handler for Daemon {
         match jail {
             Some(j) => {
                 self.config_jail(j)?;
-                Ok(self.ledger.active(j).map(|b| BannedAddr::new(b, now)).collect())
+                Ok(self
+                    .bans
+                    .ledger()
+                    .active(j)
+                    .map(|b| BannedAddr::new(b, now))
+                    .collect())
             }
-            None => Ok(self.ledger.all().map(|b| BannedAddr::new(b, now)).collect()),
+            None => Ok(self
+                .bans
+                .ledger()
+                .all()
+                .map(|b| BannedAddr::new(b, now))
+                .collect()),
         }
     }
 
     fn ban(&mut self, jail: &str, target: Target, time: Option<BanTime>) -> Result<BannedAddr, ControlError> {
-        let bantime = match time {
-            Some(t) => t,
-            None => self.config_jail(jail)?.bantime,
-        };
         self.config_jail(jail)?;
+        let running = self
+            .jails
+            .get(jail)
+            .ok_or_else(|| ControlError::internal("the jail is configured but not running"))?;
         let now = Timestamp::now();
-        let target = target.canonical();
-        let bantime = bantime.duration();
-        let order = BanOrder {
-            jail: jail.to_string(),
-            target,
-            since: now,
-            until: bantime.map(|d| crate::ban::time::after(now, d)),
-            bantime,
-            failures: 0,
-            lines: vec!["banned by hand (banjo ban)".to_string()],
-            count: self.ledger.ban_count(&target, Some(jail)),
-        };
-        self.ban(order, now);
-        self.flush_firewall(now);
+        let order = running.jail.manual_ban(target, time, now, self.bans.ledger());
+        let target = order.target;
+        if let Some(change) = self.bans.ban(order, now) {
+            self.enforce.queue(change);
+        }
+        self.flush();
         let ban = self
-            .ledger
+            .bans
+            .ledger()
             .get(jail, &target)
             .ok_or_else(|| ControlError::internal("the ban was not recorded"))?;
         Ok(BannedAddr::new(ban, now))
@@ -116,25 +127,31 @@ impl Handler for Daemon {
 
     fn unban(&mut self, jail: Option<&str>, target: Target) -> Result<Vec<String>, ControlError> {
         let target = target.canonical();
-        let jails: Vec<String> = match jail {
+        let jails: Vec<JailName> = match jail {
             Some(j) => vec![self.config_jail(j)?.name.clone()],
             None => self.cfg.jails.iter().map(|j| j.name.clone()).collect(),
         };
         let lifted: Vec<String> = jails
             .into_iter()
             .filter(|j| self.lift(j, &target, "unbanned by hand"))
+            .map(String::from)
             .collect();
-        self.flush_firewall(Timestamp::now());
+        self.flush();
         Ok(lifted)
     }
 
     fn unban_all(&mut self) -> Result<usize, ControlError> {
-        let all: Vec<(String, Target)> = self.ledger.all().map(|b| (b.jail.clone(), b.target)).collect();
+        let all: Vec<(JailName, Target)> = self
+            .bans
+            .ledger()
+            .all()
+            .map(|b| (b.jail.clone(), b.target))
+            .collect();
         let n = all
             .iter()
             .filter(|(j, t)| self.lift(j, t, "unbanned by hand (all)"))
             .count();
-        self.flush_firewall(Timestamp::now());
+        self.flush();
         Ok(n)
     }
 
@@ -144,10 +161,8 @@ impl Handler for Daemon {
         }
         // A jail's reload reads the whole configuration: the other jails keep their state
         // (windows, bans) as they do on SIGHUP.
-        self.notify_reloading();
-        let result = self.try_reload();
-        self.finish_reload(&result);
-        result.map_err(|e| ControlError::refused(format!("{e:#}")))
+        self.reload_config()
+            .map_err(|e| ControlError::refused(format!("{e:#}")))
     }
 
     fn explain(&self, addr: Target) -> Explain {
@@ -157,10 +172,13 @@ impl Handler for Daemon {
             .jails
             .iter()
             .map(|(name, running)| {
-                let e = running.jail.explain(&target, now, &self.ledger);
-                let ban = self.ledger.get(name, &target).or_else(|| {
+                let e = running.jail.explain(&target, now, self.bans.ledger());
+                let ban = self.bans.ledger().get(name, &target).or_else(|| {
                     // an address inside a banned network is banned too
-                    self.ledger.active(name).find(|b| b.target.contains(target.ip()))
+                    self.bans
+                        .ledger()
+                        .active(name)
+                        .find(|b| b.target.contains(target.ip()))
                 });
                 JailExplain::new(&e, ban, now)
             })

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::jail::SeenFailure;
+use crate::name::JailName;
 
 const VERSION: u32 = 1;
 
@@ -18,7 +19,7 @@ pub struct Progress {
     pub cursor: Option<String>,
     /// Per jail, the addresses with failures within findtime.
     #[serde(default)]
-    pub pending: BTreeMap<String, Vec<Pending>>,
+    pub pending: BTreeMap<JailName, Vec<Pending>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +56,23 @@ impl Progress {
         crate::state::write_atomically_with(path, |w| {
             serde_json::to_writer(w, &me).map_err(std::io::Error::from)
         })
+    }
+}
+
+/// The cursor and the failures to resume from. A damaged file is moved aside (never lost)
+/// and the journal is read again from the longest findtime back.
+pub fn load(path: &Path, now: jiff::Timestamp) -> (Option<String>, BTreeMap<JailName, Vec<Pending>>) {
+    match Progress::load(path) {
+        Ok(Some(p)) => (p.cursor, p.pending),
+        Ok(None) => (None, BTreeMap::new()),
+        Err(e) => {
+            let moved = crate::ban::quarantine(path, now);
+            tracing::error!(
+                "{e}; moved to {}: reading the journal from the longest findtime back",
+                moved.map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+            (None, BTreeMap::new())
+        }
     }
 }
 

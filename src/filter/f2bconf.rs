@@ -1131,6 +1131,162 @@ fn unsupported(cfg: &Config, params: &[(String, String)], options: &Options) -> 
     notes
 }
 
+// ---------------------------------------------------------------------------------------------
+// The same reading for other fail2ban files (jail.conf and its layers, action.d): the jail
+// importer (crate::fail2ban) needs sections and keys, not a filter's seven options.
+
+/// fail2ban files read and merged in order, as its ConfigReader reads `jail` or `action.d/NAME`
+/// (`NAME.conf`, `NAME.d/*.conf`, `NAME.local`, `NAME.d/*.local`): each file with its
+/// `[INCLUDES]` and its `.local` sibling unless that is in the list itself.
+pub struct Layers {
+    cfg: Config,
+}
+
+/// Reads and merges `paths`; the first one must exist.
+pub fn read_layers(src: &dyn FileSource, paths: &[PathBuf]) -> Result<Layers, F2bConfError> {
+    let mut loader = Loader {
+        src,
+        stack: Vec::new(),
+        read: Vec::new(),
+        files: Vec::new(),
+        missing: Vec::new(),
+    };
+    for (i, path) in paths.iter().enumerate() {
+        loader.load_one(path, i == 0)?;
+        let local = path.with_extension("local");
+        if local != *path && !paths.contains(&local) && src.exists(&local) {
+            loader.load_one(&local, false)?;
+        }
+    }
+    let mut cfg = Config::default();
+    for file in loader.files {
+        cfg.merge(file);
+    }
+    cfg.missing = loader.missing.iter().map(|p| p.display().to_string()).collect();
+    Ok(Layers { cfg })
+}
+
+/// Like [`load`], over a list of files read as [`read_layers`] reads them (a filter with its
+/// `NAME.d/` drop-ins).
+pub fn load_layers(
+    src: &dyn FileSource,
+    paths: &[PathBuf],
+    params: &[(String, String)],
+) -> Result<FilterDef, F2bConfError> {
+    let Layers { cfg } = read_layers(src, paths)?;
+    let options = cfg.filter_options(params)?;
+    let path = paths.first().map_or(Path::new(""), PathBuf::as_path);
+    Ok(build(path, &cfg, params, options))
+}
+
+impl Layers {
+    /// The named sections (not `[DEFAULT]`, `[INCLUDES]` or the remembered overrides), sorted.
+    pub fn sections(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .cfg
+            .sections
+            .keys()
+            .filter(|n| !n.starts_with("KNOWN/") && n.as_str() != INCLUDES)
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn has_section(&self, section: &str) -> bool {
+        self.cfg.sections.contains_key(section)
+    }
+
+    /// The keys written in `section` itself (not those it gets from `[DEFAULT]`), sorted.
+    pub fn own_keys(&self, section: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .cfg
+            .sections
+            .get(section)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    /// ConfigParser's `get`: `key` of `section` (`vars` first, `[DEFAULT]` last) with its
+    /// `%(name)s` references expanded; `None` when neither the section nor `[DEFAULT]` has it.
+    pub fn get(
+        &self,
+        section: &str,
+        key: &str,
+        vars: &[(String, String)],
+    ) -> Result<Option<String>, F2bConfError> {
+        let vars = self.vars(vars);
+        Ok(self.cfg.get(section, key, &vars)?.map(|v| v.text))
+    }
+
+    /// Where the value `get(section, key)` starts from was written; `None` when unset.
+    pub fn place(&self, section: &str, key: &str) -> Option<Place> {
+        let key = key.to_lowercase();
+        let own = self.cfg.sections.get(section).and_then(|s| s.get(&key));
+        own.or_else(|| self.cfg.defaults.get(&key)).map(|v| *v.place())
+    }
+
+    /// Adds a `[DEFAULT]` value unless a file set one (fail2ban's `merge_defaults`).
+    pub fn set_default(&mut self, key: &str, value: &str) {
+        let key = key.to_lowercase();
+        self.cfg.defaults.entry(key.clone()).or_insert(Value {
+            text: value.to_string(),
+            file: Rc::from("fail2ban's built-in defaults"),
+            line: 0,
+            section: DEFAULT.to_string(),
+            key,
+        });
+    }
+
+    /// fail2ban's substituteRecursiveTags for one value: `<name>` replaced by `tags[name]`, else
+    /// by `[Definition]` `name` (with `vars`), `<section/key>` and `<known/key>` alike; tags that
+    /// name nothing (`<ip>`) stay.
+    pub fn substitute_tags(
+        &self,
+        section: &str,
+        key: &str,
+        text: &str,
+        tags: &[(String, String)],
+        vars: &[(String, String)],
+    ) -> Result<String, F2bConfError> {
+        let value = Value {
+            text: text.to_string(),
+            ..self.place_value(section, key)
+        };
+        self.cfg
+            .substitute_tags(key, &value, &self.vars(tags), &self.vars(vars))
+    }
+
+    fn place_value(&self, section: &str, key: &str) -> Value {
+        let place = self.place(section, key);
+        Value {
+            text: String::new(),
+            file: Rc::from(place.as_ref().map_or(PARAMETERS, |p| p.file.as_str())),
+            line: place.as_ref().map_or(0, |p| p.line),
+            section: section.to_string(),
+            key: key.to_string(),
+        }
+    }
+
+    fn vars(&self, vars: &[(String, String)]) -> Section {
+        vars.iter()
+            .map(|(k, v)| {
+                let key = k.to_lowercase();
+                let value = Value {
+                    text: v.clone(),
+                    file: Rc::from(PARAMETERS),
+                    line: 0,
+                    section: String::new(),
+                    key: key.clone(),
+                };
+                (key, value)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,8 @@ pub struct FilterDef {
     pub prefregex: Option<String>,
     /// fail2ban `datepattern`, when the filter pins one.
     pub datepattern: Option<String>,
-    /// fail2ban `journalmatch` (informational: banjo jails say `journal = [...]`).
+    /// fail2ban `journalmatch`: the journal matches of a jail that sets neither `journal` nor
+    /// `multilog`, as words (`FIELD=VALUE`, `+`; each line of a .conf value is an alternative).
     pub journalmatch: Vec<String>,
     /// fail2ban `maxlines`: how many lines a failregex sees at once (0 or 1: each line alone).
     pub maxlines: usize,
@@ -59,6 +60,12 @@ pub enum FilterError {
     },
     #[error("{origin}: no failregex: a filter needs at least one")]
     NoFailregex { origin: String },
+    #[error("{origin}: {message}")]
+    BadDatepattern {
+        origin: String,
+        pattern: String,
+        message: String,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -150,6 +157,16 @@ impl Filter {
                 message,
             })
         };
+        if let Some(pattern) = &def.datepattern {
+            // a date banjo cannot find would leave every line at "now": refuse, do not guess
+            time::TimeFinder::pinned(pattern, jiff::tz::TimeZone::UTC).map_err(|e| {
+                FilterError::BadDatepattern {
+                    origin: def.origin.clone(),
+                    pattern: pattern.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
         let pref = def
             .prefregex
             .as_deref()
@@ -160,15 +177,27 @@ impl Filter {
         for (i, re) in def.failregex.iter().enumerate() {
             // fail2ban compiles failregexes for a multi-line buffer when maxlines > 1
             let p = compile("failregex", i, re, maxlines > 1)?;
-            if !p.has_failure_id() && !pref_names {
+            let problem = if !p.has_failure_id() && !pref_names {
+                Some(
+                    "no <HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <F-ID> or <F-MLFID> tag: banjo would \
+                     not know whom to ban",
+                )
+            } else if p.hosts_at_once().is_some_and(|n| n > 1) {
+                Some(
+                    "two address tags (<HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <SUBNET>) can match in \
+                     one line: banjo would not know which address to ban; keep one, or make them \
+                     alternatives such as (?:from <HOST>|by <HOST>)",
+                )
+            } else {
+                None
+            };
+            if let Some(message) = problem {
                 return Err(FilterError::BadRegex {
                     origin: def.origin.clone(),
                     key: "failregex",
                     index: i + 1,
                     regex: re.clone(),
-                    message: "no <HOST>, <ADDR>, <IP4>, <IP6>, <DNS>, <F-ID> or <F-MLFID> tag: \
-                              banjo would not know whom to ban"
-                        .into(),
+                    message: message.into(),
                 });
             }
             fail.push(p);
@@ -411,4 +440,47 @@ pub fn resolve(
         name: name.to_string(),
         builtins: builtin::names().join(", "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(failregex: &[&str], datepattern: Option<&str>) -> FilterDef {
+        FilterDef {
+            name: "t".into(),
+            origin: "/etc/banjo/filters/t.conf".into(),
+            failregex: failregex.iter().map(ToString::to_string).collect(),
+            datepattern: datepattern.map(str::to_string),
+            ..FilterDef::default()
+        }
+    }
+
+    #[test]
+    fn two_address_tags_in_one_match_are_refused_alternatives_are_not() {
+        let e = Filter::compile(&def(&["from <HOST> via <HOST>$"], None)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("failregex 1") && text.contains("two address tags"),
+            "{text}"
+        );
+        assert!(Filter::compile(&def(&["a <HOST> b <ADDR>"], None)).is_err());
+        assert!(Filter::compile(&def(&["^(?:x <IP4>)? y <IP6>$"], None)).is_err());
+        Filter::compile(&def(&["^(?:from <HOST>|by <ADDR>) port \\d+$"], None)).unwrap();
+        Filter::compile(&def(&["a <HOST>|b <ADDR>"], None)).unwrap();
+        Filter::compile(&def(&["net <SUBNET> end"], None)).unwrap();
+        Filter::compile(&def(&["(?:<HOST> )+end"], None)).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_datepattern_is_refused_with_the_known_ones() {
+        let e = Filter::compile(&def(&["from <HOST>"], Some("^%Q %Z"))).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("/etc/banjo/filters/t.conf: datepattern `^%Q %Z` is not one"),
+            "{text}"
+        );
+        assert!(matches!(e, FilterError::BadDatepattern { .. }));
+        Filter::compile(&def(&["from <HOST>"], Some("{^LN-BEG}TAI64N"))).unwrap();
+    }
 }

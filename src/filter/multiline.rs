@@ -45,6 +45,16 @@ pub struct MultilineStats {
     pub buffered_lines: usize,
 }
 
+impl MultilineStats {
+    /// Adds another source's (or filter's) figures to these.
+    pub fn add(&mut self, other: MultilineStats) {
+        self.ids += other.ids;
+        self.evicted += other.evicted;
+        self.expired += other.expired;
+        self.buffered_lines += other.buffered_lines;
+    }
+}
+
 /// The multi-line memory of one source, for every filter of its `MatchSet` that needs one.
 /// A feed owns one per source and passes every line through `feed`.
 #[derive(Debug)]
@@ -74,23 +84,33 @@ impl SourceLines {
         }
     }
 
-    /// Runs every filter of `set` (the one this state was made for) over the next line of the
-    /// source and calls `each` with the filter's index for every outcome other than `Missed`.
-    /// `time` is the line's time (or the feed's clock when the line has none).
+    /// Runs every filter of `set` (the one this state was made for) that `takes` the line
+    /// over the next line of the source and calls `each` with the filter's index for every
+    /// outcome other than `Missed`. A filter that does not take a line (the journal's routes:
+    /// the entry is not of its jail) neither sees nor remembers it. `time` is the line's time
+    /// (or the feed's clock when the line has none).
     pub fn feed(
         &mut self,
         set: &MatchSet,
         text: &[u8],
         time: Timestamp,
         scratch: &mut Scratch,
+        takes: impl Fn(usize) -> bool,
         mut each: impl FnMut(usize, Outcome),
     ) {
         if !self.any {
-            return set.check(text, scratch, each);
+            return set.check(text, scratch, |fi, outcome| {
+                if takes(fi) {
+                    each(fi, outcome)
+                }
+            });
         }
         let filters = set.filters();
         let states = &mut self.states;
         set.scan(text, scratch, |fi, candidate| {
+            if !takes(fi) {
+                return;
+            }
             let f = &filters[fi];
             let outcome = match &mut states[fi] {
                 // run below, on the buffer
@@ -103,6 +123,9 @@ impl SourceLines {
             }
         });
         for &fi in &self.buffered {
+            if !takes(fi) {
+                continue;
+            }
             let Some(state) = &mut self.states[fi] else {
                 continue;
             };
@@ -113,15 +136,26 @@ impl SourceLines {
         }
     }
 
+    /// What every filter of the source remembers and has dropped, summed.
     pub fn stats(&self) -> MultilineStats {
         let mut s = MultilineStats::default();
-        for state in self.states.iter().flatten() {
-            s.ids += state.ids.map.len();
-            s.evicted += state.ids.evicted;
-            s.expired += state.ids.expired;
-            s.buffered_lines += state.buffer.lines.len();
+        for fi in 0..self.states.len() {
+            s.add(self.stats_of(fi));
         }
         s
+    }
+
+    /// What filter `fi` of the set remembers on this source and has dropped.
+    pub fn stats_of(&self, fi: usize) -> MultilineStats {
+        match self.states.get(fi) {
+            Some(Some(state)) => MultilineStats {
+                ids: state.ids.map.len(),
+                evicted: state.ids.evicted,
+                expired: state.ids.expired,
+                buffered_lines: state.buffer.lines.len(),
+            },
+            _ => MultilineStats::default(),
+        }
     }
 }
 
@@ -612,7 +646,7 @@ impl OneFilter {
     pub fn feed(&mut self, text: &[u8], time: Timestamp, scratch: &mut Scratch) -> Outcome {
         let mut outcome = Outcome::Missed;
         self.lines
-            .feed(&self.set, text, time, scratch, |_, o| outcome = o);
+            .feed(&self.set, text, time, scratch, |_| true, |_, o| outcome = o);
         outcome
     }
 }
@@ -883,10 +917,53 @@ mod tests {
             b"x from 192.0.2.1",
             at(0),
             &mut Scratch::default(),
+            |_| true,
             |i, o| got.push((i, o)),
         );
         assert_eq!(got.len(), 1);
         assert_eq!(lines.stats(), MultilineStats::default());
+    }
+
+    #[test]
+    fn a_filter_does_not_remember_lines_it_does_not_take() {
+        // two jails with the same multi-line filter on one journal feed; the entries are
+        // routed to jail 0 only, so jail 1 must not tie the connection's lines together
+        let f = || {
+            filter(
+                None,
+                &[
+                    r"^<F-MLFID>\S+\[\d+\]: </F-MLFID><F-NOFAIL>Connection from</F-NOFAIL> <HOST>$",
+                    r"^<F-MLFID>\S+\[\d+\]: </F-MLFID>Too many failures$",
+                ],
+                1,
+            )
+        };
+        let set = MatchSet::new(vec![f(), f()]);
+        let mut lines = SourceLines::new(&set);
+        let mut scratch = Scratch::default();
+        let mut got = Vec::new();
+        for (i, text) in ["sshd[7]: Connection from 192.0.2.9", "sshd[7]: Too many failures"]
+            .iter()
+            .enumerate()
+        {
+            let routes = |fi: usize| fi == 0 || i == 1;
+            lines.feed(
+                &set,
+                text.as_bytes(),
+                at(i as u64),
+                &mut scratch,
+                routes,
+                |fi, o| got.push((fi, o)),
+            );
+        }
+        let failures: Vec<(usize, String)> = got
+            .iter()
+            .filter_map(|(fi, o)| match o {
+                Outcome::Matched(m) => Some((*fi, m.host.to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failures, [(0, "192.0.2.9".to_string())]);
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct Pattern {
     pub literals: Option<Vec<Vec<u8>>>,
     /// Every fixed text the regex needs, in order (for hints on missed lines).
     factors: Vec<Vec<Vec<u8>>>,
+    /// The most address tags that can take part in one match (alternatives count once);
+    /// None on the backtracking engine, whose syntax the analysis does not read.
+    hosts_at_once: Option<usize>,
 }
 
 impl std::fmt::Debug for Pattern {
@@ -187,6 +190,11 @@ impl Pattern {
             source: source.to_string(),
             literals: literal::required(&relaxed),
             factors: literal::factors(&relaxed),
+            hosts_at_once: if t.needs_fallback {
+                None
+            } else {
+                hosts_at_once(&t.regex)
+            },
             engine,
             hosts,
             fields,
@@ -199,6 +207,13 @@ impl Pattern {
 
     pub fn uses_fallback(&self) -> bool {
         matches!(self.engine, Engine::Fallback(_))
+    }
+
+    /// The most address tags that can take part in one match: more than one and banjo would
+    /// not know whom to ban (`a <HOST> b <HOST>`); tags in alternatives count once
+    /// (`a <HOST>|b <ADDR>`). None when the pattern runs on the backtracking engine.
+    pub fn hosts_at_once(&self) -> Option<usize> {
+        self.hosts_at_once
     }
 
     /// (fixed texts of the regex found in `text`, those not found), each shown as text;
@@ -361,6 +376,33 @@ fn parse_addr(text: &str, cidr: Option<&str>) -> Result<Host, String> {
         }
         None => Ok(Host::Addr(addr)),
     }
+}
+
+/// See [`Pattern::hosts_at_once`]; `regex` is translated (tags are named groups).
+fn hosts_at_once(regex: &str) -> Option<usize> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn count(hir: &Hir) -> usize {
+        match hir.kind() {
+            HirKind::Capture(c) if c.name.as_deref().is_some_and(is_host_group) => 1,
+            HirKind::Capture(c) => count(&c.sub),
+            HirKind::Concat(parts) => parts.iter().map(count).sum(),
+            HirKind::Alternation(parts) => parts.iter().map(count).max().unwrap_or(0),
+            HirKind::Repetition(r) => count(&r.sub),
+            _ => 0,
+        }
+    }
+    // an address tag's ip4/ip6/dns groups (its cidr group goes with them)
+    fn is_host_group(name: &str) -> bool {
+        ["ip4", "ip6", "dns"]
+            .iter()
+            .any(|g| name == *g || name.strip_prefix(g).is_some_and(|k| k.starts_with('_')))
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(regex)
+        .ok()?;
+    Some(count(&hir))
 }
 
 #[cfg(test)]

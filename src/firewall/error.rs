@@ -124,7 +124,11 @@ pub fn errno_meaning(errno: i32) -> String {
         libc::ENOMEM => "the kernel is out of memory",
         libc::EMSGSIZE => "the request is larger than the netlink socket's buffer",
         libc::ENOBUFS => "the netlink socket's buffer overflowed",
-        libc::ERANGE => "a value is out of range (a timeout too long for the kernel?)",
+        libc::ERANGE => {
+            "a value is out of range (an element timeout longer than the kernel takes, about 584 \
+             years?)"
+        }
+        libc::ENFILE => "the set is full (someone gave it a size limit?)",
         libc::ENOTEMPTY => "it overlaps an element already in the set",
         libc::E2BIG => "too many elements or a value too large",
         libc::EAGAIN => "the kernel asked to try again",

@@ -277,7 +277,7 @@ pub fn check(layout: &Layout) -> Result<(), FirewallError> {
     }
     for (i, jail) in layout.jails.iter().enumerate() {
         let unsupported = |reason: String| FirewallError::Unsupported {
-            jail: jail.name.clone(),
+            jail: jail.name.to_string(),
             reason,
         };
         if jail.name.is_empty() || SetKind::Net6.set_name(&jail.name).len() > 255 {
@@ -376,7 +376,7 @@ fn jail_comment(family: Family, jail: &JailRules, kind: SetKind) -> String {
         kind.suffix()
     );
     let hash = format!(" {} {:08x}", kind.suffix(), fingerprint(&print));
-    let mut name = jail.name.clone();
+    let mut name = jail.name.to_string();
     while "banjo ".len() + name.len() + hash.len() > 126 {
         name.pop();
     }

@@ -5,9 +5,14 @@
 //! - [`Firewall::apply`] makes table, chains, sets and rules match a [`Layout`] (see `layout`
 //!   for what the kernel then holds) in one transaction, keeping the elements of sets that
 //!   did not change, so a reload or restart unbans no one.
-//! - [`Firewall::ban`], [`Firewall::unban`], [`Firewall::reconcile`] change elements, in as few
-//!   transactions as the socket buffer allows (100k bans: one or two).
+//! - [`Firewall::change`] applies the ban ledger's [`Change`]s, [`Firewall::reconcile`] makes
+//!   the sets hold the ledger's whole view, in as few transactions as the socket buffer allows
+//!   (100k bans: one or two). An element the kernel refuses (for whatever reason) is left out
+//!   and the rest sent again: it comes back in [`Applied::refused`] /
+//!   [`ReconcileReport::refused`], never as an error that keeps the other bans out.
 //! - [`Monitor`] reports changes to banjo's table made by anyone else.
+//! - [`Backend`] is what the daemon asks of a firewall; [`Recording`] is the fake the daemon's
+//!   wiring is tested with, without root.
 //!
 //! Addresses and networks live in different sets (`<jail>-v4`/`-v6` hold addresses,
 //! `<jail>-net4`/`-net6` hold networks as intervals): interval sets refuse overlapping elements,
@@ -19,25 +24,33 @@
 //! The delete is NFT_MSG_DESTROYSETELEM (Linux ≥ 6.3: no error when absent); on older kernels
 //! banjo reads the set first and deletes only what is there.
 
+mod backend;
 mod elements;
 mod error;
 mod layout;
 mod monitor;
 pub(crate) mod nfnl;
+mod recording;
 mod txn;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// What is banned: one address or a network (CIDR), the ban ledger's type.
-pub use crate::ban::Target;
+/// What is banned: one address or a network (CIDR).
+pub use crate::addr::Target;
+/// What the firewall applies: the ban ledger's changes.
+pub use crate::ban::Change;
 pub use crate::config::{BlockType, Family, Hook, PortRange, Protocol};
+use crate::name::JailName;
+pub use backend::Backend;
 pub use error::{FirewallError, errno_meaning};
 pub use monitor::Monitor;
+pub use recording::{Call, Recording};
 
 use elements::{DumpedElem, Placed, Present, SetKind};
 use nfnl::{NfSocket, SendError};
-use txn::{ElemOp, ElementTxns, JailSet, Txn};
+pub use txn::Refusal;
+use txn::{ElemOp, ElementTxns, JailSet, Sent, Txn};
 
 /// banjo's own handles in this process: the netlink ports of open [`Firewall`]s (events they
 /// cause are not changes for a [`Monitor`]) and the tables they applied (the ones a
@@ -88,7 +101,7 @@ pub const TIMEOUT_SLACK: Duration = Duration::from_secs(2);
 /// The firewall side of one jail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JailRules {
-    pub name: String,
+    pub name: JailName,
     pub hook: Hook,
     pub family: Family,
     /// Empty: all ports.
@@ -105,16 +118,8 @@ pub struct Layout {
     pub jails: Vec<JailRules>,
 }
 
-/// One ban: in which jail, what, for how long (None = until unbanned).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Element {
-    pub jail: String,
-    pub target: Target,
-    pub timeout: Option<Duration>,
-}
-
 /// What [`Firewall::reconcile`] changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ReconcileReport {
     /// Wanted and missing: added.
     pub added: usize,
@@ -124,6 +129,24 @@ pub struct ReconcileReport {
     pub removed: usize,
     /// Transactions it took.
     pub transactions: usize,
+    /// Changes the kernel refused (counted in none of the above); every other one was made.
+    pub refused: Vec<Refusal>,
+}
+
+/// What [`Firewall::change`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Transactions it took.
+    pub transactions: usize,
+    /// Changes the kernel refused; every other one was made.
+    pub refused: Vec<Refusal>,
+}
+
+impl Applied {
+    fn join(&mut self, other: Applied) {
+        self.transactions += other.transactions;
+        self.refused.extend(other.refused);
+    }
 }
 
 /// banjo's handle on nf_tables in the network namespace of the thread that opened it.
@@ -238,10 +261,43 @@ impl Firewall {
         Ok(())
     }
 
-    /// Adds bans with kernel timeouts; a ban that exists gets the new timeout. All in one
-    /// transaction unless they do not fit the socket buffer.
-    pub fn ban(&mut self, elements: &[Element]) -> Result<(), FirewallError> {
-        let groups = self.group(elements.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
+    /// Applies the ledger's changes: removals first, then additions with their kernel timeouts
+    /// (a ban that exists gets the new timeout); when a target appears more than once in a
+    /// jail, its last change counts. Each part in one transaction unless it does not fit the
+    /// socket buffer; removing what is not there is no error. Changes the kernel refuses are
+    /// left out and listed in [`Applied::refused`].
+    pub fn change(&mut self, changes: &[Change]) -> Result<Applied, FirewallError> {
+        let mut last: HashMap<(&str, Target), usize> = HashMap::new();
+        for (i, c) in changes.iter().enumerate() {
+            last.insert((c.jail().as_str(), c.target()), i);
+        }
+        let (mut adds, mut removes) = (Vec::new(), Vec::new());
+        for (i, c) in changes.iter().enumerate() {
+            if last.get(&(c.jail().as_str(), c.target())) != Some(&i) {
+                continue;
+            }
+            match c {
+                Change::Add {
+                    jail,
+                    target,
+                    timeout,
+                } => adds.push((jail.as_str(), *target, *timeout)),
+                Change::Remove { jail, target } => removes.push((jail.as_str(), *target)),
+            }
+        }
+        let mut applied = Applied::default();
+        if !removes.is_empty() {
+            applied.join(self.remove_elements(&removes)?);
+        }
+        if !adds.is_empty() {
+            applied.join(self.add_elements(&adds)?);
+        }
+        self.last_transactions = applied.transactions;
+        Ok(applied)
+    }
+
+    fn add_elements(&mut self, adds: &[(&str, Target, Option<Duration>)]) -> Result<Applied, FirewallError> {
+        let groups = self.group(adds.iter().copied())?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -255,7 +311,7 @@ impl Firewall {
         }
     }
 
-    fn ban_groups(&mut self, groups: &Groups) -> Result<(), FirewallError> {
+    fn ban_groups(&mut self, groups: &Groups) -> Result<Applied, FirewallError> {
         let mut txns = ElementTxns::new(self.sock.send_limit());
         for (set, items) in groups {
             if set.kind.is_net() {
@@ -273,14 +329,22 @@ impl Firewall {
                 txns.write(set, "banning", &[ElemOp::Add], &new);
             }
         }
-        self.last_transactions = txns.send(&mut self.sock, "banning")?;
-        tracing::debug!(transactions = self.last_transactions, "bans added");
-        Ok(())
+        let Sent {
+            transactions,
+            refused,
+        } = txns.send(&mut self.sock, "banning")?;
+        self.last_transactions = transactions;
+        tracing::debug!(transactions, refused = refused.len(), "bans added");
+        Ok(Applied {
+            transactions,
+            refused,
+        })
     }
 
-    /// Removes bans; bans that are not there are no error.
-    pub fn unban(&mut self, elements: &[(String, Target)]) -> Result<(), FirewallError> {
-        let groups = self.group(elements.iter().map(|(j, t)| (j.as_str(), *t, None)))?;
+    /// Removes bans; bans that are not there are no error. Removals the kernel refuses are
+    /// left out and listed in [`Applied::refused`].
+    fn remove_elements(&mut self, removes: &[(&str, Target)]) -> Result<Applied, FirewallError> {
+        let groups = self.group(removes.iter().map(|(j, t)| (*j, *t, None)))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -301,9 +365,15 @@ impl Firewall {
             match txns.send(&mut self.sock, "unbanning") {
                 Err(e) if attempt < 3 && e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
-                Ok(n) => {
-                    self.last_transactions = n;
-                    return Ok(());
+                Ok(Sent {
+                    transactions,
+                    refused,
+                }) => {
+                    self.last_transactions = transactions;
+                    return Ok(Applied {
+                        transactions,
+                        refused,
+                    });
                 }
             }
         }
@@ -323,14 +393,24 @@ impl Firewall {
         Ok(out)
     }
 
-    /// Makes the sets of every jail in the layout hold exactly `wanted`: adds what is missing,
-    /// re-adds what has a remaining time more than [`TIMEOUT_SLACK`] off, removes the rest.
-    pub fn reconcile(&mut self, wanted: &[Element]) -> Result<ReconcileReport, FirewallError> {
+    /// Makes the sets of every jail in the layout hold exactly the additions in `wanted` (the
+    /// ledger's view, [`crate::ban::Ledger::as_changes`]; a removal in it only says "not
+    /// wanted"): adds what is missing, re-adds what has a remaining time more than
+    /// [`TIMEOUT_SLACK`] off, removes the rest.
+    pub fn reconcile(&mut self, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
         let layout = self
             .layout
             .clone()
             .ok_or(FirewallError::NoLayout("reconcile()"))?;
-        let mut groups = self.group(wanted.iter().map(|e| (e.jail.as_str(), e.target, e.timeout)))?;
+        let adds = wanted.iter().filter_map(|c| match c {
+            Change::Add {
+                jail,
+                target,
+                timeout,
+            } => Some((jail.as_str(), *target, *timeout)),
+            Change::Remove { .. } => None,
+        });
+        let mut groups = self.group(adds)?;
         for jail in &layout.jails {
             for kind in SetKind::ALL {
                 groups.entry(self.jail_set(&jail.name, kind)?).or_default();
@@ -347,6 +427,9 @@ impl Firewall {
     }
 
     fn reconcile_groups(&mut self, groups: &Groups) -> Result<ReconcileReport, FirewallError> {
+        const REMOVING: &str = "reconciling (removing)";
+        const REFRESHING: &str = "reconciling (refreshing)";
+        const ADDING: &str = "reconciling (adding)";
         let mut report = ReconcileReport::default();
         let mut txns = ElementTxns::new(self.sock.send_limit());
         let refresh: &[ElemOp] = if self.destroy {
@@ -385,14 +468,24 @@ impl Firewall {
             } else {
                 ElemOp::Del
             };
-            txns.write(set, "reconciling (removing)", &[del], &removes);
-            txns.write(set, "reconciling (refreshing)", refresh, &refreshes);
-            txns.write(set, "reconciling (adding)", &[ElemOp::Add], &adds);
+            txns.write(set, REMOVING, &[del], &removes);
+            txns.write(set, REFRESHING, refresh, &refreshes);
+            txns.write(set, ADDING, &[ElemOp::Add], &adds);
             report.added += adds.len();
             report.refreshed += refreshes.len();
             report.removed += removes.len();
         }
-        report.transactions = txns.send(&mut self.sock, "reconciling bans")?;
+        let sent = txns.send(&mut self.sock, "reconciling bans")?;
+        for refusal in &sent.refused {
+            let count = match refusal.action.as_str() {
+                REMOVING => &mut report.removed,
+                REFRESHING => &mut report.refreshed,
+                _ => &mut report.added,
+            };
+            *count = count.saturating_sub(1);
+        }
+        report.transactions = sent.transactions;
+        report.refused = sent.refused;
         self.last_transactions = report.transactions;
         Ok(report)
     }

@@ -111,7 +111,7 @@ impl Monitor {
             if left.is_zero() {
                 return Ok(false);
             }
-            nfnl::poll_readable(self.as_fd(), left).map_err(|source| FirewallError::Io {
+            crate::sys::readable(self.as_fd(), left).map_err(|source| FirewallError::Io {
                 action: "waiting for nf_tables events".into(),
                 source,
             })?;

@@ -32,14 +32,15 @@
 //!
 //! Sockets come from netlink-sys 0.9 (rust-netlink, kept up, no async runtime needed): it owns
 //! the fd and does socket/bind/send/recv/multicast membership and the ACK options safely. The
-//! unsafe left here is poll(2) and setsockopt/getsockopt for SO_SNDBUFFORCE/SO_RCVBUFFORCE,
-//! which it lacks: each one call on a borrowed fd with a live local value.
+//! rest (poll, SO_SNDBUFFORCE/SO_RCVBUFFORCE, which it lacks) is in `crate::sys`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use netlink_sys::{Socket, protocols::NETLINK_NETFILTER};
+
+use crate::sys;
 
 // netlink (linux/netlink.h)
 pub const NLMSG_HDRLEN: usize = 16;
@@ -471,9 +472,9 @@ pub struct NfSocket {
 
 const RECV_BUF: usize = 256 * 1024;
 /// Asked for with SO_SNDBUFFORCE (CAP_NET_ADMIN), so that 100k bans fit in about one batch.
-const WANTED_SNDBUF: i32 = 32 * 1024 * 1024;
+const WANTED_SNDBUF: usize = 32 * 1024 * 1024;
 /// Asked for on the monitor's socket: events of big batches should not overflow it.
-pub const WANTED_RCVBUF: i32 = 16 * 1024 * 1024;
+pub const WANTED_RCVBUF: usize = 16 * 1024 * 1024;
 
 impl NfSocket {
     pub fn open() -> io::Result<NfSocket> {
@@ -481,17 +482,10 @@ impl NfSocket {
         let port = sock.bind_auto()?.port_number();
         sock.set_ext_ack(true)?;
         sock.set_cap_ack(true)?;
-        let fd = sock.as_raw_fd();
-        if set_int_sockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, WANTED_SNDBUF).is_err() {
-            // Without CAP_NET_ADMIN nothing else will work either; keep the default size.
-            let _ = set_int_sockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, WANTED_SNDBUF);
-        }
-        let sndbuf = get_int_sockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF)?;
+        // Without CAP_NET_ADMIN nothing else will work either; then it keeps the default size.
+        let sndbuf = sys::grow_send_buffer(sock.as_fd(), WANTED_SNDBUF)?;
         // The kernel refuses a datagram longer than sk_sndbuf - 32.
-        let send_limit = usize::try_from(sndbuf)
-            .unwrap_or(0)
-            .saturating_sub(4096)
-            .max(64 * 1024);
+        let send_limit = sndbuf.saturating_sub(4096).max(64 * 1024);
         let seed = std::process::id().wrapping_mul(2_654_435_761);
         Ok(NfSocket {
             sock,
@@ -633,7 +627,7 @@ impl NfSocket {
     }
 
     fn wait(&self, deadline: Instant) -> io::Result<bool> {
-        poll_readable(self.fd(), deadline.saturating_duration_since(Instant::now()))
+        sys::readable(self.fd(), deadline.saturating_duration_since(Instant::now()))
     }
 
     fn recv(&mut self) -> io::Result<usize> {
@@ -692,66 +686,10 @@ pub fn recv_into(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<usize> {
 pub fn open_monitor_socket() -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_NETFILTER)?;
     sock.bind_auto()?;
-    let fd = sock.as_raw_fd();
-    if set_int_sockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, WANTED_RCVBUF).is_err() {
-        let _ = set_int_sockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, WANTED_RCVBUF);
-    }
+    sys::grow_receive_buffer(sock.as_fd(), WANTED_RCVBUF);
     sock.add_membership(NFNLGRP_NFTABLES)?;
     sock.set_non_blocking(true)?;
     Ok(sock)
-}
-
-/// Waits until `fd` is readable or `timeout` passes; true when readable.
-pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    loop {
-        // SAFETY: `pfd` is one valid, initialized pollfd that lives across the call, and the
-        // count passed is 1. The fd is borrowed, so it stays open during the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc >= 0 {
-            return Ok(rc > 0);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-fn set_int_sockopt(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) -> io::Result<()> {
-    let value: libc::c_int = value;
-    // SAFETY: passes a pointer to a live c_int and its exact size; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn get_int_sockopt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes into the live c_int `value` and updates `len`.
-    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut libc::c_int).cast(), &mut len) };
-    if rc == 0 {
-        Ok(value)
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Encodes a rule/table/chain comment the way nft stores it in userdata (NFTNL_UDATA_*_COMMENT,

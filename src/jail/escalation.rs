@@ -4,10 +4,7 @@
 use std::time::Duration;
 
 use crate::config::{BanTime, Increment};
-
-/// No computed ban is longer than this (a century), whatever the factor and count; only
-/// `bantime = -1` is permanent.
-pub const LONGEST_BAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+pub use crate::time::LONGEST_BAN;
 
 /// The length of a ban after `count` earlier bans; `None`: permanent.
 ///
@@ -19,13 +16,18 @@ pub const LONGEST_BAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// after the cap, as fail2ban does, so bots cannot predict the end of a capped ban either).
 /// The first ban (count 0) is the plain `bantime`, as in fail2ban, which escalates only an
 /// address it has banned before. A permanent `bantime` stays permanent.
+///
+/// Whatever the factor, multipliers and count, the result is at most [`LONGEST_BAN`], the
+/// longest timeout nftables can hold (about 584 years). It is capped there, not turned into a
+/// permanent ban: the ban keeps an end that status, explain and the state file show, reconcile
+/// and expiry treat it like every other timed ban, and no host lives to see the difference.
 pub fn ban_time(
     bantime: BanTime,
     increment: Option<&Increment>,
     count: u32,
     random: u64,
 ) -> Option<Duration> {
-    let base = bantime.duration()?;
+    let base = bantime.duration()?.min(LONGEST_BAN);
     let Some(inc) = increment else {
         return Some(base);
     };
@@ -125,7 +127,8 @@ mod tests {
             [10, 50, 100]
         );
 
-        // Huge counts and factors saturate at the longest ban instead of overflowing.
+        // Huge counts and factors saturate at the longest ban nftables can hold instead of
+        // overflowing or asking the kernel for a timeout it refuses.
         let huge = ban_time(
             BanTime::For(mins(60 * 24 * 365)),
             Some(&inc(1e9, &[], None)),
@@ -133,6 +136,24 @@ mod tests {
             0,
         );
         assert_eq!(huge, Some(LONGEST_BAN));
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let multiplied = ban_time(
+            BanTime::For(100 * year),
+            Some(&inc(1.0, &[1, u32::MAX], None)),
+            1,
+            0,
+        );
+        assert_eq!(multiplied, Some(LONGEST_BAN));
+        let mut random = inc(1.0, &[], Some(LONGEST_BAN));
+        random.rndtime = LONGEST_BAN;
+        let capped = ban_time(BanTime::For(500 * year), Some(&random), 30, u64::MAX);
+        assert_eq!(
+            capped,
+            Some(LONGEST_BAN),
+            "the random part stays under the limit too"
+        );
+        // a bantime past the limit (only a caller that skipped config validation has one)
+        assert_eq!(ban_time(BanTime::For(1000 * year), None, 0, 0), Some(LONGEST_BAN));
 
         // A permanent bantime stays permanent.
         assert_eq!(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::ban::Target;
+use crate::addr::Target;
 use crate::config::{self, IgnoreIp, UseDns};
 use crate::filter::Host;
 

@@ -20,9 +20,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::ban::Target;
-use crate::ban::time::{after, before};
-use crate::config;
+use crate::addr::Target;
+use crate::config::{self, BanTime};
+use crate::name::JailName;
+use crate::time::{after, before};
 
 pub use escalation::{LONGEST_BAN, ban_time};
 pub use ignore::{HostAction, IgnoreList, IgnoreReason, Resolved};
@@ -56,7 +57,7 @@ pub enum Decision {
 /// A ban decided by a jail, for the ledger and the firewall.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BanOrder {
-    pub jail: String,
+    pub jail: JailName,
     pub target: Target,
     /// When the ban starts: the `now` of the deciding failure.
     pub since: Timestamp,
@@ -113,7 +114,7 @@ pub struct Stats {
 /// What a jail knows of one address, for `banjo explain`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
-    pub jail: String,
+    pub jail: JailName,
     pub target: Target,
     /// Why it is ignored, if it is.
     pub ignored: Option<IgnoreReason>,
@@ -156,7 +157,7 @@ impl Jail {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &JailName {
         &self.cfg.name
     }
 
@@ -242,6 +243,30 @@ impl Jail {
             lines: window.into_iter().map(|s| s.line).collect(),
             count,
         })
+    }
+
+    /// An admin's ban of `target` (`banjo ban`): for `bantime`, else the jail's bantime (not
+    /// escalated), counted as escalation counts (every jail's bans with
+    /// `bantime_overalljails`). It changes no window and no counter.
+    pub fn manual_ban(
+        &self,
+        target: Target,
+        bantime: Option<BanTime>,
+        now: Timestamp,
+        bans: &dyn BanHistory,
+    ) -> BanOrder {
+        let target = target.canonical();
+        let bantime = bantime.unwrap_or(self.cfg.bantime).duration();
+        BanOrder {
+            jail: self.cfg.name.clone(),
+            target,
+            since: now,
+            until: bantime.map(|d| after(now, d)),
+            bantime,
+            failures: 0,
+            lines: vec!["banned by hand (banjo ban)".to_string()],
+            count: self.prior_bans(&target, bans),
+        }
     }
 
     fn prior_bans(&self, target: &Target, bans: &dyn BanHistory) -> u32 {
@@ -333,4 +358,4 @@ impl Jail {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

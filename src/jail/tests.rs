@@ -6,14 +6,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::*;
-use crate::ban::Ledger;
 
 /// A jail from a config text (its defaults applied as the config module applies them).
 fn cfg(settings: &str) -> config::Jail {
     cfg_named("app", settings)
 }
 
-fn cfg_named(name: &str, settings: &str) -> config::Jail {
+pub(crate) fn cfg_named(name: &str, settings: &str) -> config::Jail {
     let text = format!(
         "[filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
          [jails.{name}]\nfilter = \"app\"\njournal = [\"_SYSTEMD_UNIT=app.service\"]\n{settings}\n"
@@ -23,24 +22,24 @@ fn cfg_named(name: &str, settings: &str) -> config::Jail {
     config.jails.into_iter().next().unwrap()
 }
 
-fn jail(settings: &str) -> Jail {
+pub(crate) fn jail(settings: &str) -> Jail {
     Jail::new(&cfg(settings), IgnoreList::empty())
 }
 
-fn at(secs: i64) -> Timestamp {
+pub(crate) fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + secs).unwrap()
 }
 
-fn ip(text: &str) -> Target {
+pub(crate) fn ip(text: &str) -> Target {
     text.parse().unwrap()
 }
 
 /// A failure of `addr` logged at `logged`, seen at `now`.
-fn fail(j: &mut Jail, addr: &str, logged: i64, now: i64) -> Decision {
+pub(crate) fn fail(j: &mut Jail, addr: &str, logged: i64, now: i64) -> Decision {
     fail_with(j, addr, logged, now, &NoBans)
 }
 
-fn fail_with(j: &mut Jail, addr: &str, logged: i64, now: i64, bans: &dyn BanHistory) -> Decision {
+pub(crate) fn fail_with(j: &mut Jail, addr: &str, logged: i64, now: i64, bans: &dyn BanHistory) -> Decision {
     let line = format!("auth failed from {addr} at {logged}");
     let failure = Failure {
         target: ip(addr),
@@ -59,7 +58,7 @@ fn counted(n: u32) -> Decision {
     Decision::Counted { failures: n }
 }
 
-fn order(d: Decision) -> BanOrder {
+pub(crate) fn order(d: Decision) -> BanOrder {
     match d {
         Decision::Ban(order) => order,
         other => panic!("expected a ban, got {other:?}"),
@@ -196,21 +195,6 @@ fn window_cleared_after_ban() {
 }
 
 #[test]
-fn failures_of_a_banned_address_are_not_counted() {
-    let mut j = jail("maxretry = 2\nfindtime = \"10m\"");
-    let mut ledger = Ledger::default();
-    fail_with(&mut j, "192.0.2.1", 0, 0, &ledger);
-    let Decision::Ban(ban) = fail_with(&mut j, "192.0.2.1", 1, 1, &ledger) else {
-        panic!("no ban");
-    };
-    ledger.add(ban);
-    for t in 2..10 {
-        assert_eq!(fail_with(&mut j, "192.0.2.1", t, t, &ledger), Decision::Nothing);
-    }
-    assert_eq!(ledger.ban_count(&ip("192.0.2.1"), None), 1);
-}
-
-#[test]
 fn ignored_addresses_are_not_counted() {
     let cfg = cfg("maxretry = 1\nignoreip = [\"10.0.0.0/8\", \"2001:db8::/32\"]\nignoreself = true");
     let resolved = Resolved {
@@ -250,24 +234,6 @@ fn network_failures_are_counted_per_network() {
 }
 
 #[test]
-fn escalation_follows_the_ledger_history() {
-    let mut j = jail(
-        "maxretry = 1\nbantime = \"10m\"\nbantime_increment = true\nbantime_factor = 1.0\n\
-         bantime_maxtime = \"1h\"",
-    );
-    let mut ledger = Ledger::default();
-    let mut lengths = Vec::new();
-    for round in 0..5 {
-        let now = round * 10_000;
-        let ban = order(fail_with(&mut j, "192.0.2.1", now, now, &ledger));
-        lengths.push((ban.count, ban.bantime.unwrap().as_secs() / 60));
-        ledger.add(ban);
-        ledger.expire(at(now + 5000));
-    }
-    assert_eq!(lengths, [(0, 10), (1, 20), (2, 40), (3, 60), (4, 60)]);
-}
-
-#[test]
 fn rndtime_uses_the_callers_random_number() {
     let mut j = jail("maxretry = 1\nbantime = \"10m\"\nbantime_increment = true\nbantime_rndtime = \"10m\"");
     let f = Failure {
@@ -278,48 +244,6 @@ fn rndtime_uses_the_callers_random_number() {
     let d = j.failure(f, at(0), &NoBans, 1 << 63);
     assert_eq!(order(d.clone()).bantime, Some(Duration::from_secs(15 * 60)));
     assert_eq!(order(d.clone()).until, Some(at(15 * 60)));
-}
-
-#[test]
-fn overalljails_counts_other_jails_bans() {
-    let increment = "maxretry = 1\nbantime = \"10m\"\nbantime_increment = true\n\
-                     bantime_multipliers = [1, 3, 9]";
-    let mut ledger = Ledger::default();
-    let mut sshd = Jail::new(&cfg_named("sshd", increment), IgnoreList::empty());
-    ledger.add(order(fail_with(&mut sshd, "192.0.2.1", 0, 0, &ledger)));
-    ledger.add(order(fail_with(&mut sshd, "192.0.2.2", 0, 0, &ledger)));
-
-    let mut own = Jail::new(&cfg_named("dovecot", increment), IgnoreList::empty());
-    let ban = order(fail_with(&mut own, "192.0.2.1", 0, 0, &ledger));
-    assert_eq!(
-        (ban.count, ban.bantime),
-        (0, Some(Duration::from_secs(600))),
-        "sshd's bans not counted"
-    );
-
-    let overall = format!("{increment}\nbantime_overalljails = true");
-    let mut all = Jail::new(&cfg_named("postfix", &overall), IgnoreList::empty());
-    ledger.add(ban);
-    let ban = order(fail_with(&mut all, "192.0.2.1", 0, 0, &ledger));
-    assert_eq!(
-        (ban.count, ban.bantime),
-        (2, Some(Duration::from_secs(5400))),
-        "sshd's and dovecot's"
-    );
-    let e = all.explain(&ip("192.0.2.2"), at(0), &ledger);
-    assert_eq!(e.ban_count, 1);
-    assert_eq!(e.next_bantime, Some(Duration::from_secs(1800)));
-}
-
-#[test]
-fn permanent_bantime_gives_a_permanent_ban() {
-    let mut j = jail("maxretry = 1\nbantime = -1\nbantime_increment = true");
-    let ban = order(fail(&mut j, "192.0.2.1", 0, 0));
-    assert_eq!((ban.until, ban.bantime), (None, None));
-    let mut ledger = Ledger::default();
-    ledger.add(ban);
-    assert!(ledger.expire(Timestamp::MAX).is_empty());
-    assert!(ledger.is_banned("app", &ip("192.0.2.1"), Timestamp::MAX));
 }
 
 #[test]

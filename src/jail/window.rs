@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use jiff::Timestamp;
 
-use crate::ban::Target;
+use crate::addr::Target;
 
 /// The longest copy of a matched line a window keeps, in bytes.
 pub const MAX_LINE: usize = 1024;
@@ -18,7 +18,7 @@ const FIRST_TARGET: Target = Target::Addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 /// One failure as a window keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SeenFailure {
-    #[serde(with = "crate::ban::time::ts")]
+    #[serde(with = "crate::time::ts")]
     pub time: Timestamp,
     /// The matched line, cut to [`MAX_LINE`] bytes at a character boundary.
     pub line: String,

@@ -125,8 +125,10 @@ struct Fields {
     syslog_pid: Option<Vec<u8>>,
     pid: Option<Vec<u8>>,
     source_us: Option<i64>,
-    /// Values of the fields routes look at, in `route_fields` order.
-    route: Vec<Option<Vec<u8>>>,
+    /// Every value of the fields routes look at (an entry may carry a field more than once,
+    /// and sd-journal matches any of them): (index in `route_fields`, range in `route_data`).
+    route: Vec<(usize, std::ops::Range<usize>)>,
+    route_data: Vec<u8>,
 }
 
 fn put(slot: &mut Option<Vec<u8>>, value: &[u8]) {
@@ -149,7 +151,7 @@ impl Fields {
         }
         self.source_us = None;
         self.route.clear();
-        self.route.resize(route_fields.len(), None);
+        self.route_data.clear();
         journal.restart_data();
         while let Some(field) = journal.enumerate_data()? {
             let (name, Some(value)) = (field.name(), field.value()) else {
@@ -168,10 +170,19 @@ impl Fields {
                 _ => {}
             }
             if let Some(i) = route_fields.iter().position(|f| f.as_bytes() == name) {
-                put(&mut self.route[i], value);
+                let start = self.route_data.len();
+                self.route_data.extend_from_slice(value);
+                self.route.push((i, start..self.route_data.len()));
             }
         }
         Ok(())
+    }
+
+    /// Whether the entry has field `route_fields[i]` with this value.
+    fn has(&self, i: usize, value: &[u8]) -> bool {
+        self.route
+            .iter()
+            .any(|(f, r)| *f == i && &self.route_data[r.clone()] == value)
     }
 
     /// The entry as `HOSTNAME IDENTIFIER[PID]: MESSAGE` with its own time
@@ -198,6 +209,7 @@ impl Fields {
         if let Some(msg) = &self.message {
             text.extend_from_slice(msg);
         }
+        super::one_record(&mut text);
         Ok(Entry {
             time: jiff::Timestamp::from_microsecond(us).ok(),
             text,
@@ -205,9 +217,11 @@ impl Fields {
     }
 }
 
-/// Which entries one jail reads: its `journal = [...]` matches, evaluated in userspace to route
-/// each entry of the shared reader to the jails it belongs to (sd-journal's own semantics:
-/// within a `+`-separated group, values of one field OR and different fields AND).
+/// Which entries one jail reads: its journal matches, evaluated in userspace to route each
+/// entry of the shared reader to the jails it belongs to, with sd-journal's own semantics:
+/// the `+`-separated groups OR; within a group, values of one field OR and different fields
+/// AND. So `_SYSTEMD_UNIT=ssh.service + SYSLOG_IDENTIFIER=sshd SYSLOG_IDENTIFIER=sshd-session
+/// _UID=0` is "the unit, or (either identifier and uid 0)": an OR of ANDs of ORs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     groups: Vec<Vec<(String, Vec<Vec<u8>>)>>,
@@ -240,12 +254,13 @@ impl Route {
         self.groups.iter().flatten().map(|(f, _)| f.as_str())
     }
 
-    /// Whether an entry whose field values `value(name)` gives belongs to this route.
-    pub fn accepts<'a>(&self, value: impl Fn(&str) -> Option<&'a [u8]>) -> bool {
+    /// Whether an entry belongs to this route; `has(field, value)` says whether the entry
+    /// carries that field with that value (among its values, if it has the field twice).
+    pub fn accepts(&self, has: impl Fn(&str, &[u8]) -> bool) -> bool {
         self.groups.iter().any(|group| {
             group
                 .iter()
-                .all(|(field, values)| value(field).is_some_and(|v| values.iter().any(|w| w == v)))
+                .all(|(field, values)| values.iter().any(|v| has(field, v)))
         })
     }
 
@@ -258,6 +273,33 @@ impl Route {
                 for v in values {
                     journal.match_add(field, v.clone())?;
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The match as a reader would say it: `_SYSTEMD_UNIT=ssh.service OR (SYSLOG_IDENTIFIER=sshd|sshd-session AND _UID=0)`.
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let many = self.groups.len() > 1;
+        for (i, group) in self.groups.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" OR ")?;
+            }
+            let paren = many && group.len() > 1;
+            if paren {
+                f.write_str("(")?;
+            }
+            for (j, (field, values)) in group.iter().enumerate() {
+                if j > 0 {
+                    f.write_str(" AND ")?;
+                }
+                let values: Vec<_> = values.iter().map(|v| String::from_utf8_lossy(v)).collect();
+                write!(f, "{field}={}", values.join("|"))?;
+            }
+            if paren {
+                f.write_str(")")?;
             }
         }
         Ok(())
@@ -355,18 +397,18 @@ impl Follower {
             self.moved = true;
             self.fields.read(&mut self.journal, &self.route_fields)?;
             routes.clear();
-            let (names, values) = (&self.route_fields, &self.fields.route);
-            let value = |name: &str| {
+            let (names, fields) = (&self.route_fields, &self.fields);
+            let has = |name: &str, value: &[u8]| {
                 names
                     .iter()
                     .position(|f| f == name)
-                    .and_then(|i| values[i].as_deref())
+                    .is_some_and(|i| fields.has(i, value))
             };
             routes.extend(
                 self.routes
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| r.accepts(value))
+                    .filter(|(_, r)| r.accepts(has))
                     .map(|(i, _)| i),
             );
             if routes.is_empty() {
@@ -399,5 +441,68 @@ mod tests {
         assert!(parse_match("syslog_identifier=x").is_err());
         assert!(parse_match("NOEQUALS").is_err());
         assert_eq!(parse_match("MESSAGE=a=b").unwrap(), Some(("MESSAGE", "a=b")));
+    }
+
+    fn route(words: &str) -> Route {
+        let words: Vec<String> = words.split_whitespace().map(str::to_string).collect();
+        Route::new(&words).unwrap()
+    }
+
+    /// An entry given as FIELD=VALUE words (a field may repeat).
+    fn accepts(r: &Route, entry: &str) -> bool {
+        let fields: Vec<(&str, &str)> = entry
+            .split_whitespace()
+            .map(|w| w.split_once('=').unwrap())
+            .collect();
+        r.accepts(|name, value| fields.iter().any(|(f, v)| *f == name && v.as_bytes() == value))
+    }
+
+    const SSHD: &str = "_SYSTEMD_UNIT=ssh.service + _SYSTEMD_UNIT=sshd.service + \
+                        SYSLOG_IDENTIFIER=sshd SYSLOG_IDENTIFIER=sshd-session SYSLOG_IDENTIFIER=sshd-auth _UID=0";
+
+    #[test]
+    fn route_is_an_or_of_groups_each_an_and_of_fields() {
+        let r = route(SSHD);
+        assert!(accepts(
+            &r,
+            "_SYSTEMD_UNIT=ssh.service SYSLOG_IDENTIFIER=sshd-session _UID=0"
+        ));
+        assert!(accepts(
+            &r,
+            "_SYSTEMD_UNIT=ssh.service SYSLOG_IDENTIFIER=anything _UID=1000"
+        ));
+        assert!(
+            accepts(&r, "SYSLOG_IDENTIFIER=sshd-session _UID=0"),
+            "the unit lost at exit"
+        );
+        assert!(accepts(&r, "SYSLOG_IDENTIFIER=sshd-auth _UID=0"));
+        assert!(accepts(&r, "SYSLOG_IDENTIFIER=sshd _UID=0"));
+        assert!(
+            !accepts(&r, "SYSLOG_IDENTIFIER=sshd-session _UID=1000"),
+            "forged by a user"
+        );
+        assert!(!accepts(&r, "SYSLOG_IDENTIFIER=sshd-session"), "no uid at all");
+        assert!(!accepts(&r, "SYSLOG_IDENTIFIER=sshdx _UID=0"));
+        assert!(!accepts(
+            &r,
+            "_SYSTEMD_UNIT=user@1000.service SYSLOG_IDENTIFIER=sshd _UID=1000"
+        ));
+    }
+
+    #[test]
+    fn route_sees_every_value_of_a_repeated_field() {
+        let r = route(SSHD);
+        assert!(accepts(&r, "SYSLOG_IDENTIFIER=x SYSLOG_IDENTIFIER=sshd _UID=0"));
+        assert!(accepts(&r, "SYSLOG_IDENTIFIER=sshd SYSLOG_IDENTIFIER=x _UID=0"));
+    }
+
+    #[test]
+    fn route_reads_as_an_expression() {
+        assert_eq!(
+            route(SSHD).to_string(),
+            "_SYSTEMD_UNIT=ssh.service OR _SYSTEMD_UNIT=sshd.service OR \
+             (SYSLOG_IDENTIFIER=sshd|sshd-session|sshd-auth AND _UID=0)"
+        );
+        assert_eq!(route("A=1 B=2").to_string(), "A=1 AND B=2");
     }
 }

@@ -5,7 +5,7 @@
 //! end, partial lines wait for their rest, overlong lines are skipped and counted.
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -27,7 +27,7 @@ pub struct Pipe {
 impl Pipe {
     /// A listen fd systemd passed (the fd is made non-blocking here).
     pub fn from_fd(name: &str, fd: OwnedFd) -> io::Result<Pipe> {
-        set_nonblocking(fd.as_raw_fd())?;
+        crate::sys::set_nonblocking(fd.as_fd())?;
         Ok(Pipe::new(name, File::from(fd)))
     }
 
@@ -64,8 +64,8 @@ impl Pipe {
         }
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.reader.get_ref().as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.reader.get_ref().as_fd()
     }
 
     /// Lines skipped for being too long.
@@ -85,7 +85,7 @@ impl Pipe {
         } = self;
         let open = reader.read_available(&mut |line: &[u8]| {
             *lines += 1;
-            let entry = match times.find(line, now) {
+            let mut entry = match times.find(line, now) {
                 Some(found) => Entry {
                     time: found.time.or(Some(now)),
                     text: time::cut(line, &found, cut).to_vec(),
@@ -95,6 +95,7 @@ impl Pipe {
                     text: line.to_vec(),
                 },
             };
+            crate::source::one_record(&mut entry.text);
             each(entry);
         })?;
         if !open {
@@ -104,34 +105,6 @@ impl Pipe {
     }
 }
 
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an fd we own, with plain integer flags.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// The listen fds systemd passed (LISTEN_FDS / LISTEN_FDNAMES, for this process only), with
-/// their names; the variables are removed so children do not inherit them.
-pub fn listen_fds() -> io::Result<Vec<(String, OwnedFd)>> {
-    let fds = sd_notify::listen_fds_with_names()?;
-    // SAFETY: systemd hands these fds to this process; each is taken exactly once.
-    let out = fds
-        .map(|(fd, name)| (name, unsafe { OwnedFd::from_raw_fd(fd) }))
-        .collect();
-    // SAFETY: single-threaded at start-up, before any thread that could read the environment.
-    unsafe {
-        std::env::remove_var("LISTEN_FDS");
-        std::env::remove_var("LISTEN_PID");
-        std::env::remove_var("LISTEN_FDNAMES");
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,9 +112,7 @@ mod tests {
 
     fn fifo(dir: &Path) -> std::path::PathBuf {
         let p = dir.join("feed.fifo");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: mkfifo with a valid C string path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         p
     }
 

@@ -81,7 +81,8 @@ impl Journal {
     }
 
     /// Sends one entry over the native protocol, as sd_journal_send would. Values with a
-    /// newline use the binary form (name, newline, little-endian u64 length, value, newline).
+    /// newline or a NUL use the binary form (name, newline, little-endian u64 length, value,
+    /// newline).
     /// Trusted fields (`_SYSTEMD_UNIT`, `_PID`, …) are stamped by journald and cannot be set here.
     pub fn send(&self, fields: &[(&str, &str)]) {
         let datagram = native_datagram(fields);
@@ -244,12 +245,13 @@ exec sleep infinity
     holder
 }
 
-/// One native-protocol datagram: `KEY=VALUE\n`, or the binary form when VALUE has a newline.
+/// One native-protocol datagram: `KEY=VALUE\n`, or the binary form when VALUE has a newline
+/// or a NUL (as sd_journal_send writes them).
 pub fn native_datagram(fields: &[(&str, &str)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (key, value) in fields {
         out.extend_from_slice(key.as_bytes());
-        if value.contains('\n') {
+        if value.contains(['\n', '\0']) {
             out.push(b'\n');
             out.extend_from_slice(&(value.len() as u64).to_le_bytes());
             out.extend_from_slice(value.as_bytes());
@@ -278,4 +280,16 @@ pub fn field(entry: &Value, name: &str) -> Option<String> {
         Value::Array(items) => items.first().and_then(|v| v.as_str()).map(str::to_string),
         other => Some(other.to_string()),
     }
+}
+
+/// systemd-journal-remote, which writes journal files from export-format fixtures keeping every
+/// field as written (trusted ones too); None when it is not installed (`make deps` installs it).
+pub fn journal_remote() -> Option<PathBuf> {
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }

@@ -184,6 +184,43 @@ fn ban_time_accepts_durations_and_permanent() {
     assert!(parse_ban_time("soon").is_err());
 }
 
+/// The kernel refuses an element timeout past ~584 years: such a ban is refused at the door,
+/// not recorded and then missing from nftables.
+#[test]
+fn ban_time_longer_than_the_kernel_can_hold_is_refused() {
+    let e = parse_ban_time("1000y").unwrap_err();
+    assert!(
+        e.contains("longest ban nftables can time") && e.contains("permanent"),
+        "{e}"
+    );
+    assert_eq!(
+        parse_ban_time("30500w3d23h34m33s"),
+        Ok(BanTime::For(crate::time::LONGEST_BAN))
+    );
+    let m = bad(r#"{"version":1,"command":"ban","jail":"sshd","addr":"192.0.2.1","time":"1000y"}"#);
+    assert!(
+        m.starts_with("ban:") && m.contains("1000y") && m.contains("584 years"),
+        "{m}"
+    );
+}
+
+/// serde_json keeps the last of two equal keys: a request that says `addr` twice would ban an
+/// address the log line or the admin's eye did not see first. Refused, at any depth.
+#[test]
+fn a_key_given_twice_is_refused() {
+    let m = bad(r#"{"version":1,"command":"ban","jail":"sshd","addr":"192.0.2.1","addr":"192.0.2.2"}"#);
+    assert!(m.contains("\"addr\" is given twice"), "{m}");
+    let m = bad(r#"{"version":1,"command":"status","command":"unban_all"}"#);
+    assert!(m.contains("\"command\" is given twice"), "{m}");
+    let m = bad(r#"{"version":1,"version":1,"command":"status"}"#);
+    assert!(m.contains("\"version\" is given twice"), "{m}");
+    let m = bad(r#"{"version":1,"command":"status","x":[{"a":1,"a":2}]}"#);
+    assert!(m.contains("\"a\" is given twice"), "{m}");
+    // the same key in two different objects is fine (and then refused as an unknown field)
+    let m = bad(r#"{"version":1,"command":"status","x":{"jail":1},"y":{"jail":2}}"#);
+    assert!(!m.contains("twice"), "{m}");
+}
+
 /// A JSON value up to a few levels deep, with the protocol's own words mixed in so that
 /// near-valid requests come up often.
 fn json_value() -> impl Strategy<Value = Value> {

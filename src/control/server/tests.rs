@@ -1,6 +1,5 @@
 use std::io::{Read, Write};
-use std::os::fd::BorrowedFd;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -28,6 +27,7 @@ fn banned(jail: &str, addr: Target) -> BannedAddr {
         left: None,
         count: 0,
         failures: 0,
+        refused: None,
     }
 }
 
@@ -90,9 +90,7 @@ impl Harness {
             thread::spawn(move || {
                 let mut fake = Fake::default();
                 while !stop.load(Ordering::SeqCst) {
-                    // SAFETY: the server, and so its wake fd, outlives this loop.
-                    let wake = unsafe { BorrowedFd::borrow_raw(server.wake_fd()) };
-                    sys::poll_readable(&[wake], Some(Duration::from_millis(20))).unwrap();
+                    sys::readable(server.wake_fd(), Duration::from_millis(20)).unwrap();
                     server.handle_pending(&mut fake);
                 }
             })
@@ -216,27 +214,40 @@ fn oversized_request_is_cut_off() {
     assert!(closed);
 }
 
+/// Connections that say nothing hold every slot this uid may use: once they have idled past
+/// the grace, a client that asks is served and the longest idle one is closed.
 #[test]
-fn connections_beyond_the_limit_are_told_busy() {
+fn idle_connections_make_room_for_a_client_that_asks() {
     let h = Harness::new();
-    let idle: Vec<UnixStream> = (0..MAX_CONNECTIONS)
+    let mut idle: Vec<UnixStream> = (0..MAX_CONNECTIONS)
         .map(|_| UnixStream::connect(&h.path).unwrap())
         .collect();
-    // Wait until the server counts them all (bounded: they time out after 2 s anyway).
+    // Wait until the server has taken them in (or refused the ones beyond this uid's slots).
     let deadline = Instant::now() + Duration::from_secs(1);
-    while h.server.shared.active.load(Ordering::SeqCst) < MAX_CONNECTIONS && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(5));
+    let mut last = usize::MAX;
+    while Instant::now() < deadline {
+        let now = h.server.connections();
+        if now == last && now > 0 {
+            break;
+        }
+        last = now;
+        thread::sleep(Duration::from_millis(20));
     }
-    let (v, closed) = h.raw(b"{\"version\":1,\"command\":\"status\"}\n");
-    assert_eq!(error_kind(&v), "busy");
-    assert!(closed);
-    drop(idle);
-    // Once they are gone, clients are served again.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while h.server.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(5));
-    }
+    thread::sleep(crate::control::slots::IDLE_GRACE);
     h.client().call(Command::Status {}).unwrap();
+    let closed = idle
+        .iter_mut()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            let mut buf = [0u8; 256];
+            let mut reader: &UnixStream = s;
+            reader.read(&mut buf).is_ok()
+        })
+        .count();
+    assert!(
+        closed >= 1,
+        "an idle connection was closed (or refused) to make room"
+    );
 }
 
 #[test]
@@ -280,19 +291,15 @@ fn unanswered_request_wakes_the_daemon_fd() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("banjo.sock");
     let server = Server::bind(&path, Access::default()).unwrap();
-    // SAFETY: `server` outlives `wake`.
-    let wake = unsafe { BorrowedFd::borrow_raw(server.wake_fd()) };
-    let quick = Some(Duration::from_millis(0));
-    assert_eq!(sys::poll_readable(&[wake], quick).unwrap(), [false]);
+    let wake = server.wake_fd();
+    let quick = Duration::ZERO;
+    assert!(!sys::readable(wake, quick).unwrap());
     let client = thread::spawn({
         let path = path.clone();
         move || Client::new(path).call(Command::Stats {})
     });
-    assert_eq!(
-        sys::poll_readable(&[wake], Some(Duration::from_secs(5))).unwrap(),
-        [true]
-    );
+    assert!(sys::readable(wake, Duration::from_secs(5)).unwrap());
     server.handle_pending(&mut Fake::default());
-    assert_eq!(sys::poll_readable(&[wake], quick).unwrap(), [false]);
+    assert!(!sys::readable(wake, quick).unwrap());
     assert_eq!(client.join().unwrap().unwrap(), Value::Array(vec![]));
 }

@@ -1,3 +1,4 @@
+//! The address type everyone shares (bottom of the module tree: imports nothing of banjo's).
 //! What a ban applies to: one address or one network, always in canonical form (IPv4-mapped
 //! IPv6 as IPv4, host bits of a network cleared), so equal targets compare and hash equal.
 

@@ -1,0 +1,173 @@
+//! The ban ledger at run time: every change to it goes through here, so each one gets its
+//! audit record and is saved to bans.json (at most once a second, by the save job). The
+//! policy is the ledger's (`crate::ban`); this room does the journal records and the file.
+//! What the kernel made of a ban is a ledger state too: a ban it refused stays, marked NOT
+//! blocked, and is tried again ([`Bans::refused`]).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use jiff::Timestamp;
+
+use super::audit;
+use crate::addr::Target;
+use crate::ban::{Change, Ledger, LedgerError};
+use crate::firewall::Refusal;
+use crate::jail::BanOrder;
+use crate::name::JailName;
+
+pub struct Bans {
+    ledger: Ledger,
+    path: PathBuf,
+    /// The ledger changed since it was last written.
+    unsaved: bool,
+}
+
+impl Bans {
+    /// The ledger from the state file; a corrupt file is moved aside (never lost) and banjo
+    /// starts with the bans the kernel still holds.
+    pub fn open(path: &Path, now: Timestamp) -> Result<Bans> {
+        let ledger = match Ledger::load(path, now, crate::ban::DEFAULT_HISTORY_AGE) {
+            Ok(l) => l,
+            Err(e @ LedgerError::Io { .. }) => return Err(e.into()),
+            Err(e) => {
+                let moved = crate::ban::quarantine(path, now);
+                tracing::error!(
+                    "the ban state {} cannot be read ({e}); it was moved to {}; bans still in nftables are kept",
+                    path.display(),
+                    moved
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|e| format!("nowhere ({e})"))
+                );
+                Ledger::default()
+            }
+        };
+        Ok(Bans {
+            ledger,
+            path: path.to_path_buf(),
+            unsaved: false,
+        })
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// A ban decided by a jail or an admin; the kernel's change when it is new or longer.
+    pub fn ban(&mut self, order: BanOrder, now: Timestamp) -> Option<Change> {
+        let (jail, target) = (order.jail.clone(), order.target);
+        let change = self.ledger.ban(order, now)?;
+        self.unsaved = true;
+        if let Some(ban) = self.ledger.get(&jail, &target) {
+            audit::ban(ban);
+        }
+        Some(change)
+    }
+
+    /// A ban found in the kernel that the ledger does not know (see `Ledger::adopt`).
+    pub fn adopt(&mut self, jail: &JailName, target: Target, left: Option<Duration>, now: Timestamp) {
+        self.unsaved |= self.ledger.adopt(jail, target, left, now);
+    }
+
+    /// The bans whose time is over at `now`.
+    pub fn lift_expired(&mut self, now: Timestamp) -> Vec<Change> {
+        let lifted = self.ledger.lift_expired(now);
+        self.record_lifted(&lifted, "bantime over");
+        lifted
+    }
+
+    /// An admin's unban.
+    pub fn unban(&mut self, jail: &str, target: &Target, why: &str) -> Option<Change> {
+        let lifted = self.ledger.unban(jail, target)?;
+        self.record_lifted(std::slice::from_ref(&lifted), why);
+        Some(lifted)
+    }
+
+    /// Every ban of a jail that is no longer configured.
+    pub fn unban_jail(&mut self, jail: &str, why: &str) -> Vec<Change> {
+        let lifted = self.ledger.unban_jail(jail);
+        self.record_lifted(&lifted, why);
+        lifted
+    }
+
+    /// Lifts the bans of jails `configured` does not have: a reload that removed a jail, or
+    /// a state file from before a jail was removed (they would keep banjo from starting: the
+    /// firewall has no sets for them). Their sets went with the layout: nothing for the kernel.
+    pub fn drop_unconfigured_jails(&mut self, configured: impl Fn(&str) -> bool) {
+        let gone: Vec<String> = self
+            .ledger
+            .counts()
+            .map(|(jail, _)| jail)
+            .filter(|jail| !configured(jail))
+            .map(str::to_string)
+            .collect();
+        for jail in gone {
+            self.unban_jail(&jail, "jail removed from the configuration");
+        }
+    }
+
+    /// Records what the kernel made of the additions just sent (`tried`; `None`: every ban,
+    /// after a reconcile): a refused ban is marked NOT blocked, with an audit record when the
+    /// reason is new, and stays to be tried again; the others lose an old mark. Marks are not
+    /// saved: every start puts every ban in afresh.
+    pub fn kernel_answered(&mut self, tried: Option<&[Change]>, refused: Vec<Refusal>) {
+        let taken: Vec<(JailName, Target)> = match tried {
+            Some(changes) => changes
+                .iter()
+                .filter(|c| c.is_add())
+                .map(|c| (c.jail().clone(), c.target()))
+                .collect(),
+            None => self
+                .ledger
+                .refused()
+                .map(|b| (b.jail.clone(), b.target))
+                .collect(),
+        };
+        let refused_now: HashSet<(&str, Target)> =
+            refused.iter().map(|r| (r.jail.as_str(), r.target)).collect();
+        for (jail, target) in &taken {
+            if !refused_now.contains(&(jail.as_str(), *target)) {
+                self.ledger.mark_applied(jail, target);
+            }
+        }
+        for r in refused {
+            let why = r.error.to_string();
+            let before = self
+                .ledger
+                .get(&r.jail, &r.target)
+                .and_then(|b| b.refused.clone());
+            if self.ledger.mark_refused(&r.jail, &r.target, why.clone()) && before.as_ref() != Some(&why) {
+                audit::refused(&r.jail, &r.target, &why);
+            }
+        }
+    }
+
+    /// The bans the kernel refused, as the additions that try them again (a full set may have
+    /// room now).
+    pub fn refused(&self, now: Timestamp) -> Vec<Change> {
+        self.ledger
+            .refused()
+            .filter_map(|b| Change::add(b, now))
+            .collect()
+    }
+
+    fn record_lifted(&mut self, lifted: &[Change], why: &str) {
+        for change in lifted {
+            audit::unban(change.jail(), &change.target(), why);
+        }
+        self.unsaved |= !lifted.is_empty();
+    }
+
+    /// Writes bans.json when the ledger changed since the last write.
+    pub fn save(&mut self) {
+        if !self.unsaved {
+            return;
+        }
+        match self.ledger.save(&self.path) {
+            Ok(()) => self.unsaved = false,
+            Err(e) => tracing::error!("cannot save the bans: {e}"),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Enforcement: the firewall, its monitor, and the changes gathered in a loop turn. The
+//! changes of one turn go to the kernel together (one batch for the additions, one for the
+//! removals). An element the kernel refuses is left out of its batch, the rest go in, and the
+//! ledger hears of it (`Bans::kernel_answered`); when the kernel refuses a batch for the table
+//! or a set, or someone else changed or removed banjo's table, the table is applied again and
+//! reconciled with the ledger's whole view.
+
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+
+use super::{Daemon, audit};
+use crate::ban::Change;
+use crate::config::Config;
+use crate::firewall::{Backend, FirewallError, JailRules, Layout, Monitor, ReconcileReport, Refusal};
+
+pub struct Enforce {
+    firewall: Box<dyn Backend>,
+    /// Reports changes to banjo's table made by others; without it the table check job
+    /// notices a table that is gone (within CHECK_TABLE_EVERY).
+    monitor: Option<Monitor>,
+    /// The changes of this turn, in the order the ledger made them.
+    pending: Vec<Change>,
+}
+
+impl Enforce {
+    /// Applies the config's layout (keeping the bans of sets that stay).
+    pub fn open(mut firewall: Box<dyn Backend>, monitor: Option<Monitor>, cfg: &Config) -> Result<Enforce> {
+        firewall
+            .apply(&layout(cfg))
+            .context("cannot set up banjo's nftables table")?;
+        Ok(Enforce {
+            firewall,
+            monitor,
+            pending: Vec::new(),
+        })
+    }
+
+    pub fn firewall(&mut self) -> &mut dyn Backend {
+        &mut *self.firewall
+    }
+
+    pub fn queue(&mut self, change: Change) {
+        self.pending.push(change);
+    }
+
+    pub fn queue_all(&mut self, changes: impl IntoIterator<Item = Change>) {
+        self.pending.extend(changes);
+    }
+
+    /// Sends this turn's changes: additions in one batch, then removals in another. Answers
+    /// the additions sent and the ones the kernel refused (left out alone); an error for the
+    /// additions as a whole is returned (the table must be applied again). A removal's error
+    /// or refusal is logged only: the kernel may have timed the element out itself.
+    pub fn flush(&mut self) -> Result<(Vec<Change>, Vec<Refusal>), FirewallError> {
+        if self.pending.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (adds, removes): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(Change::is_add);
+        let added = match adds.is_empty() {
+            true => Ok(Vec::new()),
+            false => self.firewall.change(&adds).map(|a| a.refused).inspect_err(|e| {
+                tracing::error!(
+                    "nftables: {} ban(s) not applied: {e}; re-applying the table",
+                    adds.len()
+                )
+            }),
+        };
+        if !removes.is_empty() {
+            match self.firewall.change(&removes) {
+                Ok(applied) => {
+                    for r in applied.refused {
+                        let (jail, ip) = (&r.jail, r.target);
+                        tracing::error!(%jail, %ip, "nftables refused to lift the ban: {}", r.error);
+                    }
+                }
+                Err(e) => tracing::debug!("nftables unban: {e}"),
+            }
+        }
+        Ok((adds, added?))
+    }
+
+    /// The table applied again for `cfg`, and its sets made to hold `wanted`.
+    pub fn reapply(&mut self, cfg: &Config, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
+        self.firewall.apply(&layout(cfg))?;
+        self.firewall.reconcile(wanted)
+    }
+
+    /// Whether the table is there; a failed check counts as there (it is checked again).
+    pub fn table_exists(&mut self) -> bool {
+        self.firewall.table_exists().unwrap_or(true)
+    }
+
+    pub fn monitor_fd(&self) -> Option<RawFd> {
+        self.monitor.as_ref().map(|m| m.as_fd().as_raw_fd())
+    }
+
+    /// After the monitor's fd woke: whether someone else changed banjo's table.
+    pub fn changed_by_others(&mut self) -> bool {
+        let Some(monitor) = &mut self.monitor else {
+            return false;
+        };
+        monitor.changed().unwrap_or_else(|e| {
+            tracing::warn!("nftables monitor: {e}");
+            false
+        })
+    }
+
+    /// Removes the table (`flush_on_stop`).
+    pub fn remove_table(&mut self) -> Result<(), FirewallError> {
+        self.firewall.remove()
+    }
+}
+
+impl Daemon {
+    /// Sends the changes gathered in this turn and tells the ledger what the kernel made of
+    /// them; re-applies the table when the kernel refused a batch.
+    pub(super) fn flush(&mut self) {
+        match self.enforce.flush() {
+            Ok((tried, refused)) => self.bans.kernel_answered(Some(&tried), refused),
+            Err(_) => self.reapply("a ban failed"),
+        }
+    }
+
+    /// Makes the sets hold the ledger's whole view (start, reload, a table put back) and
+    /// tells the ledger which bans the kernel refused.
+    pub(super) fn reconcile(&mut self, now: Timestamp) -> Result<(), FirewallError> {
+        let wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
+        let report = self.enforce.firewall().reconcile(&wanted)?;
+        self.bans.kernel_answered(None, report.refused);
+        Ok(())
+    }
+
+    /// Re-creates the table and puts every active ban back (after a flush or a failure).
+    pub(super) fn reapply(&mut self, why: &str) {
+        let wanted: Vec<Change> = self.bans.ledger().as_changes(Timestamp::now()).collect();
+        match self.enforce.reapply(&self.cfg, &wanted) {
+            Ok(report) => {
+                self.bans.kernel_answered(None, report.refused);
+                tracing::warn!(
+                    message_id = audit::FIREWALL_RESTORED_ID,
+                    "nftables table {} restored with {} ban(s): {why}",
+                    self.cfg.daemon.table,
+                    self.bans.ledger().len()
+                )
+            }
+            Err(e) => tracing::error!("cannot restore the nftables table ({why}): {e}"),
+        }
+    }
+}
+
+/// The firewall's view of the config.
+pub fn layout(cfg: &Config) -> Layout {
+    Layout {
+        table: cfg.daemon.table.clone(),
+        jails: cfg
+            .jails
+            .iter()
+            .map(|j| JailRules {
+                name: j.name.clone(),
+                hook: j.hook,
+                family: j.family,
+                ports: j.ports.clone(),
+                protocols: j.protocols.clone(),
+                blocktype: j.blocktype,
+            })
+            .collect(),
+    }
+}
