@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod ban;
 pub mod check;
 pub mod generate;
+pub mod notify;
 pub mod run;
 pub mod status;
 pub mod test_filter;
@@ -50,6 +51,8 @@ pub enum Command {
     Reload(ban::ReloadArgs),
     /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
     Explain(status::ExplainArgs),
+    /// Mail bans and run commands on them, from banjo's records in the journal ([notify]).
+    Notify(notify::Args),
     /// Write man pages or shell completions (for make install).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Unban(args) => return ban::unban(cli.socket.as_deref(), args),
         Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
         Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
+        Command::Notify(args) => return notify::run(&cli.config, args),
         Command::Generate(args) => generate::run(args),
     };
     match result {
