@@ -52,6 +52,15 @@ pub enum Command {
     /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
     Explain(status::ExplainArgs),
     /// Mail bans and run commands on them, from banjo's records in the journal ([notify]).
+    ///
+    /// The service of banjo-notify.service: it follows banjo's ban and unban records in the
+    /// journal with its own cursor (in $STATE_DIRECTORY, else /var/lib/banjo-notify), mails
+    /// them through the local MTA's sendmail as [notify.mail] says (beyond digest_after mails
+    /// per jail in digest_interval, as one digest per interval) and runs each
+    /// [[notify.exec]] command with the ban's values as arguments. A restart, a crash or a
+    /// reboot loses no mail, and repeats one only if it dies in the moment between sendmail's
+    /// exit and the save (with the same Message-ID). SIGHUP reloads the config. Exit status
+    /// 78: the config does not load.
     Notify(notify::Args),
     /// Write man pages or shell completions (for make install).
     #[command(hide = true)]
