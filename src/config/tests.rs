@@ -525,6 +525,12 @@ fn dotted_bantime_keys_are_explained() {
 fn example_config_expresses_the_seed_setup() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
     let config = from_toml(&path, &std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    // sendmail-whois-lines with sendmail-common.local's dest and sender
+    let mail = config.notify.mail.as_ref().expect("[notify.mail]");
+    assert_eq!(mail.dest, ["postmaster@mydomain.tld"]);
+    assert_eq!(mail.sender, "fail2ban@mydomain.tld");
+    assert_eq!(mail.events, [NotifyEvent::Ban]);
+    assert!(mail.whois);
     let names: Vec<&str> = config.jails.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(
         names,
@@ -720,4 +726,35 @@ fn notify_exec_written_as_one_table_says_use_two_brackets() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("notify.exec = { command = [\"/bin/true\"] }: expected a list of commands: write each one as a [[notify.exec]] section"), "{e}");
+}
+
+/// The README's [notify] examples, each on top of the example config's jails, load.
+#[test]
+fn readme_notify_examples_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("config.toml")).unwrap();
+    let jails = &example[..example.find("# --- mail on bans").expect("the mail section")];
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.contains("[notify") || b.contains("[[notify"))
+        .collect();
+    assert_eq!(blocks.len(), 3, "mail, abuseipdb, nginx-deny");
+    let mut names = Vec::new();
+    for block in blocks {
+        let text = format!("{jails}\n{block}");
+        let config = from_toml(&root.join("config.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert!(config.notify.is_configured());
+        names.extend(config.notify.exec.iter().map(|e| e.name.clone()));
+        for exec in &config.notify.exec {
+            let argv = exec.command.render(|p| format!("<{}>", p.name()));
+            if exec.name == "nginx-deny" {
+                assert_eq!(argv[3..], ["nginx-deny", "<event>", "<ip>"]);
+                assert!(argv[2].contains("echo \"$2 1;\""), "{argv:?}");
+            }
+        }
+    }
+    assert_eq!(names, ["abuseipdb", "nginx-deny"]);
 }
