@@ -76,14 +76,28 @@ pub fn run(argv: &[String], stdin: &[u8], timeout: Duration, capture: usize) -> 
     let Some((program, args)) = argv.split_first() else {
         return not_started(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     };
-    let spawned = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // its own process group: a timeout kills what it started too
-        .process_group(0)
-        .spawn();
+        .process_group(0);
+    // The service blocks SIGTERM, SIGINT and SIGHUP for its signalfd, and a blocked mask is
+    // inherited across exec: a program must start with none blocked (an MTA that cannot be
+    // told to stop, a script whose `timeout` or trap never fires) and SIGPIPE at its default.
+    // SAFETY: runs between fork and exec and only makes async-signal-safe calls.
+    unsafe {
+        command.pre_exec(|| {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let spawned = command.spawn();
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => return not_started(e),
@@ -362,6 +376,26 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(r.output().0, "early");
+    }
+
+    #[test]
+    fn programs_start_with_no_signal_blocked() {
+        // as the service does for its signalfd (the test thread's mask only)
+        // SAFETY: sigset_t is plain data; the calls only read and set this thread's mask.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        let r = run(&sh("grep -E '^Sig(Blk|Ign)' /proc/self/status"), b"", LONG, 1024);
+        let out = r.output().0;
+        assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
+        assert!(
+            !out.contains("SigIgn:\t0000000000001000"),
+            "SIGPIPE not ignored: {out}"
+        );
     }
 
     #[test]
