@@ -183,6 +183,20 @@ fn a_mail_cut_off_by_a_crash_is_sent_after_the_restart() {
 }
 
 #[test]
+fn a_ban_while_down_is_mailed_even_before_the_first_record_was_read() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    // no banjo record in the journal yet: nothing to take a cursor from
+    let mut n = started(&journal, &config(""));
+    assert_eq!(n.term(), Some(0));
+    log_ban(&journal, "sshd", "192.0.2.12", &["while down"]);
+    n.restart();
+    n.wait_ready(READY);
+    n.wait_mails(1, MAIL);
+    assert_eq!(subjects(&n), [banned("sshd", "192.0.2.12")]);
+}
+
+#[test]
 fn a_first_start_mails_nothing_from_before_it() {
     skip_unless_capable!();
     let journal = Journal::start();

@@ -40,12 +40,14 @@ pub struct Records {
 }
 
 impl Records {
-    /// Opens the journal with banjo's matches, after `cursor` when one was saved; else after
-    /// the last record there is (a first start mails nothing from the past). Returns the
-    /// reader and, on a first start, the cursor to save as the starting point.
+    /// Opens the journal with banjo's matches, after `cursor` when one was saved; else at
+    /// `since` (a start that found no record yet); else after the last record there is (a
+    /// first start mails nothing from the past). Returns the reader and, when it started
+    /// after the last record, that record's cursor to save as the starting point.
     pub fn open(
         location: &Location,
         cursor: Option<&str>,
+        since: Option<Timestamp>,
     ) -> Result<(Records, Option<String>), JournalError> {
         let mut journal = source::open(location)?;
         journal.set_data_threshold(DATA_THRESHOLD)?;
@@ -57,6 +59,11 @@ impl Records {
         let start = match cursor {
             Some(c) => {
                 source::seek_after(&mut journal, c)?;
+                None
+            }
+            None if since.is_some() => {
+                let us = since.map_or(0, |t| t.as_microsecond().max(0) as u64);
+                journal.seek_realtime_usec(us)?;
                 None
             }
             None => {

@@ -111,11 +111,14 @@ impl Service {
             Some(d) => Location::Directory(d.clone()),
             None => Location::System,
         };
-        let (records, start) = Records::open(&location, state.cursor.as_deref())
+        let (records, start) = Records::open(&location, state.cursor.as_deref(), state.since)
             .context("cannot read banjo's records from the journal")?;
-        let first_start = state.cursor.is_none();
+        let first_start = state.cursor.is_none() && state.since.is_none();
         if first_start {
             state.cursor = start;
+            if state.cursor.is_none() {
+                state.since = Some(Timestamp::now());
+            }
         }
         for (queue, n) in state.outbox.forget_unconfigured(&cfg) {
             log::dropped(&format!(
@@ -211,6 +214,7 @@ impl Service {
             };
             n += 1;
             self.state.cursor = Some(record.cursor);
+            self.state.since = None;
             self.dirty = true;
             let event = match record.event {
                 Ok(e) => e,

@@ -17,6 +17,10 @@ pub struct State {
     pub version: u32,
     /// The cursor of the last record taken; None before the first one.
     pub cursor: Option<String>,
+    /// When banjo-notify first ran and found no record to start after: until it has a
+    /// cursor, a restart reads from here (records logged while it was down are not skipped).
+    #[serde(default, with = "crate::ban::time::opt_ts")]
+    pub since: Option<jiff::Timestamp>,
     #[serde(default)]
     pub outbox: Outbox,
 }
@@ -80,6 +84,7 @@ mod tests {
         let state = State {
             version: VERSION,
             cursor: Some("s=1;i=2".into()),
+            since: None,
             outbox: Outbox::default(),
         };
         state.save(&path).unwrap();
