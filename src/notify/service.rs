@@ -261,7 +261,7 @@ impl Service {
                 self.whois.clone(),
                 self.tz.clone(),
                 self.done_tx.clone(),
-                self.waker(),
+                wake_fn(&self.wake_tx),
             );
         }
         for exec in &self.cfg.exec {
@@ -270,14 +270,10 @@ impl Service {
             }
             if let Some(job) = self.state.outbox.exec_ready(&exec.name, now) {
                 self.exec_busy.insert(exec.name.clone());
-                let waker = wake_fn(&self.wake_tx);
-                jobs::spawn_exec(exec.clone(), job.event.clone(), self.done_tx.clone(), waker);
+                let wake = wake_fn(&self.wake_tx);
+                jobs::spawn_exec(exec.clone(), job.event.clone(), self.done_tx.clone(), wake);
             }
         }
-    }
-
-    fn waker(&self) -> impl FnOnce() + Send + 'static {
-        wake_fn(&self.wake_tx)
     }
 
     /// A job reported back: the outbox learns the outcome, the log says it.
@@ -421,11 +417,11 @@ impl Service {
         if let Some(m) = &self.cfg.mail {
             let events: Vec<&str> = m.events.iter().map(|e| e.as_str()).collect();
             parts.push(format!(
-                "mail {} to {} for {} in {}",
+                "mails on {} of {} to {} via {}",
                 events.join("/"),
+                m.jails,
                 m.dest.join(", "),
-                m.command.program(),
-                m.jails
+                m.command.program()
             ));
         }
         for e in &self.cfg.exec {
