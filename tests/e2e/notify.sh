@@ -107,7 +107,9 @@ EOF
   check "a digest says how many bans it holds" \
     grep -qE '^Subject: \[banjo\] sshd: digest of [0-9]+ bans on ' "/proc/$PID1/root$NOTIFY_MBOX"
   check "exactly 203 bans mailed, none twice" test "$(notify_bans_mailed)" = 203
-  phase "notify: burst of 200 bans -> $burst_mails mails"
+  local pid rss; pid=$(IN systemctl show -P MainPID banjo-notify.service)
+  rss=$(IN ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ')
+  phase "notify: burst of 200 bans -> $burst_mails mails; banjo-notify RSS ${rss:-?} kB"
 }
 
 e2e_notify_purged() {
