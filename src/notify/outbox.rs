@@ -21,8 +21,9 @@ use crate::config::notify::{Exec, Mail as MailConfig, Notify};
 /// Rows a digest keeps in full; beyond them it only counts.
 pub const DIGEST_ROWS: usize = 500;
 /// Jobs one queue holds at most (mails, or one command's runs); beyond, new ones are dropped
-/// and logged, so a command that hangs during a flood cannot fill the disk.
-pub const QUEUE_LIMIT: usize = 10_000;
+/// and logged, so a command that hangs during a flood cannot grow the state file (rewritten
+/// after every job) without bound: 1000 runs with their lines are a few MB.
+pub const QUEUE_LIMIT: usize = 1_000;
 /// The longest wait between two attempts.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 
