@@ -36,7 +36,22 @@ fn jail_text(out: &mut String, jail: &Jail) {
     head.extend(jail.comments.iter().cloned());
     head.extend(jail.ban.notes.iter().map(|n| format!("changed: {n}")));
     match &jail.source {
-        Source::Journal { how, .. } => head.extend(how.iter().cloned()),
+        Source::Journal {
+            how,
+            by_filter,
+            matches,
+            ..
+        } => {
+            head.extend(how.iter().cloned());
+            if *by_filter {
+                head.push(format!(
+                    "No `journal =`: the built-in {} filter's journalmatch is used (`banjo \
+                     check` shows it; a `journal = [...]` would replace it): {}",
+                    filter_name(&jail.filter),
+                    sources::expression(matches)
+                ));
+            }
+        }
         Source::Multilog { fd, path } => head.extend(sources::multilog_recipe(fd, path)),
         Source::Unmapped { .. } => {}
     }
@@ -71,6 +86,7 @@ fn jail_text(out: &mut String, jail: &Jail) {
         }
     }
     match &jail.source {
+        Source::Journal { by_filter: true, .. } => {}
         Source::Journal { matches, .. } => {
             let _ = writeln!(body, "journal = {}", list(matches.iter().map(|m| toml_string(m))));
         }
@@ -137,6 +153,14 @@ fn settings_text(body: &mut String, jail: &Jail) {
             );
             put("bantime_overalljails", inc.overalljails.to_string());
         }
+    }
+}
+
+/// The filter's name as the jail's `filter =` gives it, parameters left out.
+fn filter_name(filter: &FilterChoice) -> &str {
+    match filter {
+        FilterChoice::Builtin { spec } => spec.split('[').next().unwrap_or(spec),
+        FilterChoice::Inline { def } => &def.name,
     }
 }
 

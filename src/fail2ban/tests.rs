@@ -195,10 +195,21 @@ fn debian_style_sshd_becomes_a_journal_jail_with_the_default_action() {
     let cfg = load(&import);
     let sshd = cfg.jail("sshd").unwrap();
     assert_eq!(sshd.filter, "sshd");
+    // no `journal =`: the built-in sshd filter's match, hardened for sshd-session's last lines
+    assert_eq!(sshd.journal_from, crate::config::JournalFrom::Filter);
     let journal: Vec<String> = sshd.journal.iter().map(|m| m.to_string()).collect();
-    assert_eq!(
-        journal,
-        ["_SYSTEMD_UNIT=ssh.service", "_SYSTEMD_UNIT=sshd.service"]
+    assert_eq!(journal, builtin::load("sshd", &[]).unwrap().unwrap().journalmatch);
+    assert!(journal.contains(&"_UID=0".to_string()));
+    assert!(!import.toml.contains("\njournal ="), "{}", import.toml);
+    let comments = import.toml.replace("\n#   ", " ");
+    assert!(
+        comments.contains(
+            "# No `journal =`: the built-in sshd filter's journalmatch is used (`banjo check` \
+             shows it; a `journal = [...]` would replace it): _SYSTEMD_UNIT=ssh.service OR \
+             _SYSTEMD_UNIT=sshd.service OR (SYSLOG_IDENTIFIER=sshd|sshd-session|sshd-auth AND _UID=0)\n"
+        ),
+        "{}",
+        import.toml
     );
     assert_eq!(sshd.ports.iter().map(|p| p.low).collect::<Vec<_>>(), [22]);
     assert_eq!(sshd.protocols, [Protocol::Tcp]);
@@ -206,6 +217,50 @@ fn debian_style_sshd_becomes_a_journal_jail_with_the_default_action() {
     assert_eq!(sshd.findtime.as_secs(), 600);
     assert_eq!(sshd.blocktype, BlockType::Reject);
     assert_eq!(import.report.carried, ["sshd"]);
+}
+
+#[test]
+fn an_explicit_journalmatch_or_the_admins_filter_keeps_its_journal_line() {
+    use crate::config::JournalFrom;
+    let journal = |cfg: &crate::config::Config, name: &str| {
+        let jail = cfg.jail(name).unwrap();
+        let words: Vec<String> = jail.journal.iter().map(|m| m.to_string()).collect();
+        (words, jail.journal_from)
+    };
+    // the jail's own journalmatch, on the built-in sshd filter
+    let tree = stock().with(
+        "jail.local",
+        "[sshd]\nenabled = true\nbackend = systemd\n\
+         journalmatch = _SYSTEMD_UNIT=sshd.service\n               _COMM=sshd\n",
+    );
+    let cfg = load(&ok(&tree));
+    assert_eq!(
+        journal(&cfg, "sshd"),
+        (
+            vec![
+                "_SYSTEMD_UNIT=sshd.service".to_string(),
+                "+".to_string(),
+                "_COMM=sshd".to_string()
+            ],
+            JournalFrom::Jail
+        )
+    );
+    // the admin's own filter file with a journalmatch: written out, as it is
+    let tree = stock()
+        .with(
+            "filter.d/myapp.conf",
+            "[Definition]\nfailregex = ^login failed from <HOST>$\njournalmatch = SYSLOG_IDENTIFIER=myapp\n",
+        )
+        .with("jail.local", "[myapp]\nenabled = true\nbackend = systemd\n");
+    let import = ok(&tree);
+    assert!(
+        import
+            .toml
+            .contains("\njournal = [\"SYSLOG_IDENTIFIER=myapp\"]\n"),
+        "{}",
+        import.toml
+    );
+    assert_eq!(journal(&load(&import), "myapp").1, JournalFrom::Jail);
 }
 
 #[test]
