@@ -162,10 +162,25 @@ fn the_guides_setup_imports_to_the_repositorys_jails() {
         report.contains("sendmail-whois-lines (mail to postmaster@mydomain.tld)"),
         "{report}"
     );
+    // the guide's mails (sendmail-whois-lines, dest and sender in sendmail-common.local) as
+    // banjo-notify's [notify.mail], with the recipient and sender of config.toml's
+    let mail = imported.notify.mail.as_ref().expect("[notify.mail] imported");
+    let repo_mail = repo.notify.mail.as_ref().unwrap();
+    assert_eq!((&mail.dest, &mail.sender), (&repo_mail.dest, &repo_mail.sender));
+    assert_eq!(
+        mail.jails,
+        config::notify::Jails::Only(GUIDE_JAILS.iter().map(|j| j.to_string()).collect())
+    );
+    assert!(mail.whois);
+    assert_eq!(mail.events, [config::NotifyEvent::Ban]);
+    assert!(
+        report.contains("sendmail-whois-lines: its mails when a jail starts or stops"),
+        "{report}"
+    );
     let toml = std::fs::read_to_string(&out).unwrap();
     assert!(toml.contains("tail -F /var/log/qma-auth.log | systemd-cat -t qmailadmin"));
     assert!(toml.contains("ListenFIFO=/run/banjo/qmail-smtpd.fifo"));
-    assert!(toml.contains("from Fail2Ban"));
+    assert!(toml.contains("\nsender_name = \"Fail2Ban\"\n"), "{toml}");
     // banjo check accepts it
     let o = banjo(&["check", "-c", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -336,7 +336,7 @@ fn addresses(value: &Value) -> Result<Vec<String>, String> {
 }
 
 /// A display name for From:, one line of printable text.
-fn display_name(value: &Value) -> Result<String, String> {
+pub fn display_name(value: &Value) -> Result<String, String> {
     let text = values::text(value)?;
     if text.chars().any(char::is_control) || text.len() > 64 {
         return Err("expected a name on one line, at most 64 characters".into());

@@ -6,6 +6,7 @@
 //! value ([`Import`]: the TOML text and the [`Report`]); the command writes them.
 //! - `jails`: jail.conf's layers and fail2ban's jail options;
 //! - `actions`: action.d resolution → a ban, a mail alert or an action not carried;
+//! - `mail`: the jails' mail alerts → banjo-notify's one `[notify.mail]`;
 //! - `sources`: backend/journalmatch/logpath → journal matches or a multilog pipe;
 //! - `stock`: which filter files are fail2ban's own, untouched;
 //! - `time`: fail2ban's time expressions;
@@ -14,6 +15,7 @@
 mod actions;
 mod emit;
 mod jails;
+mod mail;
 mod sources;
 mod stock;
 mod time;
@@ -126,6 +128,8 @@ pub struct Report {
     pub held_back: Vec<String>,
     /// fail2ban's jails that were not enabled, so not imported.
     pub disabled: usize,
+    /// The mail alerts carried as `[notify.mail]`.
+    pub mail: Option<String>,
     pub changed: Vec<String>,
     pub not_carried: Vec<String>,
     pub admin: Vec<String>,
@@ -217,8 +221,9 @@ pub fn import(tree: &dyn Tree, dir: &Path, stock: &Stock) -> Result<Import, Vec<
         ));
     }
     let filters = name_inline_filters(&mut mapped);
-    let toml = emit::toml(dir, &mapped, &filters);
-    emit::fill_report(&mut report, &mapped);
+    let notify = mail::plan(&mapped);
+    let toml = emit::toml(dir, &mapped, &filters, notify.as_ref());
+    emit::fill_report(&mut report, &mapped, notify.as_ref());
     Ok(Import { toml, report })
 }
 
