@@ -8,9 +8,6 @@ use anyhow::{Context, Result, bail};
 
 use crate::fail2ban::{self, Disk, Stock};
 
-/// dpkg's record of installed packages: the md5 of each conffile as the package shipped it.
-const DPKG_STATUS: &str = "/var/lib/dpkg/status";
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// fail2ban's configuration directory.
@@ -22,9 +19,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    // fail2ban's own files, as dpkg recorded them on this host (none when it is not installed)
-    let status = std::fs::read_to_string(DPKG_STATUS).unwrap_or_default();
-    let stock = Stock::builtin().with_dpkg_status(&status);
+    let stock = Stock::builtin().with_conffiles(&fail2ban_conffiles());
     let import = match fail2ban::import(&Disk, &args.dir, &stock) {
         Ok(import) => import,
         Err(problems) => {
@@ -55,4 +50,19 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// fail2ban's conffiles with the MD5 each had as the package shipped it, as dpkg recorded them
+/// on this host; empty where fail2ban is not installed or there is no dpkg. dpkg-query, not
+/// dpkg's database files: their layout is dpkg's own business.
+fn fail2ban_conffiles() -> String {
+    std::process::Command::new("dpkg-query")
+        .args(["--show", "--showformat=${Conffiles}\n", "fail2ban"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }

@@ -599,8 +599,8 @@ fn a_stock_filter_is_replaced_by_the_builtin() {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let status = format!("Package: fail2ban\nConffiles:\n /etc/fail2ban/filter.d/sshd.conf {digest}\n");
-    let stock_files = Stock::default().with_dpkg_status(&status);
+    let conffiles = format!(" /etc/fail2ban/filter.d/sshd.conf {digest}\n");
+    let stock_files = Stock::default().with_conffiles(&conffiles);
     let import = import(&tree, Path::new("/f2b"), &stock_files).unwrap_or_else(|_| panic!());
     assert!(import.toml.contains("filter = \"sshd\"\n"), "{}", import.toml);
     assert!(!import.toml.contains("[filters."));
