@@ -5,7 +5,9 @@
 //! `ban` keeps the ledger of bans and says what must change in the kernel, `firewall` makes
 //! nftables hold it. `daemon` wires them together and does the I/O; `control` is the socket
 //! the command line talks to; `fail2ban` reads a fail2ban directory for `banjo
-//! import-fail2ban`; `cli` is what the admin types. `config` is read by all of them.
+//! import-fail2ban`; `notify` is a service of its own (`banjo notify`) that reads the
+//! daemon's ban records back from the journal and mails them or runs commands on them;
+//! `cli` is what the admin types. `config` is read by all of them.
 //! At the bottom, importing nothing of banjo's: `addr`, `time`, `name` (the shared
 //! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls).
 #![deny(unsafe_code)]
@@ -31,4 +33,5 @@ pub mod firewall;
 pub mod daemon;
 pub mod control;
 pub mod fail2ban;
+pub mod notify;
 pub mod cli;

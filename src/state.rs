@@ -8,6 +8,12 @@ pub fn state_dir(configured: Option<&Path>) -> PathBuf {
     dir(configured, "STATE_DIRECTORY", "/var/lib/banjo")
 }
 
+/// banjo-notify's state directory: `[notify] state_dir`, else $STATE_DIRECTORY (its unit's
+/// StateDirectory=banjo-notify), else /var/lib/banjo-notify.
+pub fn notify_state_dir(configured: Option<&Path>) -> PathBuf {
+    dir(configured, "STATE_DIRECTORY", "/var/lib/banjo-notify")
+}
+
 /// The runtime directory: the config's `runtime_dir`, else $RUNTIME_DIRECTORY, else /run/banjo.
 pub fn runtime_dir(configured: Option<&Path>) -> PathBuf {
     dir(configured, "RUNTIME_DIRECTORY", "/run/banjo")

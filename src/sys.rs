@@ -2,20 +2,26 @@
 //! them, and `unsafe` only here where it does not (lib.rs denies `unsafe_code` elsewhere).
 //!
 //! Through nix (safe): the signal mask and signalfd, eventfd, SO_PEERCRED, getgrnam_r,
-//! getifaddrs, fcntl(O_NONBLOCK), SO_SNDBUF(FORCE)/SO_RCVBUF(FORCE), clock_gettime.
+//! getifaddrs, fcntl(O_NONBLOCK), SO_SNDBUF(FORCE)/SO_RCVBUF(FORCE), clock_gettime, killpg,
+//! flock.
 //! Here, `unsafe`, each block one call with its reason: poll over fd numbers (sd-journal's fd
 //! has no owner on banjo's side), SO_PEERGROUPS (nix has no option for it), taking ownership
-//! of the fds systemd passed (their numbers come from LISTEN_FDS), and removing LISTEN_* from
-//! the environment (std marks that unsafe while threads could read it).
+//! of the fds systemd passed (their numbers come from LISTEN_FDS), removing LISTEN_* from
+//! the environment (std marks that unsafe while threads could read it), and resetting the
+//! signal mask of a program banjo-notify starts, between fork and exec.
 #![allow(unsafe_code)]
 
+use std::fs::File;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal as Signo};
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal as Signo};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockopt, setsockopt, sockopt};
 
@@ -30,12 +36,31 @@ use nix::sys::socket::{getsockopt, setsockopt, sockopt};
 /// error, only `POLLNVAL`, which is reported as ready, so its owner's next read says what
 /// is wrong.
 pub fn poll(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let fds: Vec<(RawFd, Want)> = fds.iter().map(|&fd| (fd, Want::Read)).collect();
+    poll_for(&fds, timeout)
+}
+
+/// What [`poll_for`] waits for on an fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Something to read (POLLIN).
+    Read,
+    /// Room to write (POLLOUT): a pipe to a program's stdin.
+    Write,
+}
+
+/// [`poll`] with what to wait for on each fd; hang-ups and errors count as ready, so the
+/// owner's next read or write says what happened.
+pub fn poll_for(fds: &[(RawFd, Want)], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
+        .map(|&(fd, want)| libc::pollfd {
             fd,
-            events: libc::POLLIN,
+            events: match want {
+                Want::Read => libc::POLLIN,
+                Want::Write => libc::POLLOUT,
+            },
             revents: 0,
         })
         .collect();
@@ -229,7 +254,52 @@ pub fn resolve(name: &str) -> Vec<IpAddr> {
     v
 }
 
+// ---- programs banjo-notify starts --------------------------------------------------------------
+
+/// Makes the program `command` starts begin with no signal blocked and SIGPIPE at its
+/// default. A blocked mask is inherited across exec, and std's `Command` passes it on
+/// (measured: SigBlk 0x4000 in the child): without this, a process that blocks SIGTERM for
+/// its signalfd starts an MTA that cannot be told to stop, a script whose `timeout` or trap
+/// never fires.
+pub fn start_with_no_signal_blocked(command: &mut Command) -> &mut Command {
+    // SAFETY: the closure runs in the child between fork and exec. It calls only
+    // pthread_sigmask and signal, both async-signal-safe, on a SigSet on its own stack; it
+    // allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(|| {
+            SigSet::empty().thread_set_mask()?;
+            nix::sys::signal::signal(Signo::SIGPIPE, SigHandler::SigDfl)?;
+            Ok(())
+        })
+    }
+}
+
+/// Kills (SIGKILL) every process of the process group `pgid`: a program started with
+/// `process_group(0)` leads its own, so what it started dies with it. A group already gone
+/// is not an error.
+pub fn kill_process_group(pgid: u32) -> io::Result<()> {
+    let pgid = i32::try_from(pgid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "no such process group"))?;
+    match nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), Signo::SIGKILL) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 // ---- file descriptors -------------------------------------------------------------------------
+
+/// A file locked with flock, until dropped.
+pub type Locked = Flock<File>;
+
+/// An exclusive lock on `file` (flock), held until the returned value is dropped; `None`
+/// when another open file description holds it (another process, usually).
+pub fn try_lock_exclusive(file: File) -> io::Result<Option<Locked>> {
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(e.into()),
+    }
+}
 
 /// Sets O_NONBLOCK on `fd`.
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -288,6 +358,7 @@ mod tests {
     use std::io::Write;
     use std::net::Ipv4Addr;
     use std::os::unix::net::UnixStream;
+    use std::os::unix::process::ExitStatusExt;
 
     use super::*;
 
@@ -360,6 +431,74 @@ mod tests {
         set_nonblocking(r.as_fd()).unwrap();
         let e = (&r).read(&mut [0u8; 8]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn poll_for_sees_room_to_write_until_the_pipe_is_full() {
+        let (r, w) = pipe();
+        let quick = Some(Duration::from_millis(10));
+        let want = [(w.as_raw_fd(), Want::Write), (r.as_raw_fd(), Want::Read)];
+        assert_eq!(poll_for(&want, quick).unwrap(), [true, false]);
+        set_nonblocking(w.as_fd()).unwrap();
+        while (&w).write(&[0u8; 4096]).is_ok() {}
+        assert_eq!(poll_for(&want, quick).unwrap(), [false, true]);
+    }
+
+    #[test]
+    fn a_second_exclusive_lock_is_refused_until_the_first_is_dropped() {
+        let path = std::env::temp_dir().join(format!("banjo-sys-lock-{}", std::process::id()));
+        let open = || File::create(&path).unwrap();
+        let first = try_lock_exclusive(open()).unwrap();
+        assert!(first.is_some());
+        assert!(try_lock_exclusive(open()).unwrap().is_none());
+        drop(first);
+        assert!(try_lock_exclusive(open()).unwrap().is_some());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn killing_a_process_group_kills_what_its_leader_started() {
+        use std::process::Stdio;
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "sleep 60 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = io::BufReader::new(child.stdout.take().unwrap());
+        io::BufRead::read_line(&mut out, &mut line).unwrap();
+        let sleeper = std::path::PathBuf::from(format!("/proc/{}", line.trim()));
+        assert!(sleeper.exists());
+        kill_process_group(child.id()).unwrap();
+        assert!(child.wait().unwrap().signal().is_some());
+        // the sleeper, reparented, is reaped by init (or the subreaper) once killed
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sleeper.exists() && Instant::now() < deadline {
+            let stat = std::fs::read_to_string(sleeper.join("stat")).unwrap_or_default();
+            if stat.split(' ').nth(2) == Some("Z") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stat = std::fs::read_to_string(sleeper.join("stat")).unwrap_or_default();
+        assert!(stat.is_empty() || stat.split(' ').nth(2) == Some("Z"), "{stat}");
+        // a group that is gone is not an error
+        kill_process_group(child.id()).unwrap();
+    }
+
+    #[test]
+    fn a_program_started_with_no_signal_blocked_has_none_blocked() {
+        let mut set = SigSet::empty();
+        set.add(Signo::SIGTERM);
+        set.thread_block().unwrap();
+        let out = start_with_no_signal_blocked(&mut Command::new("/bin/sh"))
+            .args(["-c", "grep '^SigBlk' /proc/self/status"])
+            .output()
+            .unwrap();
+        set.thread_unblock().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
     }
 
     #[test]

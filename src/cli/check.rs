@@ -4,7 +4,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::config::{Config, Jail, JournalFrom, MultilogSource};
+use crate::config::notify::Notify;
+use crate::config::{Compact, Config, Jail, JournalFrom, MultilogSource};
 use crate::filter::Filter;
 use crate::source::journal::Route;
 
@@ -39,6 +40,10 @@ pub fn describe(cfg: &Config) -> Result<String> {
     }
     if !cfg.disabled_jails.is_empty() {
         writeln!(out, "\ndisabled: {}", cfg.disabled_jails.join(", "))?;
+    }
+    if cfg.notify.is_configured() {
+        writeln!(out)?;
+        warnings += notify_section(&mut out, &cfg.notify)?;
     }
     writeln!(
         out,
@@ -137,6 +142,86 @@ fn jail_section(out: &mut String, jail: &Jail) -> Result<usize> {
         writeln!(out, "  warning:   {w}")?;
     }
     Ok(warnings.len())
+}
+
+/// `[notify]` as banjo-notify will act on it; a program that is not installed is a warning.
+fn notify_section(out: &mut String, notify: &Notify) -> Result<usize> {
+    let mut warnings = 0;
+    writeln!(out, "[notify] (banjo notify, banjo-notify.service)")?;
+    if let Some(m) = &notify.mail {
+        writeln!(
+            out,
+            "  mail       {} of {} to {}, from \"{}\" <{}>",
+            join(&m.events, "/"),
+            m.jails,
+            m.dest.join(", "),
+            m.sender_name,
+            m.sender
+        )?;
+        writeln!(
+            out,
+            "             via {} (timeout {}, {} retries), whois {}",
+            m.command,
+            Compact(m.timeout),
+            m.retries,
+            if m.whois {
+                format!("when installed (timeout {})", Compact(m.whois_timeout))
+            } else {
+                "off".into()
+            }
+        )?;
+        let digest = match m.digest_after {
+            0 => format!(
+                "every ban goes into a digest mail every {}",
+                Compact(m.digest_interval)
+            ),
+            n => format!(
+                "beyond {n} mails per jail in {}, bans go into one digest per {}",
+                Compact(m.digest_interval),
+                Compact(m.digest_interval)
+            ),
+        };
+        writeln!(out, "             {digest}")?;
+        warnings += missing_program(
+            out,
+            &m.command.program(),
+            "install an MTA (exim4, postfix, qmail…) or set command",
+        )?;
+    }
+    for e in &notify.exec {
+        writeln!(
+            out,
+            "  exec       {}: on {} of {}: {} (timeout {}, {} retries)",
+            e.name,
+            join(&e.events, "/"),
+            e.jails,
+            e.command,
+            Compact(e.timeout),
+            e.retries
+        )?;
+        warnings += missing_program(out, &e.command.program(), "install it or fix the path")?;
+    }
+    Ok(warnings)
+}
+
+/// A warning line when `program` is neither an executable path nor found in PATH.
+fn missing_program(out: &mut String, program: &str, fix: &str) -> Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.contains('/') {
+        executable(Path::new(program))
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(program))))
+    };
+    if found {
+        return Ok(0);
+    }
+    writeln!(out, "  warning:   {program} is not installed here: {fix}")?;
+    Ok(1)
 }
 
 fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {

@@ -1,5 +1,6 @@
 //! banjo's exit codes: the one list. `--help`, the man pages and the README show [`TEXT`];
-//! units/banjo.service names [`CONFIG`] in RestartPreventExitStatus=.
+//! units/banjo.service and banjo-notify.service name [`CONFIG`] in RestartPreventExitStatus=,
+//! banjo-notify.service's ExecCondition= gets [`CONDITION_BROKEN`].
 
 use crate::config::ConfigError;
 use crate::control::{ClientError, ErrorKind};
@@ -15,8 +16,11 @@ pub const NOT_RUNNING: u8 = 3;
 /// The caller may not ask this (the socket's permissions, or admin_group / read_group).
 pub const DENIED: u8 = 4;
 /// EX_CONFIG from sysexits.h: the configuration does not validate (`banjo run`, `banjo
-/// check`). Restarting cannot fix that, so the unit does not restart on it.
+/// check`, `banjo notify`). Restarting cannot fix that, so the unit does not restart on it.
 pub const CONFIG: u8 = 78;
+/// `banjo notify --is-configured` on a configuration that does not validate: systemd's
+/// ExecCondition= skips the unit on 1–254 but fails it on 255, so the admin sees why.
+pub const CONDITION_BROKEN: u8 = 255;
 
 /// The list as `--help` and the man pages print it.
 pub const TEXT: &str = "\
@@ -26,7 +30,10 @@ Exit status:
   2   bad usage
   3   banjo is not running (no control socket, or nobody answers on it)
   4   permission denied (the socket's permissions, or [daemon] admin_group / read_group)
-  78  the configuration does not validate (run, check; EX_CONFIG: systemd does not restart)";
+  78  the configuration does not validate (run, check, notify; EX_CONFIG: systemd does not
+      restart)
+  255 notify --is-configured: the configuration does not validate (ExecCondition= fails the
+      unit; 1 there means nothing to do, and skips it)";
 
 /// The code for an error of `run`, `check`, `test-filter` or `generate`.
 pub fn of_error(e: &anyhow::Error) -> u8 {
@@ -93,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_text_lists_every_code() {
-        for code in [OK, ERROR, USAGE, NOT_RUNNING, DENIED, CONFIG] {
+        for code in [OK, ERROR, USAGE, NOT_RUNNING, DENIED, CONFIG, CONDITION_BROKEN] {
             assert!(TEXT.contains(&format!("\n  {code} ")), "{code}");
         }
     }

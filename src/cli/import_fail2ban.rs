@@ -3,7 +3,6 @@
 //! Nothing is written when the fail2ban directory has an error.
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -20,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let stock = Stock::builtin().with_dpkg_status(&fail2ban_status());
+    let stock = Stock::builtin().with_conffiles(&fail2ban_conffiles());
     let import = match fail2ban::import(&Disk, &args.dir, &stock) {
         Ok(import) => import,
         Err(problems) => {
@@ -53,18 +52,17 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// fail2ban's entry in dpkg's database, as `dpkg-query --status` prints it: the md5 of each
-/// conffile as the package shipped it. dpkg's database is dpkg's own (lintian's
-/// uses-dpkg-database-directly), so it is asked, not read. Empty when fail2ban is not
-/// installed or there is no dpkg: then only the files banjo knows are told as stock.
-fn fail2ban_status() -> String {
-    let asked = Command::new("dpkg-query")
-        .args(["--status", "fail2ban"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
-    match asked {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        _ => String::new(),
-    }
+/// fail2ban's conffiles with the MD5 each had as the package shipped it, as dpkg recorded them
+/// on this host; empty where fail2ban is not installed or there is no dpkg. dpkg-query, not
+/// dpkg's database files: their layout is dpkg's own business.
+fn fail2ban_conffiles() -> String {
+    std::process::Command::new("dpkg-query")
+        .args(["--show", "--showformat=${Conffiles}\n", "fail2ban"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }

@@ -9,6 +9,7 @@ pub mod check;
 pub mod exit;
 pub mod generate;
 pub mod import_fail2ban;
+pub mod notify;
 pub mod run;
 pub mod status;
 pub mod test_filter;
@@ -55,6 +56,17 @@ pub enum Command {
     Explain(status::ExplainArgs),
     /// Turn a fail2ban directory's enabled jails into banjo's TOML, with a report of the changes.
     ImportFail2ban(import_fail2ban::Args),
+    /// Mail bans and run commands on them, from banjo's records in the journal ([notify]).
+    ///
+    /// The service of banjo-notify.service: it follows banjo's ban and unban records in the
+    /// journal with its own cursor (in $STATE_DIRECTORY, else /var/lib/banjo-notify), mails
+    /// them through the local MTA's sendmail as [notify.mail] says (beyond digest_after mails
+    /// per jail in digest_interval, as one digest per interval) and runs each
+    /// [[notify.exec]] command with the ban's values as arguments. A restart, a crash or a
+    /// reboot loses no mail, and repeats one only if it dies in the moment between sendmail's
+    /// exit and the save (with the same Message-ID). SIGHUP reloads the config. Exit status
+    /// 78: the config does not load.
+    Notify(notify::Args),
     /// Write man pages or shell completions (for make install).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -75,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
         Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
         Command::ImportFail2ban(args) => import_fail2ban::run(args),
+        Command::Notify(args) => return notify::run(&cli.config, args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

@@ -16,6 +16,7 @@ mod duration;
 mod error;
 mod layers;
 mod net;
+pub mod notify;
 mod resolve;
 mod schema;
 mod values;
@@ -32,8 +33,8 @@ pub use error::{ConfigError, EXAMPLE_CONFIG, Origin};
 pub use layers::{ENV_PREFIX, ENV_SPLIT};
 pub use net::IgnoreIp;
 pub use values::{
-    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, PortRange, Protocol, SERVICES, UseDns,
-    section_name,
+    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, NotifyEvent, PortRange, Protocol,
+    SERVICES, UseDns, section_name,
 };
 
 use crate::filter::FilterDef;
@@ -52,6 +53,8 @@ pub struct Config {
     pub disabled_jails: Vec<String>,
     /// The `[filters.NAME]` sections.
     pub filters: BTreeMap<String, FilterDef>,
+    /// `[notify]`: banjo-notify's mails and commands (the daemon ignores it).
+    pub notify: notify::Notify,
     /// The files read, in the order they were layered.
     pub files: Vec<PathBuf>,
     /// Files in config.d/ that were not read because their name does not end in `.toml`.

@@ -18,20 +18,21 @@ use super::values::{self, render};
 use super::values::{BlockType, Family, Hook, LogLevel, PortRange, Protocol, UseDns};
 use super::{Config, Daemon, Increment, Jail, JournalFrom};
 use crate::filter::{self, FilterDef, FilterError};
+use crate::name::JailName;
 
 /// One table of the merged config and its key path ("jails.sshd").
-struct Table<'a> {
-    path: String,
-    value: &'a Value,
-    dict: &'a Dict,
+pub(super) struct Table<'a> {
+    pub(super) path: String,
+    pub(super) value: &'a Value,
+    pub(super) dict: &'a Dict,
 }
 
 impl<'a> Table<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.dict.get(key)
     }
 
-    fn key(&self, key: &str) -> String {
+    pub(super) fn key(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -172,6 +173,10 @@ impl<'a> Walk<'a> {
         let filters = self.filters(filters.as_ref());
         let jails = self.table(&top, "jails");
         let (jails, disabled_jails) = self.jails(jails.as_ref(), &defaults, &filters);
+        let mut jail_names: Vec<JailName> = jails.iter().map(|j| j.name.clone()).collect();
+        jail_names.extend(disabled_jails.iter().map(JailName::from));
+        jail_names.sort();
+        let notify = self.notify(&top, &jail_names);
 
         if let Some(e) = ConfigError::from_list(self.problems) {
             return Err(e);
@@ -181,13 +186,19 @@ impl<'a> Walk<'a> {
             jails,
             disabled_jails,
             filters,
+            notify,
             files,
             ignored_files,
             base_dir: self.base_dir.to_path_buf(),
         })
     }
 
-    fn origin(&self, tag: Tag) -> Origin {
+    /// Records one problem; the walk goes on.
+    pub(super) fn problem(&mut self, problem: ConfigError) {
+        self.problems.push(problem);
+    }
+
+    pub(super) fn origin(&self, tag: Tag) -> Origin {
         match self.figment.get_metadata(tag).and_then(|md| md.source.as_ref()) {
             Some(Source::File(path)) => Origin::File(path.clone()),
             Some(Source::Custom(var)) => Origin::Env(var.clone()),
@@ -196,7 +207,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Where a table was first written: the earliest layer among the values inside it.
-    fn table_origin(&self, value: &Value) -> Origin {
+    pub(super) fn table_origin(&self, value: &Value) -> Origin {
         fn earliest(value: &Value) -> Option<Tag> {
             match value {
                 Value::Dict(_, dict) if !dict.is_empty() => dict.values().filter_map(earliest).min(),
@@ -206,7 +217,7 @@ impl<'a> Walk<'a> {
         self.origin(earliest(value).unwrap_or(value.tag()))
     }
 
-    fn check_keys(&mut self, table: &Table, section: Section) {
+    pub(super) fn check_keys(&mut self, table: &Table, section: Section) {
         for (key, value) in table.dict {
             if !section.knows(key) {
                 let help = top_level_jail_hint(section, key, value)
@@ -221,7 +232,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The sub-table `key` of `parent`, if it is there and is a table.
-    fn table<'t>(&mut self, parent: &Table<'t>, key: &str) -> Option<Table<'t>> {
+    pub(super) fn table<'t>(&mut self, parent: &Table<'t>, key: &str) -> Option<Table<'t>> {
         let value = parent.get(key)?;
         match value.as_dict() {
             Some(dict) => Some(Table {
@@ -243,7 +254,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Parses `table.key` if it is set; a bad value becomes a problem and `None`.
-    fn field<T>(
+    pub(super) fn field<T>(
         &mut self,
         table: &Table,
         key: &str,
@@ -253,7 +264,7 @@ impl<'a> Walk<'a> {
         self.parse_value(table, key, value, parse)
     }
 
-    fn parse_value<T>(
+    pub(super) fn parse_value<T>(
         &mut self,
         table: &Table,
         key: &str,

@@ -12,6 +12,7 @@ pub const TOP: &[Key] = &[
         "jails",
         "{ NAME = { journal = [\"_SYSTEMD_UNIT=NAME.service\"] } }",
     ),
+    ("notify", "{ mail = { dest = \"postmaster@example.org\" } }"),
 ];
 
 pub const DAEMON: &[Key] = &[
@@ -62,6 +63,44 @@ pub const FILTER: &[Key] = &[
     ("journalmatch", "\"_SYSTEMD_UNIT=sshd.service\""),
 ];
 
+/// Keys of [notify] (banjo-notify: mail and commands on bans).
+pub const NOTIFY: &[Key] = &[
+    ("state_dir", "\"/var/lib/banjo-notify\""),
+    ("mail", "{ dest = \"postmaster@example.org\" }"),
+    ("exec", "[{ command = [\"/usr/local/sbin/report\", \"{ip}\"] }]"),
+];
+
+/// Keys of [notify.mail].
+pub const NOTIFY_MAIL: &[Key] = &[
+    ("dest", "\"postmaster@example.org\""),
+    ("sender", "\"banjo@example.org\""),
+    ("sender_name", "\"banjo\""),
+    ("jails", "[\"sshd\", \"dovecot-imap\"]"),
+    ("events", "[\"ban\", \"unban\"]"),
+    (
+        "command",
+        "[\"/usr/sbin/sendmail\", \"-t\", \"-oi\", \"-f\", \"{sender}\"]",
+    ),
+    ("timeout", "\"1m\""),
+    ("retries", "5"),
+    ("retry_delay", "\"30s\""),
+    ("whois", "true"),
+    ("whois_timeout", "\"10s\""),
+    ("digest_after", "5"),
+    ("digest_interval", "\"10m\""),
+];
+
+/// Keys of one [[notify.exec]].
+pub const NOTIFY_EXEC: &[Key] = &[
+    ("name", "\"abuse-report\""),
+    ("command", "[\"/usr/local/sbin/report\", \"{ip}\", \"{jail}\"]"),
+    ("events", "[\"ban\"]"),
+    ("jails", "[\"sshd\"]"),
+    ("timeout", "\"30s\""),
+    ("retries", "2"),
+    ("retry_delay", "\"10s\""),
+];
+
 /// fail2ban spellings banjo accepts too: (alias, key).
 pub const ALIASES: &[(&str, &str)] = &[
     ("port", "ports"),
@@ -75,11 +114,20 @@ pub fn example(key: &str) -> &'static str {
         .iter()
         .find(|(alias, _)| *alias == key)
         .map_or(key, |(_, k)| k);
-    [TOP, DAEMON, SETTINGS, JAIL_ONLY, FILTER]
-        .iter()
-        .flat_map(|keys| keys.iter())
-        .find(|(name, _)| *name == key)
-        .map_or("…", |(_, example)| example)
+    [
+        TOP,
+        DAEMON,
+        SETTINGS,
+        JAIL_ONLY,
+        FILTER,
+        NOTIFY,
+        NOTIFY_MAIL,
+        NOTIFY_EXEC,
+    ]
+    .iter()
+    .flat_map(|keys| keys.iter())
+    .find(|(name, _)| *name == key)
+    .map_or("…", |(_, example)| example)
 }
 
 /// Which kind of section a key sits in, for the help text.
@@ -90,6 +138,9 @@ pub enum Section {
     Defaults,
     Jail,
     Filter,
+    Notify,
+    NotifyMail,
+    NotifyExec,
 }
 
 impl Section {
@@ -100,7 +151,15 @@ impl Section {
             Section::Defaults => "[defaults]",
             Section::Jail => "[jails.NAME]",
             Section::Filter => "[filters.NAME]",
+            Section::Notify => "[notify]",
+            Section::NotifyMail => "[notify.mail]",
+            Section::NotifyExec => "[[notify.exec]]",
         }
+    }
+
+    /// [notify], [notify.mail] or [[notify.exec]].
+    pub fn is_notify(self) -> bool {
+        matches!(self, Section::Notify | Section::NotifyMail | Section::NotifyExec)
     }
 
     /// The keys valid here, aliases excluded.
@@ -111,6 +170,9 @@ impl Section {
             Section::Defaults => &[SETTINGS],
             Section::Jail => &[JAIL_ONLY, SETTINGS],
             Section::Filter => &[FILTER],
+            Section::Notify => &[NOTIFY],
+            Section::NotifyMail => &[NOTIFY_MAIL],
+            Section::NotifyExec => &[NOTIFY_EXEC],
         };
         lists.iter().flat_map(|l| l.iter().map(|(k, _)| *k)).collect()
     }
@@ -139,7 +201,8 @@ const FAIL2BAN_ONLY: &[(&[&str], &str)] = &[
     (
         &["action", "banaction", "banaction_allports", "actions", "chain"],
         "banjo bans with its own nftables table: choose ports, protocols, blocktype, \
-         hook (\"input\"/\"forward\") and family (\"inet\"/\"bridge\") instead of an action",
+         hook (\"input\"/\"forward\") and family (\"inet\"/\"bridge\") instead of an action; \
+         mails go in [notify.mail], other commands on bans in [[notify.exec]]",
     ),
     (
         &[
@@ -150,8 +213,8 @@ const FAIL2BAN_ONLY: &[(&[&str], &str)] = &[
             "action_mw",
             "action_mwl",
         ],
-        "banjo does not send mail: each ban is a journal record with MESSAGE_ID, JAIL and IP \
-         fields; forward those with your journal tooling",
+        "ban mails are sent by banjo-notify, configured in [notify.mail]: \
+         dest = \"postmaster@example.org\", sender = \"banjo@example.org\", sender_name",
     ),
     (
         &[
@@ -221,6 +284,21 @@ fn guess(section: Section, key: &str) -> Option<String> {
 /// A key valid in some other section: "[defaults] (for every jail) or [jails.NAME]".
 fn belongs_elsewhere(section: Section, key: &str) -> Option<&'static str> {
     let in_list = |list: &[Key]| list.iter().any(|(k, _)| *k == canonical(key));
+    if section.is_notify() {
+        // Keys shared with other sections (jails, command, state_dir) mean something else
+        // there: only point between the notify sections.
+        return if in_list(NOTIFY_MAIL) && section != Section::NotifyMail {
+            Some("[notify.mail]")
+        } else if in_list(NOTIFY_EXEC) && section != Section::NotifyExec {
+            Some("a [[notify.exec]] section")
+        } else {
+            None
+        };
+    }
+    let elsewhere = [TOP, SETTINGS, JAIL_ONLY, DAEMON, FILTER];
+    if in_list(NOTIFY_MAIL) && !elsewhere.iter().any(|l| in_list(l)) {
+        return Some("[notify.mail]");
+    }
     if in_list(SETTINGS) && !matches!(section, Section::Defaults | Section::Jail) {
         return Some("[defaults] (for every jail) or [jails.NAME] (for one jail)");
     }
@@ -291,6 +369,20 @@ mod tests {
     }
 
     #[test]
+    fn mail_keys_point_to_notify_mail() {
+        let help = unknown_key_help(Section::Defaults, "destemail");
+        assert!(help.contains("[notify.mail]"), "{help}");
+        let help = unknown_key_help(Section::Jail, "dest");
+        assert!(help.starts_with("`dest` belongs in [notify.mail]"), "{help}");
+        let help = unknown_key_help(Section::NotifyExec, "dest");
+        assert!(help.starts_with("`dest` belongs in [notify.mail]"), "{help}");
+        let help = unknown_key_help(Section::NotifyMail, "comand");
+        assert!(help.starts_with("did you mean `command`?"), "{help}");
+        let help = unknown_key_help(Section::NotifyMail, "name");
+        assert!(help.contains("[[notify.exec]]"), "{help}");
+    }
+
+    #[test]
     fn aliases_are_known_only_where_they_apply() {
         assert!(Section::Jail.knows("port"));
         assert!(Section::Defaults.knows("chain_hook"));
@@ -300,7 +392,15 @@ mod tests {
 
     #[test]
     fn every_key_has_an_example() {
-        for section in [Section::Top, Section::Daemon, Section::Jail, Section::Filter] {
+        for section in [
+            Section::Top,
+            Section::Daemon,
+            Section::Jail,
+            Section::Filter,
+            Section::Notify,
+            Section::NotifyMail,
+            Section::NotifyExec,
+        ] {
             for key in section.keys() {
                 assert_ne!(example(key), "…", "{key}");
             }

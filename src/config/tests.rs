@@ -564,6 +564,12 @@ fn dotted_bantime_keys_are_explained() {
 fn example_config_expresses_the_seed_setup() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
     let config = from_toml(&path, &std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    // sendmail-whois-lines with sendmail-common.local's dest and sender
+    let mail = config.notify.mail.as_ref().expect("[notify.mail]");
+    assert_eq!(mail.dest, ["postmaster@mydomain.tld"]);
+    assert_eq!(mail.sender, "fail2ban@mydomain.tld");
+    assert_eq!(mail.events, [NotifyEvent::Ban]);
+    assert!(mail.whois);
     let names: Vec<&str> = config.jails.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(
         names,
@@ -716,4 +722,157 @@ fn no_source_and_no_journalmatch_says_so() {
         p.contains("(filter app has no journalmatch to default to)"),
         "{p}"
     );
+}
+
+#[test]
+fn notify_sections_load_with_their_defaults() {
+    use notify::{Jails, Placeholder};
+    let config = load_fixture("notify.toml").unwrap();
+    assert!(config.notify.is_configured());
+    let mail = config.notify.mail.as_ref().unwrap();
+    assert_eq!(mail.dest, ["postmaster@example.org", "root"]);
+    assert_eq!(mail.sender, "banjo@example.org");
+    assert_eq!(mail.sender_name, "banjo");
+    assert_eq!(mail.jails, Jails::Only(["app".into(), "old".into()].into()));
+    assert_eq!(mail.events, [NotifyEvent::Ban, NotifyEvent::Unban]);
+    assert_eq!(
+        mail.command.render(|_| "banjo@example.org".into()),
+        ["/usr/sbin/sendmail", "-t", "-oi", "-f", "banjo@example.org"]
+    );
+    assert_eq!(
+        (mail.timeout, mail.retries, mail.retry_delay),
+        (secs(60), 5, secs(30))
+    );
+    assert!(mail.whois);
+    assert_eq!(mail.whois_timeout, secs(10));
+    assert_eq!((mail.digest_after, mail.digest_interval), (0, secs(600)));
+
+    let [report, logger] = &config.notify.exec[..] else {
+        panic!("two commands: {:?}", config.notify.exec)
+    };
+    assert_eq!(report.name, "abuse-report");
+    assert_eq!(
+        report.command.render(|p| match p {
+            Placeholder::Ip => "192.0.2.7".into(),
+            Placeholder::Jail => "app".into(),
+            _ => String::new(),
+        }),
+        [
+            "/usr/bin/curl",
+            "--data-urlencode",
+            "ip=192.0.2.7",
+            "-d",
+            "{\"jail\":\"app\"}"
+        ]
+    );
+    assert_eq!(
+        (report.timeout, report.retries, report.retry_delay),
+        (secs(60), 2, secs(10))
+    );
+    assert_eq!(report.events, [NotifyEvent::Ban]);
+    assert_eq!(report.jails, Jails::All);
+    assert_eq!(logger.name, "logger");
+    assert_eq!(logger.events, [NotifyEvent::Unban]);
+}
+
+#[test]
+fn no_notify_section_means_nothing_to_do() {
+    let config = load_fixture("minimal.toml").unwrap();
+    assert_eq!(config.notify, notify::Notify::default());
+    assert!(!config.notify.is_configured());
+}
+
+#[test]
+fn notify_mistakes_name_their_keys() {
+    let all = problems("notify-bad.toml");
+    let file = fixture("notify-bad.toml").display().to_string();
+    for p in &all {
+        assert!(p.starts_with(&format!("{file}: ")), "names the file: {p}");
+    }
+    for (key, expected) in [
+        (
+            "notify.mail.dest",
+            "expected a mail address like \"postmaster@example.org\"",
+        ),
+        (
+            "notify.mail.jails",
+            "there is no jail \"ap\" in this configuration; did you mean \"app\"?",
+        ),
+        ("notify.mail.events", "banjo-notify sends no start mails"),
+        (
+            "notify.mail.command",
+            "expected a list of words (no shell is used), e.g. command = [\"/usr/sbin/sendmail\", \"-t\"]",
+        ),
+        (
+            "notify.mail.digest_interval",
+            "must be a positive duration, not zero",
+        ),
+        (
+            "notify.mail.colour",
+            "unknown key; valid keys in [notify.mail]: dest, sender",
+        ),
+        (
+            "notify.exec#1.command",
+            "{adress} is not a placeholder; the placeholders here are {event}, {ip}",
+        ),
+        ("notify.exec.x.command", "a [[notify.exec]] needs its command"),
+        ("notify.exec.x.timeout", "not a duration"),
+    ] {
+        let p = problem_about(&all, key);
+        assert!(p.contains(expected), "{key}: {p}");
+    }
+    assert_eq!(all.len(), 9, "{all:#?}");
+}
+
+#[test]
+fn notify_mail_needs_a_recipient() {
+    let text = "[notify.mail]\nsender = \"banjo@example.org\"\n";
+    let e = from_toml(Path::new("/etc/banjo/config.toml"), text)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "/etc/banjo/config.toml: notify.mail.dest: [notify.mail] needs the recipient, \
+         e.g. dest = \"postmaster@example.org\""
+    );
+}
+
+#[test]
+fn notify_exec_written_as_one_table_says_use_two_brackets() {
+    let text = "[notify.exec]\ncommand = [\"/bin/true\"]\n";
+    let e = from_toml(Path::new("/etc/banjo/config.toml"), text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("notify.exec = { command = [\"/bin/true\"] }: expected a list of commands: write each one as a [[notify.exec]] section"), "{e}");
+}
+
+/// The README's [notify] examples, each on top of the example config's jails, load.
+#[test]
+fn readme_notify_examples_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("config.toml")).unwrap();
+    let jails = &example[..example.find("# --- mail on bans").expect("the mail section")];
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.contains("[notify") || b.contains("[[notify"))
+        .collect();
+    assert_eq!(blocks.len(), 3, "mail, abuseipdb, nginx-deny");
+    let mut names = Vec::new();
+    for block in blocks {
+        let text = format!("{jails}\n{block}");
+        let config = from_toml(&root.join("config.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert!(config.notify.is_configured());
+        names.extend(config.notify.exec.iter().map(|e| e.name.clone()));
+        for exec in &config.notify.exec {
+            let argv = exec.command.render(|p| format!("<{}>", p.name()));
+            if exec.name == "nginx-deny" {
+                assert_eq!(argv[3..], ["nginx-deny", "<event>", "<ip>"]);
+                assert!(argv[2].contains("echo \"$2 1;\""), "{argv:?}");
+            }
+        }
+    }
+    assert_eq!(names, ["abuseipdb", "nginx-deny"]);
 }

@@ -95,6 +95,12 @@ keyword! {
     Protocol { Tcp = "tcp", Udp = "udp", UdpLite = "udplite", Sctp = "sctp" }
 }
 
+keyword! {
+    /// A ban record kind banjo-notify acts on. fail2ban's start and stop mails have no
+    /// counterpart: banjo-notify sends none.
+    NotifyEvent { Ban = "ban", Unban = "unban" }
+}
+
 impl Protocol {
     pub const ALL: [Protocol; 4] = [Protocol::Tcp, Protocol::Udp, Protocol::UdpLite, Protocol::Sctp];
 }
@@ -447,7 +453,7 @@ pub fn bantime(value: &Value) -> Result<BanTime, String> {
 }
 
 /// The items of a list, or of a string separated by commas and/or spaces (fail2ban style).
-fn items(value: &Value) -> Result<Vec<String>, String> {
+pub(super) fn items(value: &Value) -> Result<Vec<String>, String> {
     let split = |s: &str| -> Vec<String> {
         s.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|w| !w.is_empty())

@@ -1,6 +1,6 @@
-//! Where banjo's log and audit records go: the journal (structured fields, for
-//! `journalctl -u banjo JAIL=dovecot`) when running under systemd, readable lines on stderr
-//! under a terminal.
+//! Where the log and audit records of banjo and of banjo-notify go: the journal (structured
+//! fields, for `journalctl -u banjo JAIL=dovecot`) when running under systemd, readable lines
+//! on stderr under a terminal.
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -16,8 +16,10 @@ pub enum LogTarget {
     Stderr,
 }
 
-/// Installs the global subscriber. `level` is the config's loglevel; RUST_LOG overrides it.
-pub fn init(target: LogTarget, level: &str) -> anyhow::Result<()> {
+/// Installs the global subscriber, logging as `identifier` (SYSLOG_IDENTIFIER: `banjo`, whose
+/// records banjo-notify trusts, or `banjo-notify`). `level` is the config's loglevel;
+/// RUST_LOG overrides it.
+pub fn init(target: LogTarget, level: &str, identifier: &str) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let journal = match target {
         LogTarget::Journal => true,
@@ -28,7 +30,7 @@ pub fn init(target: LogTarget, level: &str) -> anyhow::Result<()> {
         let layer = tracing_journald::layer()
             .map_err(|e| anyhow::anyhow!("cannot log to the journal: {e}"))?
             .with_field_prefix(None)
-            .with_syslog_identifier("banjo".to_string());
+            .with_syslog_identifier(identifier.to_string());
         tracing_subscriber::registry()
             .with(filter)
             .with(layer)

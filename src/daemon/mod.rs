@@ -61,7 +61,7 @@ pub struct Options {
 /// that does not validate is a [`config::ConfigError`] (`banjo run` exits 78 for it).
 pub fn run(config_path: &Path, opts: Options) -> Result<()> {
     let cfg = load_config(config_path)?;
-    log::init(opts.log, cfg.daemon.loglevel.as_str())?;
+    log::init(opts.log, cfg.daemon.loglevel.as_str(), "banjo")?;
     let parts = Parts::system(&cfg, &opts)?;
     let mut d = Daemon::start(config_path, cfg, parts)?;
     d.notify.ready(&d.status_line());

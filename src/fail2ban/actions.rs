@@ -57,6 +57,8 @@ pub struct Mail {
     pub lines: bool,
     /// Bans are collected into one mail (sendmail-buffered, mail-buffered).
     pub buffered: bool,
+    /// It also mails when a jail starts or stops (`actionstart`/`actionstop`).
+    pub start_stop: bool,
 }
 
 /// Actions that block with another tool than nftables/iptables/firewalld: banjo's nftables ban
@@ -90,6 +92,8 @@ pub fn resolve(tree: &dyn Tree, dir: &Path, jail: &str, spec: &ActionSpec) -> Re
                 whois: false,
                 lines: true,
                 buffered: false,
+                // smtp.py's start() and stop() mail too
+                start_stop: true,
             }));
         }
         return Ok(Action::Other {
@@ -127,6 +131,7 @@ pub fn resolve(tree: &dyn Tree, dir: &Path, jail: &str, spec: &ActionSpec) -> Re
             whois: name.contains("whois"),
             lines: name.contains("lines") || name.contains("matches"),
             buffered: name.contains("buffered"),
+            start_stop: values.mails_at_start_or_stop(),
         })),
         _ => ban(name, kind, &values).map(Action::Ban),
     }
@@ -214,6 +219,17 @@ impl<'a> Values<'a> {
             .layers
             .substitute_tags(section, key, &raw, &self.tags, &self.tags)?;
         Ok(Some(text.trim().to_string()))
+    }
+}
+
+impl Values<'_> {
+    /// Whether `actionstart` or `actionstop` runs something (the stock mail actions mail
+    /// "jail started"/"stopped"; a `.local` may empty them). Only reported, so a value that
+    /// does not expand counts as set.
+    fn mails_at_start_or_stop(&self) -> bool {
+        ["actionstart", "actionstop"]
+            .iter()
+            .any(|key| self.get(key).map_or(true, |v| v.is_some_and(|v| !v.is_empty())))
     }
 }
 

@@ -1,16 +1,22 @@
-//! The imported jails as banjo's TOML (deterministic: the same fail2ban directory gives the
-//! same bytes), and the report's text.
+//! The imported jails and their `[notify.mail]` as banjo's TOML (deterministic: the same
+//! fail2ban directory gives the same bytes), and the report's text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::mail::NotifyMail;
 use super::sources::{self, Source};
 use super::{FilterChoice, Jail, Mail, Report, toml_string};
 use crate::config::{Family, Hook};
 use crate::filter::FilterDef;
 
-pub(super) fn toml(dir: &Path, jails: &[Jail], filters: &BTreeMap<String, FilterDef>) -> String {
+pub(super) fn toml(
+    dir: &Path,
+    jails: &[Jail],
+    filters: &BTreeMap<String, FilterDef>,
+    notify: Option<&NotifyMail>,
+) -> String {
     let mut out = String::new();
     let dir = dir.display();
     let _ = writeln!(
@@ -24,6 +30,10 @@ pub(super) fn toml(dir: &Path, jails: &[Jail], filters: &BTreeMap<String, Filter
         out.push('\n');
         jail_text(&mut out, jail);
     }
+    if let Some(notify) = notify {
+        out.push('\n');
+        notify_text(&mut out, notify);
+    }
     for def in filters.values() {
         out.push('\n');
         filter_text(&mut out, def);
@@ -36,7 +46,22 @@ fn jail_text(out: &mut String, jail: &Jail) {
     head.extend(jail.comments.iter().cloned());
     head.extend(jail.ban.notes.iter().map(|n| format!("changed: {n}")));
     match &jail.source {
-        Source::Journal { how, .. } => head.extend(how.iter().cloned()),
+        Source::Journal {
+            how,
+            by_filter,
+            matches,
+            ..
+        } => {
+            head.extend(how.iter().cloned());
+            if *by_filter {
+                head.push(format!(
+                    "No `journal =`: the built-in {} filter's journalmatch is used (`banjo \
+                     check` shows it; a `journal = [...]` would replace it): {}",
+                    filter_name(&jail.filter),
+                    sources::expression(matches)
+                ));
+            }
+        }
         Source::Multilog { fd, path } => head.extend(sources::multilog_recipe(fd, path)),
         Source::Unmapped { .. } => {}
     }
@@ -47,9 +72,7 @@ fn jail_text(out: &mut String, jail: &Jail) {
                 .to_string(),
         );
     }
-    for mail in &jail.mails {
-        head.extend(mail_lines(mail));
-    }
+    head.extend(jail.mails.iter().map(mail_line));
     if !jail.bans {
         head.push(
             "fail2ban's jail did not ban (no firewall action): banjo would, so it is written \
@@ -71,6 +94,7 @@ fn jail_text(out: &mut String, jail: &Jail) {
         }
     }
     match &jail.source {
+        Source::Journal { by_filter: true, .. } => {}
         Source::Journal { matches, .. } => {
             let _ = writeln!(body, "journal = {}", list(matches.iter().map(|m| toml_string(m))));
         }
@@ -80,13 +104,18 @@ fn jail_text(out: &mut String, jail: &Jail) {
         Source::Unmapped { .. } => {}
     }
     settings_text(&mut body, jail);
+    section(out, &head, &body, jail.held.as_deref());
+}
+
+/// A section with its comment lines above it; commented out, with the reason, when held.
+fn section(out: &mut String, head: &[String], body: &str, held: Option<&str>) {
     for line in head {
-        for part in wrap(&line) {
+        for part in wrap(line) {
             let _ = writeln!(out, "# {part}");
         }
     }
-    match &jail.held {
-        None => out.push_str(&body),
+    match held {
+        None => out.push_str(body),
         Some(reason) => {
             for part in wrap(&format!("not imported: {reason}")) {
                 let _ = writeln!(out, "# {part}");
@@ -96,6 +125,32 @@ fn jail_text(out: &mut String, jail: &Jail) {
             }
         }
     }
+}
+
+/// `[notify.mail]`: the keys fail2ban's mail actions decide; the rest are banjo-notify's
+/// defaults (events = ["ban"]: fail2ban's mail actions mail no unbans).
+fn notify_text(out: &mut String, notify: &NotifyMail) {
+    let mut body = String::from("[notify.mail]\n");
+    let mut put = |k: &str, v: String| {
+        let _ = writeln!(body, "{k} = {v}");
+    };
+    match notify.dest.as_slice() {
+        [one] => put("dest", toml_string(one)),
+        many => put("dest", list(many.iter().map(|a| toml_string(a)))),
+    }
+    if let Some(s) = &notify.sender {
+        put("sender", toml_string(s));
+    }
+    if let Some(n) = &notify.sender_name {
+        put("sender_name", toml_string(n));
+    }
+    put("jails", long_list(notify.jails.iter().map(|j| toml_string(j))));
+    put("events", "[\"ban\"]".to_string());
+    put("whois", notify.whois.to_string());
+    if notify.digest {
+        put("digest_after", "0".to_string());
+    }
+    section(out, &notify.comments, &body, notify.held.as_deref());
 }
 
 fn settings_text(body: &mut String, jail: &Jail) {
@@ -140,6 +195,14 @@ fn settings_text(body: &mut String, jail: &Jail) {
     }
 }
 
+/// The filter's name as the jail's `filter =` gives it, parameters left out.
+fn filter_name(filter: &FilterChoice) -> &str {
+    match filter {
+        FilterChoice::Builtin { spec } => spec.split('[').next().unwrap_or(spec),
+        FilterChoice::Inline { def } => &def.name,
+    }
+}
+
 /// A port as the config writes it: a number bare, a name or range quoted.
 fn port_value(port: &str) -> String {
     match port.parse::<u16>() {
@@ -152,38 +215,33 @@ fn list(items: impl Iterator<Item = String>) -> String {
     format!("[{}]", items.collect::<Vec<_>>().join(", "))
 }
 
-/// What a mail alert becomes. banjo has no mail notification yet, so a comment carrying its
-/// recipient and sender; once `[notify.mail]` exists this is the one place that writes it
-/// (dest, sender, sendername, whois, the jails that mailed; buffered → a digest).
-fn mail_lines(mail: &Mail) -> Vec<String> {
-    let mut what = Vec::new();
-    if mail.whois {
-        what.push("whois");
+/// A list on one line when it fits, else over indented lines of about 96 columns.
+fn long_list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    let one = format!("[{}]", items.join(", "));
+    if one.len() <= 80 {
+        return one;
     }
-    if mail.lines {
-        what.push("log lines");
+    let mut out = String::from("[\n");
+    let mut line = String::new();
+    for item in items {
+        if !line.is_empty() && line.len() + item.len() + 2 > 92 {
+            out.push_str(&format!("    {}\n", line.trim_end()));
+            line.clear();
+        }
+        line.push_str(&item);
+        line.push_str(", ");
     }
-    if mail.buffered {
-        what.push("bans collected into one mail");
-    }
-    let with = if what.is_empty() {
-        String::new()
-    } else {
-        format!(" with {}", what.join(" and "))
-    };
-    let from = match (&mail.sendername, &mail.sender) {
-        (Some(n), Some(s)) => format!(" from {n} <{s}>"),
-        (None, Some(s)) => format!(" from {s}"),
-        _ => String::new(),
-    };
-    vec![
-        format!(
-            "mail: fail2ban's {} mailed each ban to {}{from}{with}.",
-            mail.action, mail.dest
-        ),
-        "  banjo does not mail yet: each ban is a journal record (MESSAGE_ID, JAIL, IP, BANTIME)."
-            .to_string(),
-    ]
+    out.push_str(&format!("    {}\n]", line.trim_end()));
+    out
+}
+
+/// A jail's mail alert, said where the jail is; `[notify.mail]` carries it.
+fn mail_line(mail: &Mail) -> String {
+    format!(
+        "mail: fail2ban's {} mailed each ban to {}: see [notify.mail] below",
+        mail.action, mail.dest
+    )
 }
 
 fn filter_text(out: &mut String, def: &FilterDef) {
@@ -240,7 +298,7 @@ fn wrap_line(text: &str) -> Vec<String> {
 }
 
 /// The report's lists from the mapped jails.
-pub(super) fn fill_report(report: &mut Report, jails: &[Jail]) {
+pub(super) fn fill_report(report: &mut Report, jails: &[Jail], notify: Option<&NotifyMail>) {
     for jail in jails {
         let name = &jail.name;
         if let Some(reason) = &jail.held {
@@ -272,12 +330,6 @@ pub(super) fn fill_report(report: &mut Report, jails: &[Jail]) {
         for n in &jail.ban.notes {
             report.changed.push(format!("{name}: {n}"));
         }
-        for m in &jail.mails {
-            report.not_carried.push(format!(
-                "{name}: {} (mail to {}): banjo does not mail yet",
-                m.action, m.dest
-            ));
-        }
         match &jail.source {
             Source::Journal { todo: Some(t), .. } => report.admin.push(format!("{name}: {t}")),
             Source::Multilog { fd, path } => report.admin.push(format!(
@@ -286,6 +338,15 @@ pub(super) fn fill_report(report: &mut Report, jails: &[Jail]) {
             )),
             _ => {}
         }
+    }
+    if let Some(n) = notify {
+        report.mail = Some(match &n.held {
+            None => n.summary.clone(),
+            Some(_) => format!("{} (written commented out)", n.summary),
+        });
+        report.changed.extend(n.changed.iter().cloned());
+        report.not_carried.extend(n.not_carried.iter().cloned());
+        report.admin.extend(n.admin.iter().cloned());
     }
 }
 
@@ -315,6 +376,9 @@ impl Report {
         );
         if !self.carried.is_empty() {
             let _ = writeln!(out, "carried: {}", self.carried.join(", "));
+        }
+        if let Some(mail) = &self.mail {
+            let _ = writeln!(out, "mail alerts: {mail}");
         }
         let section = |out: &mut String, title: &str, items: &[String]| {
             if items.is_empty() {

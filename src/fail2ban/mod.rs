@@ -6,6 +6,7 @@
 //! value ([`Import`]: the TOML text and the [`Report`]); the command writes them.
 //! - `jails`: jail.conf's layers and fail2ban's jail options;
 //! - `actions`: action.d resolution → a ban, a mail alert or an action not carried;
+//! - `mail`: the jails' mail alerts → banjo-notify's one `[notify.mail]`;
 //! - `sources`: backend/journalmatch/logpath → journal matches or a multilog pipe;
 //! - `stock`: which filter files are fail2ban's own, untouched;
 //! - `time`: fail2ban's time expressions;
@@ -14,6 +15,7 @@
 mod actions;
 mod emit;
 mod jails;
+mod mail;
 mod sources;
 mod stock;
 mod time;
@@ -126,6 +128,8 @@ pub struct Report {
     pub held_back: Vec<String>,
     /// fail2ban's jails that were not enabled, so not imported.
     pub disabled: usize,
+    /// The mail alerts carried as `[notify.mail]`.
+    pub mail: Option<String>,
     pub changed: Vec<String>,
     pub not_carried: Vec<String>,
     pub admin: Vec<String>,
@@ -217,8 +221,9 @@ pub fn import(tree: &dyn Tree, dir: &Path, stock: &Stock) -> Result<Import, Vec<
         ));
     }
     let filters = name_inline_filters(&mut mapped);
-    let toml = emit::toml(dir, &mapped, &filters);
-    emit::fill_report(&mut report, &mapped);
+    let notify = mail::plan(&mapped);
+    let toml = emit::toml(dir, &mapped, &filters, notify.as_ref());
+    emit::fill_report(&mut report, &mapped, notify.as_ref());
     Ok(Import { toml, report })
 }
 
@@ -547,7 +552,7 @@ impl JailReader<'_> {
         if let Some(note) = chosen.note.take() {
             comments.push(note);
         }
-        let overridden = self.apply_filter_options(opts, chosen, &mut comments)?;
+        self.apply_filter_options(opts, chosen, &mut comments)?;
         let settings = self.settings(opts, &mut changed, &mut admin)?;
         let (mut ban, bans, mails, others) = self.actions(opts)?;
         let mut held = None;
@@ -573,16 +578,17 @@ impl JailReader<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        let journalmatch: Vec<String> = match opts.get("journalmatch") {
-            Some(o) if overridden => o.value.split_whitespace().map(str::to_string).collect(),
-            _ => chosen.def.journalmatch.clone(),
+        let jail_journalmatch: Vec<String> = match opts.get("journalmatch") {
+            Some(o) if o.at.is_some() => f2bconf::journal_matches(Some(&o.value)),
+            _ => Vec::new(),
         };
         let source = sources::pick(&sources::Input {
             filter: &chosen.name,
             backend,
             logpaths: &logpaths,
-            journalmatch: &journalmatch,
+            jail_journalmatch: &jail_journalmatch,
             filter_journalmatch: &chosen.def.journalmatch,
+            builtin: matches!(chosen.choice, FilterChoice::Builtin { .. }),
         });
         if let Source::Unmapped { reason } = &source {
             held = Some(reason.clone());
@@ -622,26 +628,20 @@ impl JailReader<'_> {
     }
 
     /// The jail's own failregex, ignoreregex, … replace its filter's (fail2ban's FilterReader
-    /// takes a filter option from the jail when the jail sets it). True when any did.
+    /// takes a filter option from the jail when the jail sets it); its own journalmatch is
+    /// read where the source is picked.
     fn apply_filter_options(
         &self,
         opts: &BTreeMap<&str, Opt>,
         chosen: &mut Chosen,
         comments: &mut Vec<String>,
-    ) -> Result<bool, MapError> {
-        let set: Vec<&str> = [
-            "failregex",
-            "ignoreregex",
-            "prefregex",
-            "datepattern",
-            "journalmatch",
-        ]
-        .into_iter()
-        .filter(|k| opts.get(k).is_some_and(|o| o.at.is_some()))
-        .collect();
-        let regex_keys: Vec<&&str> = set.iter().filter(|k| **k != "journalmatch").collect();
+    ) -> Result<(), MapError> {
+        let regex_keys: Vec<&str> = ["failregex", "ignoreregex", "prefregex", "datepattern"]
+            .into_iter()
+            .filter(|k| opts.get(k).is_some_and(|o| o.at.is_some()))
+            .collect();
         if regex_keys.is_empty() {
-            return Ok(!set.is_empty());
+            return Ok(());
         }
         let mut def = chosen.def.clone();
         let lines = |k: &str| -> Vec<String> {
@@ -654,8 +654,8 @@ impl JailReader<'_> {
                 .collect()
         };
         for key in &regex_keys {
-            let nonempty = || Some(opts[**key].value.trim().to_string()).filter(|v| !v.is_empty());
-            match **key {
+            let nonempty = || Some(opts[*key].value.trim().to_string()).filter(|v| !v.is_empty());
+            match *key {
                 "failregex" => def.failregex = lines("failregex"),
                 "ignoreregex" => def.ignoreregex = lines("ignoreregex"),
                 "prefregex" => def.prefregex = nonempty(),
@@ -667,10 +667,9 @@ impl JailReader<'_> {
                 .bad("failregex", "the jail's failregex is empty".into())
                 .into());
         }
-        let keys: Vec<&str> = regex_keys.iter().map(|k| **k).collect();
         comments.push(format!(
             "filter: the jail sets {} itself; carried as [filters.{}]",
-            keys.join(", "),
+            regex_keys.join(", "),
             self.section
         ));
         def.name = banjo_name(self.section).0;
@@ -678,7 +677,7 @@ impl JailReader<'_> {
         chosen.choice = FilterChoice::Inline { def: def.clone() };
         chosen.def = def;
         chosen.stock_replaced = false;
-        Ok(true)
+        Ok(())
     }
 
     fn settings(

@@ -2,12 +2,22 @@
 //! `journal = [...]`; a `logpath` becomes the journal match of the service that writes it where
 //! banjo knows that service, with what the admin must change so its lines reach the journal;
 //! multilog's `…/current` becomes a `multilog =` pipe with its socket unit and `log/run`.
+//!
+//! A service with a built-in filter has one journal match, that filter's `journalmatch`: the
+//! import reads it from there, and a jail on that built-in gets no `journal =` line at all, so
+//! it follows the built-in (as a hand-written jail does; see config::JournalFrom).
+
+use crate::filter::builtin;
+use crate::source::journal::Route;
 
 /// A banjo source for one jail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Journal {
         matches: Vec<String>,
+        /// The matches are the `journalmatch` of the jail's built-in filter: no `journal =` is
+        /// written, so the jail reads what the built-in says (hardened matches, later fixes).
+        by_filter: bool,
         /// Comment lines: where the matches come from and what to set up.
         how: Vec<String>,
         /// One line for the report when the admin must change something, e.g. a service's
@@ -30,28 +40,51 @@ struct Service {
     filters: &'static [&'static str],
     /// Log paths that are its own files (a prefix, or a file name when no `/`).
     paths: &'static [&'static str],
-    journal: &'static [&'static str],
+    journal: Match,
     /// When it writes a file of its own: how to make it log to syslog/the journal ({path}).
     recipe: &'static [&'static str],
+}
+
+/// Where a service's journal match is written down.
+enum Match {
+    /// The `journalmatch` of banjo's built-in filter of this name (the one source of truth:
+    /// the tests check that every built-in with a journalmatch is named here).
+    Builtin(&'static str),
+    /// For services no built-in filter names the journal of.
+    Words(&'static [&'static str]),
+}
+
+impl Service {
+    /// The service's journal match as words (`+` between alternatives).
+    fn journal(&self) -> Vec<String> {
+        match self.journal {
+            Match::Builtin(name) => builtin::load(name, &[])
+                .ok()
+                .flatten()
+                .map(|def| def.journalmatch)
+                .unwrap_or_default(),
+            Match::Words(words) => words.iter().map(|w| w.to_string()).collect(),
+        }
+    }
 }
 
 const SERVICES: &[Service] = &[
     Service {
         filters: &["sshd"],
         paths: &[],
-        journal: &["_SYSTEMD_UNIT=ssh.service", "_SYSTEMD_UNIT=sshd.service"],
+        journal: Match::Builtin("sshd"),
         recipe: &[],
     },
     Service {
         filters: &["dropbear"],
         paths: &[],
-        journal: &["_SYSTEMD_UNIT=dropbear.service"],
+        journal: Match::Words(&["_SYSTEMD_UNIT=dropbear.service"]),
         recipe: &[],
     },
     Service {
         filters: &["dovecot", "sieve"],
         paths: &["/var/log/dovecot"],
-        journal: &["_SYSTEMD_UNIT=dovecot.service"],
+        journal: Match::Builtin("dovecot"),
         recipe: &[
             "dovecot writes {path} itself because dovecot.conf sets log_path (or \
              info_log_path): remove those settings and dovecot logs to syslog, which the journal \
@@ -61,13 +94,13 @@ const SERVICES: &[Service] = &[
     Service {
         filters: &["postfix"],
         paths: &[],
-        journal: &["_SYSTEMD_UNIT=postfix@-.service", "_SYSTEMD_UNIT=postfix.service"],
+        journal: Match::Builtin("postfix"),
         recipe: &[],
     },
     Service {
         filters: &["exim", "exim-spam"],
         paths: &["/var/log/exim"],
-        journal: &["_SYSTEMD_UNIT=exim4.service", "_SYSTEMD_UNIT=exim.service"],
+        journal: Match::Words(&["_SYSTEMD_UNIT=exim4.service", "_SYSTEMD_UNIT=exim.service"]),
         recipe: &[
             "exim writes {path} itself. Make it log to syslog: `log_file_path = syslog` \
              (and `syslog_timestamp = false`) in exim's main configuration (Debian: a file in \
@@ -77,7 +110,7 @@ const SERVICES: &[Service] = &[
     Service {
         filters: &["nginx-*"],
         paths: &["/var/log/nginx/"],
-        journal: &["_SYSTEMD_UNIT=nginx.service"],
+        journal: Match::Builtin("nginx-http-auth"),
         recipe: &[
             "nginx writes {path} itself. Send that log to syslog, which the journal keeps \
              under nginx.service: `error_log syslog:server=unix:/dev/log;` (an access log: \
@@ -87,7 +120,7 @@ const SERVICES: &[Service] = &[
     Service {
         filters: &["apache-*"],
         paths: &["/var/log/apache2/", "/var/log/httpd/"],
-        journal: &["_SYSTEMD_UNIT=apache2.service", "_SYSTEMD_UNIT=httpd.service"],
+        journal: Match::Words(&["_SYSTEMD_UNIT=apache2.service", "_SYSTEMD_UNIT=httpd.service"]),
         recipe: &[
             "Apache writes {path} itself. Send that log to syslog, which the journal keeps \
              under the unit: `ErrorLog syslog:authpriv` (an access log: \
@@ -97,13 +130,13 @@ const SERVICES: &[Service] = &[
     Service {
         filters: &["vpopmail"],
         paths: &[],
-        journal: &["SYSLOG_IDENTIFIER=vpopmail"],
+        journal: Match::Builtin("vpopmail"),
         recipe: &[],
     },
     Service {
         filters: &["roundcube-auth"],
         paths: &["roundcube"],
-        journal: &["SYSLOG_IDENTIFIER=roundcube"],
+        journal: Match::Builtin("roundcube-auth"),
         recipe: &[
             "Roundcube writes {path} itself. Make it log to syslog instead, in \
              config/config.inc.php:",
@@ -116,7 +149,8 @@ const SERVICES: &[Service] = &[
     Service {
         filters: &["qmailadmin"],
         paths: &["qma-auth.log"],
-        journal: &["SYSLOG_IDENTIFIER=qmailadmin"],
+        // the built-in qmailadmin has no journalmatch: qmailadmin logs to a file of its own
+        journal: Match::Words(&["SYSLOG_IDENTIFIER=qmailadmin"]),
         recipe: &[
             "qmailadmin writes {path} itself, and banjo reads no log files. Get those lines into \
              the journal under the identifier \"qmailadmin\": build or patch qmailadmin to log \
@@ -128,7 +162,7 @@ const SERVICES: &[Service] = &[
     Service {
         filters: &["recidive"],
         paths: &["fail2ban.log"],
-        journal: &["_SYSTEMD_UNIT=banjo.service", "SYSLOG_IDENTIFIER=banjo"],
+        journal: Match::Builtin("recidive"),
         recipe: &[],
     },
 ];
@@ -155,10 +189,13 @@ pub struct Input<'a> {
     pub backend: &'a str,
     /// `logpath`, one path (or glob) a line, fail2ban's ` head`/` tail` suffix removed.
     pub logpaths: &'a [String],
-    /// fail2ban's journalmatch for the jail (the jail's own, else its filter's), as words.
-    pub journalmatch: &'a [String],
+    /// fail2ban's journalmatch written for the jail itself (or its [DEFAULT]), as words; empty
+    /// when the jail takes its filter's.
+    pub jail_journalmatch: &'a [String],
     /// The journalmatch of the filter banjo will use (its built-in, or the admin's file).
     pub filter_journalmatch: &'a [String],
+    /// That filter is banjo's built-in: a jail that names no journal reads its journalmatch.
+    pub builtin: bool,
 }
 
 pub fn pick(input: &Input) -> Source {
@@ -219,18 +256,13 @@ pub fn pick(input: &Input) -> Source {
                 ),
             };
         };
-        // The filter's journalmatch, when it has one, says best where its lines are: banjo's
-        // built-in sshd and dovecot also take lines journald stored without _SYSTEMD_UNIT.
-        let group: Vec<String> = match input.filter_journalmatch.is_empty() {
-            true => service.journal.iter().map(|s| s.to_string()).collect(),
-            false => input.filter_journalmatch.to_vec(),
-        };
+        let group = service.journal();
         if own_file && !service.recipe.is_empty() {
             how.extend(service.recipe.iter().map(|l| l.replace("{path}", path)));
             todo.push(format!(
                 "{}: banjo reads no files; send those lines to the journal ({})",
                 path,
-                service.journal.join(" ")
+                expression(&group)
             ));
         } else if service.filters.contains(&"recidive") {
             how.push(format!(
@@ -239,8 +271,7 @@ pub fn pick(input: &Input) -> Source {
             ));
         } else {
             how.push(format!(
-                "fail2ban read {path}; the journal has the same lines: {}",
-                group.join(" ")
+                "fail2ban read {path}; banjo reads the same lines from the journal"
             ));
         }
         if !groups.contains(&group) {
@@ -254,24 +285,41 @@ pub fn pick(input: &Input) -> Source {
         }
         matches.extend(group);
     }
+    let by_filter = input.builtin && matches == input.filter_journalmatch;
     Source::Journal {
         matches,
+        by_filter,
         how,
         todo: (!todo.is_empty()).then(|| todo.join("; ")),
     }
 }
 
 fn systemd(input: &Input) -> Source {
-    if !input.journalmatch.is_empty() {
+    if !input.jail_journalmatch.is_empty() {
         return Source::Journal {
-            matches: input.journalmatch.to_vec(),
-            how: vec!["fail2ban's journalmatch (backend = systemd)".to_string()],
+            matches: input.jail_journalmatch.to_vec(),
+            by_filter: false,
+            how: vec!["fail2ban's journalmatch of the jail (backend = systemd)".to_string()],
+            todo: None,
+        };
+    }
+    if !input.filter_journalmatch.is_empty() {
+        let whose = if input.builtin {
+            "banjo's built-in filter's"
+        } else {
+            "the filter's"
+        };
+        return Source::Journal {
+            matches: input.filter_journalmatch.to_vec(),
+            by_filter: input.builtin,
+            how: vec![format!("backend = systemd: {whose} journalmatch")],
             todo: None,
         };
     }
     if let Some(service) = SERVICES.iter().find(|s| names_filter(s, input.filter)) {
         return Source::Journal {
-            matches: service.journal.iter().map(|s| s.to_string()).collect(),
+            matches: service.journal(),
+            by_filter: false,
             how: vec![format!(
                 "fail2ban read the whole journal (backend = systemd without journalmatch); \
                  banjo reads {}'s entries only",
@@ -285,6 +333,12 @@ fn systemd(input: &Input) -> Source {
                  banjo never does; set journal = [\"_SYSTEMD_UNIT=NAME.service\"]"
             .to_string(),
     }
+}
+
+/// Journal match words as an expression an admin reads (`A OR (B|C AND D)`), as `banjo check`
+/// shows them.
+pub fn expression(words: &[String]) -> String {
+    Route::new(words).map_or_else(|_| words.join(" "), |route| route.to_string())
 }
 
 /// The service whose lines `path` holds for a jail using `filter`, and whether `path` is that
@@ -375,13 +429,54 @@ mod tests {
             filter,
             backend,
             logpaths,
-            journalmatch: &[],
+            jail_journalmatch: &[],
             filter_journalmatch: &[],
+            builtin: false,
         }
     }
 
     fn paths(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn builtin_journalmatch(name: &str) -> Vec<String> {
+        builtin::load(name, &[]).unwrap().unwrap().journalmatch
+    }
+
+    #[test]
+    fn every_builtin_journalmatch_is_the_match_of_its_service() {
+        for name in builtin::names() {
+            let journalmatch = builtin_journalmatch(name);
+            if journalmatch.is_empty() {
+                continue;
+            }
+            let service = SERVICES
+                .iter()
+                .find(|s| names_filter(s, name))
+                .unwrap_or_else(|| panic!("no service names built-in {name}"));
+            assert_eq!(service.journal(), journalmatch, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_match_is_only_for_services_without_a_builtin_journalmatch() {
+        for service in SERVICES {
+            if let Match::Builtin(name) = service.journal {
+                assert!(
+                    !builtin_journalmatch(name).is_empty(),
+                    "{name} has no journalmatch"
+                );
+                continue;
+            }
+            for name in builtin::names() {
+                if names_filter(service, name) {
+                    assert!(
+                        builtin_journalmatch(name).is_empty(),
+                        "{name}: take the built-in's journalmatch (Match::Builtin)"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -413,16 +508,78 @@ mod tests {
         let Source::Journal { matches, .. } = pick(&input("sshd", "auto", &p)) else {
             panic!()
         };
-        assert_eq!(
-            matches,
-            ["_SYSTEMD_UNIT=ssh.service", "_SYSTEMD_UNIT=sshd.service"]
-        );
+        assert_eq!(matches, builtin_journalmatch("sshd"));
+        assert!(matches.contains(&"SYSLOG_IDENTIFIER=sshd-session".to_string()));
+    }
+
+    #[test]
+    fn on_the_builtin_filter_the_jail_takes_the_builtins_match() {
+        let sshd = builtin_journalmatch("sshd");
+        let p = paths(&["/var/log/auth.log"]);
+        let on = |builtin, backend| {
+            pick(&Input {
+                filter_journalmatch: &sshd,
+                builtin,
+                ..input("sshd", backend, &p)
+            })
+        };
+        for backend in ["auto", "systemd"] {
+            let Source::Journal {
+                by_filter, matches, ..
+            } = on(true, backend)
+            else {
+                panic!()
+            };
+            assert!(by_filter, "{backend}");
+            assert_eq!(matches, sshd);
+            // the admin's own sshd filter file with the same journalmatch: written out
+            let Source::Journal { by_filter, .. } = on(false, backend) else {
+                panic!()
+            };
+            assert!(!by_filter, "{backend}");
+        }
+        // the dovecot guide's own log file maps to the built-in's match too
+        let dovecot = builtin_journalmatch("dovecot");
+        let p = paths(&["/var/log/dovecot/dovecot.log"]);
+        let source = pick(&Input {
+            filter_journalmatch: &dovecot,
+            builtin: true,
+            ..input("dovecot", "auto", &p)
+        });
+        let Source::Journal { by_filter, todo, .. } = source else {
+            panic!()
+        };
+        assert!(by_filter);
+        assert!(todo.unwrap().contains("_SYSTEMD_UNIT=dovecot.service OR ("));
+    }
+
+    #[test]
+    fn an_explicit_journalmatch_is_written_even_on_a_builtin() {
+        let sshd = builtin_journalmatch("sshd");
+        let jm = paths(&["_SYSTEMD_UNIT=sshd.service"]);
+        let source = pick(&Input {
+            jail_journalmatch: &jm,
+            filter_journalmatch: &sshd,
+            builtin: true,
+            ..input("sshd", "systemd", &[])
+        });
+        let Source::Journal {
+            by_filter, matches, ..
+        } = source
+        else {
+            panic!()
+        };
+        assert!(!by_filter);
+        assert_eq!(matches, jm);
     }
 
     #[test]
     fn a_services_own_file_comes_with_what_to_change() {
         let p = paths(&["/var/log/qma-auth.log"]);
-        let Source::Journal { matches, how, todo } = pick(&input("qmailadmin", "auto", &p)) else {
+        let Source::Journal {
+            matches, how, todo, ..
+        } = pick(&input("qmailadmin", "auto", &p))
+        else {
             panic!()
         };
         assert_eq!(matches, ["SYSLOG_IDENTIFIER=qmailadmin"]);
@@ -439,7 +596,10 @@ mod tests {
     #[test]
     fn two_services_are_alternatives() {
         let p = paths(&["/var/log/nginx/access.log", "/var/log/apache2/access.log"]);
-        let Source::Journal { matches, .. } = pick(&input("php-url-fopen", "auto", &p)) else {
+        let Source::Journal {
+            matches, by_filter, ..
+        } = pick(&input("php-url-fopen", "auto", &p))
+        else {
             panic!()
         };
         assert_eq!(
@@ -451,13 +611,14 @@ mod tests {
                 "_SYSTEMD_UNIT=httpd.service"
             ]
         );
+        assert!(!by_filter);
     }
 
     #[test]
     fn systemd_backend_keeps_the_journalmatch() {
         let jm = paths(&["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"]);
         let source = pick(&Input {
-            journalmatch: &jm,
+            jail_journalmatch: &jm,
             ..input("sshd", "systemd", &[])
         });
         let Source::Journal { matches, .. } = source else {

@@ -3,8 +3,7 @@
 //! banjo's built-in of the same name, the admin's own is carried as it is.
 //!
 //! The table holds Debian 12's fail2ban 1.0.2-2 (`filter.d/`); on a host where fail2ban is
-//! installed, dpkg's own record of its conffiles (`dpkg-query --status fail2ban`) covers any
-//! version.
+//! installed, dpkg's own record of its conffiles (asked of `dpkg-query`) covers any version.
 
 use std::collections::BTreeSet;
 
@@ -166,28 +165,17 @@ impl Stock {
         stock
     }
 
-    /// Adds the conffiles of the fail2ban package as dpkg records them (`dpkg-query --status`,
-    /// the status file's form): ` /etc/fail2ban/filter.d/sshd.conf 0123…` lines under
-    /// `Conffiles:`.
-    pub fn with_dpkg_status(mut self, status: &str) -> Stock {
-        for paragraph in status.split("\n\n") {
-            let is_fail2ban = paragraph.lines().any(|l| l.trim_end() == "Package: fail2ban");
-            if !is_fail2ban {
+    /// Adds the fail2ban package's conffiles as dpkg recorded them: the output of
+    /// `dpkg-query --show --showformat='${Conffiles}' fail2ban`, one ` PATH MD5` line each
+    /// (dpkg may add a word such as `obsolete`).
+    pub fn with_conffiles(mut self, conffiles: &str) -> Stock {
+        for line in conffiles.lines() {
+            let mut words = line.split_whitespace();
+            let (Some(path), Some(md5)) = (words.next(), words.next()) else {
                 continue;
-            }
-            let conffiles = paragraph
-                .lines()
-                .skip_while(|l| !l.starts_with("Conffiles:"))
-                .skip(1)
-                .take_while(|l| l.starts_with(' '));
-            for line in conffiles {
-                let mut words = line.split_whitespace();
-                let (Some(path), Some(md5)) = (words.next(), words.next()) else {
-                    continue;
-                };
-                if let Some(rel) = path.strip_prefix("/etc/fail2ban/") {
-                    self.known.insert((rel.to_string(), md5.to_string()));
-                }
+            };
+            if let Some(rel) = path.strip_prefix("/etc/fail2ban/") {
+                self.known.insert((rel.to_string(), md5.to_string()));
             }
         }
         self
@@ -206,15 +194,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dpkg_status_adds_the_fail2ban_conffiles_only() {
-        let status = "Package: other\nConffiles:\n /etc/fail2ban/filter.d/x.conf 900150983cd24fb0d6963f7d28e17f72\n\n\
-                      Package: fail2ban\nStatus: install ok installed\nConffiles:\n \
-                      /etc/fail2ban/filter.d/y.conf 900150983cd24fb0d6963f7d28e17f72\nDescription: x\n";
-        let stock = Stock::default().with_dpkg_status(status);
+    fn dpkg_conffiles_of_fail2ban_are_added() {
+        let conffiles = " /etc/fail2ban/filter.d/y.conf 900150983cd24fb0d6963f7d28e17f72\n \
+                         /etc/fail2ban/filter.d/old.conf 900150983cd24fb0d6963f7d28e17f72 obsolete\n \
+                         /etc/logrotate.d/fail2ban 900150983cd24fb0d6963f7d28e17f72\n";
+        let stock = Stock::default().with_conffiles(conffiles);
         // 900150983cd24fb0d6963f7d28e17f72 is MD5("abc")
         assert!(stock.is_stock("filter.d/y.conf", "abc"));
-        assert!(!stock.is_stock("filter.d/x.conf", "abc"));
+        assert!(stock.is_stock("filter.d/old.conf", "abc"));
         assert!(!stock.is_stock("filter.d/y.conf", "abcd"));
+        assert!(!stock.is_stock("filter.d/x.conf", "abc"));
     }
 
     /// The table against the files of Debian's package, when a test run has them unpacked.

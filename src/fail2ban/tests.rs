@@ -115,7 +115,12 @@ const SENDMAIL_COMMON: &str = "\
 [INCLUDES]
 after = sendmail-common.local
 
+[Definition]
+actionstart = printf %%b \"Subject: [Fail2Ban] <name>: started\" | <mailcmd>
+actionstop = printf %%b \"Subject: [Fail2Ban] <name>: stopped\" | <mailcmd>
+
 [Init]
+mailcmd = /usr/sbin/sendmail -f \"<sender>\" \"<dest>\"
 dest = root
 sender = fail2ban
 sendername = Fail2Ban
@@ -195,18 +200,72 @@ fn debian_style_sshd_becomes_a_journal_jail_with_the_default_action() {
     let cfg = load(&import);
     let sshd = cfg.jail("sshd").unwrap();
     assert_eq!(sshd.filter, "sshd");
+    // no `journal =`: the built-in sshd filter's match, hardened for sshd-session's last lines
+    assert_eq!(sshd.journal_from, crate::config::JournalFrom::Filter);
     let journal: Vec<String> = sshd.journal.iter().map(|m| m.to_string()).collect();
-    // banjo's built-in sshd filter's journalmatch: the units, or sshd's identifiers written
-    // by root (lines journald stored without _SYSTEMD_UNIT as sshd-session exited)
-    let builtin = crate::filter::builtin::load("sshd", &[]).unwrap().unwrap();
-    assert_eq!(journal, builtin.journalmatch);
-    assert!(journal.iter().any(|m| m == "SYSLOG_IDENTIFIER=sshd-session"));
+    assert_eq!(journal, builtin::load("sshd", &[]).unwrap().unwrap().journalmatch);
+    assert!(journal.contains(&"_UID=0".to_string()));
+    assert!(!import.toml.contains("\njournal ="), "{}", import.toml);
+    let comments = import.toml.replace("\n#   ", " ");
+    assert!(
+        comments.contains(
+            "# No `journal =`: the built-in sshd filter's journalmatch is used (`banjo check` \
+             shows it; a `journal = [...]` would replace it): _SYSTEMD_UNIT=ssh.service OR \
+             _SYSTEMD_UNIT=sshd.service OR (SYSLOG_IDENTIFIER=sshd|sshd-session|sshd-auth AND _UID=0)\n"
+        ),
+        "{}",
+        import.toml
+    );
     assert_eq!(sshd.ports.iter().map(|p| p.low).collect::<Vec<_>>(), [22]);
     assert_eq!(sshd.protocols, [Protocol::Tcp]);
     assert_eq!(sshd.maxretry, 5);
     assert_eq!(sshd.findtime.as_secs(), 600);
     assert_eq!(sshd.blocktype, BlockType::Reject);
     assert_eq!(import.report.carried, ["sshd"]);
+}
+
+#[test]
+fn an_explicit_journalmatch_or_the_admins_filter_keeps_its_journal_line() {
+    use crate::config::JournalFrom;
+    let journal = |cfg: &crate::config::Config, name: &str| {
+        let jail = cfg.jail(name).unwrap();
+        let words: Vec<String> = jail.journal.iter().map(|m| m.to_string()).collect();
+        (words, jail.journal_from)
+    };
+    // the jail's own journalmatch, on the built-in sshd filter
+    let tree = stock().with(
+        "jail.local",
+        "[sshd]\nenabled = true\nbackend = systemd\n\
+         journalmatch = _SYSTEMD_UNIT=sshd.service\n               _COMM=sshd\n",
+    );
+    let cfg = load(&ok(&tree));
+    assert_eq!(
+        journal(&cfg, "sshd"),
+        (
+            vec![
+                "_SYSTEMD_UNIT=sshd.service".to_string(),
+                "+".to_string(),
+                "_COMM=sshd".to_string()
+            ],
+            JournalFrom::Jail
+        )
+    );
+    // the admin's own filter file with a journalmatch: written out, as it is
+    let tree = stock()
+        .with(
+            "filter.d/myapp.conf",
+            "[Definition]\nfailregex = ^login failed from <HOST>$\njournalmatch = SYSLOG_IDENTIFIER=myapp\n",
+        )
+        .with("jail.local", "[myapp]\nenabled = true\nbackend = systemd\n");
+    let import = ok(&tree);
+    assert!(
+        import
+            .toml
+            .contains("\njournal = [\"SYSLOG_IDENTIFIER=myapp\"]\n"),
+        "{}",
+        import.toml
+    );
+    assert_eq!(journal(&load(&import), "myapp").1, JournalFrom::Jail);
 }
 
 #[test]
@@ -257,8 +316,25 @@ fn iptables_forward_chain_and_allports() {
     assert_eq!(app.hook, Hook::Input);
 }
 
+/// The imported `[notify.mail]`, loaded by banjo's config reader.
+fn notify_mail(import: &Import) -> crate::config::notify::Mail {
+    load(import)
+        .notify
+        .mail
+        .unwrap_or_else(|| panic!("no [notify.mail]:\n{}", import.toml))
+}
+
+fn only(jails: &[&str]) -> crate::config::notify::Jails {
+    crate::config::notify::Jails::Only(jails.iter().map(|&j| j.into()).collect())
+}
+
+/// `toml` with its wrapped comment lines joined again.
+fn unwrapped(toml: &str) -> String {
+    toml.replace("\n#   ", " ")
+}
+
 #[test]
-fn mail_action_carries_dest_and_sender_as_a_comment() {
+fn mail_action_becomes_notify_mail_with_dest_and_sender() {
     let tree = stock()
         .with(
             "action.d/sendmail-common.local",
@@ -270,22 +346,182 @@ fn mail_action_carries_dest_and_sender_as_a_comment() {
         );
     let import = ok(&tree);
     // action_mwl passes dest="%(destemail)s", which beats the .local's [Init]
-    let mail = import.toml.replace("\n#  ", "");
+    let mail = notify_mail(&import);
+    assert_eq!(mail.dest, ["root@localhost"]);
+    assert_eq!(mail.sender, "f2b@example.org");
+    assert_eq!(mail.sender_name, "Fail2Ban");
+    assert_eq!(mail.jails, only(&["sshd"]));
+    assert_eq!(mail.events, [crate::config::NotifyEvent::Ban]);
+    assert!(mail.whois, "sendmail-whois-lines");
+    assert_eq!(mail.digest_after, 5, "banjo-notify's default");
     assert!(
-        mail.contains(
-            "sendmail-whois-lines mailed each ban to root@localhost from Fail2Ban <f2b@example.org>"
-        ),
+        unwrapped(&import.toml)
+            .contains("# mail: fail2ban's sendmail-whois-lines mailed each ban to root@localhost: see [notify.mail] below"),
         "{}",
         import.toml
+    );
+    assert_eq!(
+        import.report.mail.as_deref(),
+        Some(
+            "sendmail-whois-lines (mail to root@localhost) from Fail2Ban <f2b@example.org> of sshd \
+             → [notify.mail], sent by banjo-notify.service"
+        )
+    );
+    // the stock sendmail-common.conf mails at start and stop; banjo-notify does not
+    assert!(
+        import.report.not_carried.iter().any(|l| l.starts_with(
+            "sendmail-whois-lines: its mails when a jail starts or stops (actionstart, actionstop)"
+        )),
+        "{:?}",
+        import.report.not_carried
     );
     assert!(
         import
             .report
-            .not_carried
+            .admin
             .iter()
-            .any(|l| l.contains("sendmail-whois-lines"))
+            .any(|l| l.contains("banjo notify --send-test"))
     );
-    load(&import);
+}
+
+#[test]
+fn jails_mailing_elsewhere_are_named_and_the_most_common_recipient_wins() {
+    let tree = stock().with(
+        "jail.local",
+        "[DEFAULT]\nbanaction = nftables-multiport\n\
+         [sshd]\nenabled = true\naction = %(action_)s\n         sendmail-whois[dest=ops@example.org]\n\
+         [app1]\nenabled = true\nfilter = myapp\nlogpath = /var/log/nginx/1.log\n\
+         action = %(action_)s\n         sendmail[dest=web@example.org]\n\
+         [app2]\nenabled = true\nfilter = myapp\nlogpath = /var/log/nginx/2.log\n\
+         action = %(action_)s\n         sendmail-buffered[dest=web@example.org]\n",
+    );
+    let tree = tree
+        .with(
+            "action.d/sendmail-whois.conf",
+            "[INCLUDES]\nbefore = sendmail-common.conf\n[Definition]\nactionban = x\n",
+        )
+        .with(
+            "action.d/sendmail.conf",
+            "[INCLUDES]\nbefore = sendmail-common.conf\n[Definition]\nactionban = x\n",
+        )
+        .with(
+            "action.d/sendmail-buffered.conf",
+            "[INCLUDES]\nbefore = sendmail-common.conf\n[Definition]\nactionstart =\nactionstop =\nactionban = x\n",
+        );
+    let import = ok(&tree);
+    let mail = notify_mail(&import);
+    assert_eq!(mail.dest, ["web@example.org"], "two jails against one");
+    assert_eq!(mail.jails, only(&["sshd", "app1", "app2"]));
+    // one jail had whois: banjo-notify has one switch, so all get it; not all were buffered
+    assert!(mail.whois);
+    assert_eq!(mail.digest_after, 5);
+    let toml = unwrapped(&import.toml);
+    let elsewhere = "jail sshd mailed to ops@example.org from Fail2Ban <fail2ban> in fail2ban; \
+                     banjo-notify has one [notify.mail], so their bans go to web@example.org from \
+                     Fail2Ban <fail2ban> (the most common); add ops@example.org to dest";
+    assert!(toml.contains(elsewhere), "{toml}");
+    let changed = import.report.changed.join("\n");
+    assert!(changed.contains(&format!("mail: {elsewhere}")), "{changed}");
+    assert!(
+        changed.contains("mail: jails app1, app2 mailed without a whois in fail2ban"),
+        "{changed}"
+    );
+    assert!(
+        changed.contains("mail: jail app2 collected bans into one mail in fail2ban"),
+        "{changed}"
+    );
+    assert!(
+        changed.contains("mail: jails app1, app2, sshd mailed without the log lines"),
+        "{changed}"
+    );
+    // sendmail-buffered's start/stop were emptied here; the others still mail
+    let dropped = import.report.not_carried.join("\n");
+    assert!(
+        dropped.contains("sendmail-whois (jail sshd): its mails"),
+        "{dropped}"
+    );
+    assert!(dropped.contains("sendmail (jail app1): its mails"), "{dropped}");
+    assert!(!dropped.contains("sendmail-buffered"), "{dropped}");
+}
+
+#[test]
+fn buffered_mail_becomes_a_digest_and_the_hosts_name_is_left_to_the_mta() {
+    let tree = stock()
+        .with(
+            "action.d/sendmail-buffered.conf",
+            "[INCLUDES]\nbefore = sendmail-common.conf\n[Definition]\nactionban = x\n",
+        )
+        .with(
+            "jail.local",
+            "[sshd]\nenabled = true\naction = %(action_)s\n\
+             \x20        sendmail-buffered[sender=\"%(sender)s\", dest=\"%(destemail)s\"]\n",
+        );
+    let import = ok(&tree);
+    let mail = notify_mail(&import);
+    // jail.conf's sender = root@<fq-hostname>: fail2ban put in the host's name
+    assert_eq!(mail.sender, "root");
+    assert!(!mail.whois);
+    assert_eq!(mail.digest_after, 0);
+    let toml = unwrapped(&import.toml);
+    assert!(
+        toml.contains("fail2ban's root@<fq-hostname> is written as \"root\""),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("digest_after = 0 collects every ban into a digest"),
+        "{toml}"
+    );
+    assert!(toml.contains("\ndigest_after = 0\n"), "{toml}");
+}
+
+#[test]
+fn mail_of_a_jail_held_back_is_not_listed() {
+    let tree = stock().with(
+        "jail.local",
+        "[DEFAULT]\naction = %(action_mwl)s\n\
+         [sshd]\nenabled = true\n\
+         [myapp]\nenabled = true\nlogpath = /opt/myapp/app.log\n",
+    );
+    let import = ok(&tree);
+    assert_eq!(import.report.held_back, ["myapp"]);
+    assert_eq!(notify_mail(&import).jails, only(&["sshd"]));
+    assert!(
+        unwrapped(&import.toml).contains("# myapp mailed too but is written commented out"),
+        "{}",
+        import.toml
+    );
+    // every jail that mailed held back: the section is written commented out too
+    let tree = stock().with(
+        "jail.local",
+        "[DEFAULT]\naction = %(action_mwl)s\n[myapp]\nenabled = true\nlogpath = /opt/myapp/app.log\n",
+    );
+    let import = ok(&tree);
+    assert!(import.toml.contains("\n# [notify.mail]\n"), "{}", import.toml);
+    assert_eq!(load(&import).notify.mail, None);
+}
+
+#[test]
+fn a_recipient_banjo_notify_cannot_take_is_written_commented_out() {
+    let tree = stock().with(
+        "jail.local",
+        "[DEFAULT]\naction = %(action_mwl)s\ndestemail = <admin>\n[sshd]\nenabled = true\n",
+    );
+    let import = ok(&tree);
+    assert!(
+        unwrapped(&import.toml).contains("# not imported: dest \"<admin>\": expected a mail address"),
+        "{}",
+        import.toml
+    );
+    assert_eq!(load(&import).notify.mail, None);
+    assert!(
+        import
+            .report
+            .admin
+            .iter()
+            .any(|l| l.starts_with("[notify.mail] written commented out: dest \"<admin>\"")),
+        "{:?}",
+        import.report.admin
+    );
 }
 
 #[test]
@@ -310,6 +546,8 @@ fn a_jail_that_only_mails_is_written_disabled() {
     assert!(cfg.jails.is_empty());
     assert_eq!(cfg.disabled_jails, ["sshd"]);
     assert!(import.report.admin.iter().any(|l| l.contains("did not ban")));
+    // its mails are carried for when it is enabled
+    assert_eq!(notify_mail(&import).jails, only(&["sshd"]));
 }
 
 #[test]
@@ -361,8 +599,8 @@ fn a_stock_filter_is_replaced_by_the_builtin() {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let status = format!("Package: fail2ban\nConffiles:\n /etc/fail2ban/filter.d/sshd.conf {digest}\n");
-    let stock_files = Stock::default().with_dpkg_status(&status);
+    let conffiles = format!(" /etc/fail2ban/filter.d/sshd.conf {digest}\n");
+    let stock_files = Stock::default().with_conffiles(&conffiles);
     let import = import(&tree, Path::new("/f2b"), &stock_files).unwrap_or_else(|_| panic!());
     assert!(import.toml.contains("filter = \"sshd\"\n"), "{}", import.toml);
     assert!(!import.toml.contains("[filters."));

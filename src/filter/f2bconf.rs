@@ -1040,7 +1040,7 @@ fn regex_lines(text: Option<&str>) -> Vec<String> {
 
 /// `_SYSTEMD_UNIT=x.service + _COMM=x` as its tokens (split as fail2ban does, by shlex);
 /// separate lines, which fail2ban adds as alternatives, are joined with a `+` token.
-fn journal_matches(text: Option<&str>) -> Vec<String> {
+pub fn journal_matches(text: Option<&str>) -> Vec<String> {
     let mut tokens: Vec<String> = Vec::new();
     for line in text.unwrap_or("").split('\n').filter(|l| !l.trim().is_empty()) {
         if tokens.last().is_some_and(|t| t != "+") {

@@ -60,32 +60,10 @@ impl Reader {
     /// Several values of one field OR, different fields AND, `+` starts an alternative group:
     /// sd-journal's own rules, the same as journalctl's.
     pub fn open(location: &Location, matches: &[String]) -> Result<Reader, JournalError> {
-        let opened = match location {
-            Location::System => OpenOptions::default().system(true).open(),
-            Location::Directory(d) => {
-                OpenDirectoryOptions::default().open_directory(d.to_string_lossy().as_ref())
-            }
-            Location::Files(f) => {
-                OpenFilesOptions::default().open_files(f.iter().map(|p| p.to_string_lossy().into_owned()))
-            }
-        };
         for m in matches {
             parse_match(m)?;
         }
-        let mut journal = opened.map_err(|e| JournalError::Open {
-            what: match location {
-                Location::System => "of this system".to_string(),
-                Location::Directory(d) => format!("directory {}", d.display()),
-                Location::Files(f) => format!(
-                    "file(s) {}",
-                    f.iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-            cause: e.to_string(),
-        })?;
+        let mut journal = open(location)?;
         for m in matches {
             match parse_match(m)? {
                 None => {
@@ -112,6 +90,44 @@ impl Reader {
         self.fields.read(&mut self.journal, &[])?;
         self.fields.entry(&self.journal).map(Some)
     }
+}
+
+/// The journal at `location`, without matches, before its first entry.
+pub fn open(location: &Location) -> Result<Journal, JournalError> {
+    let opened = match location {
+        Location::System => OpenOptions::default().system(true).open(),
+        Location::Directory(d) => {
+            OpenDirectoryOptions::default().open_directory(d.to_string_lossy().as_ref())
+        }
+        Location::Files(f) => {
+            OpenFilesOptions::default().open_files(f.iter().map(|p| p.to_string_lossy().into_owned()))
+        }
+    };
+    opened.map_err(|e| JournalError::Open {
+        what: match location {
+            Location::System => "of this system".to_string(),
+            Location::Directory(d) => format!("directory {}", d.display()),
+            Location::Files(f) => format!(
+                "file(s) {}",
+                f.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        cause: e.to_string(),
+    })
+}
+
+/// Places `journal` just after the entry at `cursor`: nothing read twice, nothing missed.
+pub fn seek_after(journal: &mut Journal, cursor: &str) -> Result<(), JournalError> {
+    journal.seek_cursor(cursor)?;
+    // The entry at the cursor, if it still exists, was read before the restart.
+    if journal.next()? > 0 && !journal.test_cursor(cursor)? {
+        // It was vacuumed: we stand on the next newer entry, which is unread.
+        journal.previous()?;
+    }
+    Ok(())
 }
 
 /// The fields banjo reads of an entry, gathered in one pass over its data (one lookup per
@@ -333,7 +349,7 @@ const DATA_THRESHOLD: usize = 64 * 1024;
 
 impl Follower {
     pub fn open(location: &Location, routes: Vec<Route>, start: &Start) -> Result<Follower, JournalError> {
-        let mut journal = Reader::open(location, &[])?.journal;
+        let mut journal = open(location)?;
         journal.set_data_threshold(DATA_THRESHOLD)?;
         journal.match_flush()?;
         for (i, r) in routes.iter().enumerate() {
@@ -361,14 +377,7 @@ impl Follower {
 
     fn seek(&mut self, start: &Start) -> Result<(), JournalError> {
         match start {
-            Start::After(cursor) => {
-                self.journal.seek_cursor(cursor.as_str())?;
-                // The entry at the cursor, if it still exists, was read before the restart.
-                if self.journal.next()? > 0 && !self.journal.test_cursor(cursor.as_str())? {
-                    // It was vacuumed: we stand on the next newer entry, which is unread.
-                    self.journal.previous()?;
-                }
-            }
+            Start::After(cursor) => seek_after(&mut self.journal, cursor)?,
             Start::Since(t) => {
                 let us = t.as_microsecond().max(0) as u64;
                 self.journal.seek_realtime_usec(us)?;

@@ -1,6 +1,7 @@
 //! Shared harness for integration tests that bring real parts up: a private systemd-journald
 //! ([`journal`]), network namespaces with veth links, bridges and TCP traffic ([`net`]), and a
-//! running `banjo run` watched over its sd_notify socket ([`daemon`]).
+//! running `banjo run` watched over its sd_notify socket ([`daemon`]), and a `banjo notify`
+//! with a fake sendmail ([`notify`]).
 //!
 //! Everything it creates is removed by Drop guards, which also run when a test panics; child
 //! processes are started with a parent-death signal, so they die even if the test process is
@@ -11,6 +12,7 @@
 pub mod daemon;
 pub mod journal;
 pub mod net;
+pub mod notify;
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -153,7 +155,7 @@ pub fn temp_dir(what: &str) -> tempfile::TempDir {
 }
 
 /// The prefixes [`temp_dir`] is called with.
-const TEMP_PREFIXES: &[&str] = &["bjt-journal", "bjt-daemon"];
+const TEMP_PREFIXES: &[&str] = &["bjt-journal", "bjt-daemon", "bjt-notify"];
 
 fn sweep_stale_temp_dirs() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -7,10 +7,11 @@ SUITE=$1 ROOT=$2 DEB=$3 TESTS=$4
 HERE=$(dirname "$(realpath "$0")")
 source "$HERE/lib.sh"
 source "$HERE/checks.sh"
+source "$HERE/notify.sh"
 
 # The groups, in order; each leaves banjo running for the next.
-GROUPS_IN_ORDER="install ban_from_journal socket_activation reload_restart_stop broken_config
-                 sshd_maxauthtries autopkgtest reinstall purge"
+GROUPS_IN_ORDER="install notify_unconfigured ban_from_journal socket_activation reload_restart_stop
+                 broken_config sshd_maxauthtries notify autopkgtest reinstall purge notify_purged"
 
 WORK=$(mktemp -d "$CACHE/run-$SUITE.XXXXXX")
 SHARE=$WORK/share
