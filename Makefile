@@ -50,10 +50,15 @@ test: lint unit compat bench-check e2e
 
 # fail2ban conformance: banjo on every annotated sample log of Debian's fail2ban package (fetched
 # once into target/compat), checked as fail2ban's samplestestcase.py does; fails below the floor
-# kept in tests/compat/floor. Every wrong line, grouped by cause: target/compat/wrong.txt.
+# kept in tests/compat/floor. Every wrong line, grouped by cause: target/compat/wrong.txt (printed).
+# Then every filter of that filter.d must load and compile with every parameter it takes
+# (mode, logtype, …), not only those its sample log tests.
 compat: deps
 	bash tests/compat/fetch.sh target/compat
 	$(CARGO) test --locked --test compat -- --include-ignored --nocapture
+	@sed -n '/^== /,$$p' target/compat/wrong.txt
+	BANJO_FAIL2BAN_FILTER_D=target/compat/root/etc/fail2ban/filter.d \
+	  $(CARGO) test --locked --lib every_real_fail2ban_filter_compiles_in_every_mode -- --nocapture
 
 demo: build
 	bash tests/demo.sh $(RELEASE)
