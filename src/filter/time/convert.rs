@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
-use super::fields::{self, Key, MONTHS, WEEKDAYS};
+use super::fields::{FROM_TEXT, Field, INVALID, Key};
+use super::regex::Span;
 
 /// A civil date and time (`seconds` reads it as UTC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,25 +63,13 @@ impl Civil {
     }
 }
 
-/// The text each key took in one match.
-pub(super) struct Values<'a> {
-    pub(super) keys: &'a [Key],
-    pub(super) texts: &'a [Option<&'a [u8]>],
-}
-
-impl Values<'_> {
-    fn get(&self, key: Key) -> Option<&[u8]> {
-        let i = self.keys.iter().position(|&k| k == key)?;
-        self.texts.get(i).copied().flatten()
-    }
-}
-
 /// Local time context: the zone, "now", and the caches.
 #[derive(Clone, Debug)]
 pub(super) struct Clock {
     pub(super) tz: TimeZone,
     local: LocalOffsets,
-    now: Option<(i64, Civil)>,
+    /// "now": its Unix second, as a local civil time, and that read as UTC seconds.
+    now: Option<(i64, Civil, i64)>,
 }
 
 impl Clock {
@@ -93,10 +82,10 @@ impl Clock {
     }
 
     /// "now" as a local civil time (seconds precision), cached per second.
-    fn now_civil(&mut self, now: Timestamp) -> Civil {
+    fn now_civil(&mut self, now: Timestamp) -> (Civil, i64) {
         let s = now.as_second();
         match self.now {
-            Some((k, c)) if k == s => c,
+            Some((k, c, naive)) if k == s => (c, naive),
             _ => {
                 let dt = self.tz.to_datetime(Timestamp::from_second(s).unwrap_or(now));
                 let c = Civil {
@@ -107,8 +96,8 @@ impl Clock {
                     minute: dt.minute() as u8,
                     second: dt.second() as u8,
                 };
-                self.now = Some((s, c));
-                c
+                self.now = Some((s, c, c.seconds()));
+                (c, c.seconds())
             }
         }
     }
@@ -119,72 +108,83 @@ impl Clock {
         self.local.unix_of(&self.tz, c)
     }
 
-    /// The time the fields say, or None when they name no real date.
-    pub(super) fn fields_time(&mut self, v: &Values<'_>, now: Timestamp) -> Option<Timestamp> {
-        // Absent: Ok(None); present but not a number: Err (no time).
-        let num = |k: Key| -> Result<Option<i64>, ()> {
-            match v.get(k) {
-                None => Ok(None),
-                Some(t) => fields::number(t).map(Some).ok_or(()),
+    /// The time the fields say, or None when they name no real date. `keys[i]` took
+    /// `line[spans[i]]`, which means `vals[i]` (`Field::value`; FROM_TEXT: read the text).
+    pub(super) fn fields_time(
+        &mut self,
+        keys: &[Key],
+        spans: &[Span],
+        vals: &[i32],
+        line: &[u8],
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let mut f = Parts::default();
+        for ((&key, span), &val) in keys.iter().zip(spans).zip(vals) {
+            let Some((s, e)) = span.get() else { continue };
+            if val == INVALID {
+                return None;
             }
-        };
-        let mut year: Option<i64> = None;
-        if let Some(y) = num(Key::LowerY).ok()? {
-            year = Some(if y <= 2000 { y + 2000 } else { y });
+            let v = if val == FROM_TEXT {
+                let text = line.get(s..e)?;
+                match key {
+                    Key::Epoch => return epoch_time(text, false),
+                    Key::LongEpoch => return epoch_time(text, true),
+                    Key::Tai64nLabel => continue,
+                    // A group named like a field (`(?P<H>…)`): its text, read as that field.
+                    _ => i64::from(text_value(key, text)?),
+                }
+            } else {
+                i64::from(val)
+            };
+            match key {
+                Key::Y => f.year = Some(v),
+                Key::LowerY => f.year2 = Some(if v <= 2000 { v + 2000 } else { v }),
+                Key::M => f.month = Some(v),
+                Key::B | Key::LowerB => f.month_name = Some(v + 1),
+                Key::D => f.day = Some(v),
+                Key::H => f.hour = Some(v),
+                Key::I => f.hour12 = Some(v),
+                Key::P => f.pm = Some(v == 1),
+                Key::Minute => f.minute = v,
+                Key::S => f.second = v,
+                Key::F => f.nanos = v as u32,
+                Key::A | Key::LowerA => f.weekday = Some(v),
+                Key::LowerW => f.weekday_num = Some(if v - 1 < 0 { 6 } else { v - 1 }),
+                Key::J => f.julian = Some(v),
+                Key::U => f.week_u = Some(v),
+                Key::W => f.week_w = Some(v),
+                Key::LowerZ | Key::Z => f.offset_minutes = Some(v as i32),
+                Key::Epoch | Key::LongEpoch | Key::LowerU | Key::V | Key::G | Key::Tai64nLabel => {}
+            }
         }
-        if let Some(y) = num(Key::Y).ok()? {
-            year = Some(y);
-        }
-        let mut month = num(Key::M).ok()?;
-        if let Some(t) = v.get(Key::B) {
-            month = Some(month_index(t, false)?);
-        }
-        if let Some(t) = v.get(Key::LowerB) {
-            month = Some(month_index(t, true)?);
-        }
-        let mut day = num(Key::D).ok()?;
-        let mut hour = num(Key::H).ok()?.unwrap_or(0);
-        if let Some(h) = num(Key::I).ok()? {
-            let ampm = v.get(Key::P).map(|p| p.to_ascii_lowercase());
-            hour = match ampm.as_deref() {
-                Some(b"pm") if h != 12 => h + 12,
-                Some(b"pm") => h,
+        self.parts_time(f, now)
+    }
+
+    fn parts_time(&mut self, f: Parts, now: Timestamp) -> Option<Timestamp> {
+        // Later directives win as in Python's dict walk: %Y over %y, %b/%B over %m, %w over %a.
+        let year = f.year.or(f.year2);
+        let mut month = f.month_name.or(f.month);
+        let mut day = f.day;
+        let mut hour = f.hour.unwrap_or(0);
+        if let Some(h) = f.hour12 {
+            hour = match f.pm {
+                Some(true) if h != 12 => h + 12,
+                Some(true) => h,
                 _ if h == 12 => 0,
                 _ => h,
             };
         }
-        let minute = num(Key::Minute).ok()?.unwrap_or(0);
-        let second = num(Key::S).ok()?.unwrap_or(0);
-        let nanos = v.get(Key::F).map_or(0, fraction_nanos);
-        let mut weekday = None;
-        if let Some(t) = v.get(Key::A) {
-            weekday = Some(fields::name_index(&WEEKDAYS, t, false)? as i64);
-        }
-        if let Some(t) = v.get(Key::LowerA) {
-            weekday = Some(fields::name_index(&WEEKDAYS, t, true)? as i64);
-        }
-        if let Some(w) = num(Key::LowerW).ok()? {
-            let w = w - 1;
-            weekday = Some(if w < 0 { 6 } else { w });
-        }
-        let julian = num(Key::J).ok()?;
-        let week = match (num(Key::U).ok()?, num(Key::W).ok()?) {
+        let weekday = f.weekday_num.or(f.weekday);
+        let week = match (f.week_u, f.week_w) {
             (Some(u), _) => Some((u, false)),
             (None, Some(w)) => Some((w, true)),
             _ => None,
         };
-        let mut offset_minutes = None;
-        for key in [Key::LowerZ, Key::Z] {
-            if let Some(z) = v.get(key) {
-                offset_minutes = Some(zone_offset_minutes(z)?);
-            }
-        }
-
-        let now_c = self.now_civil(now);
+        let (now_c, now_naive) = self.now_civil(now);
         let assume_year = year.is_none();
         let mut year = year.unwrap_or(i64::from(now_c.year));
         if month.is_none() || day.is_none() {
-            let julian = match (julian, week, weekday) {
+            let julian = match (f.julian, week, weekday) {
                 (None, Some((w, monday_first)), Some(wd)) => {
                     Some(julian_from_week(year, w, wd, monday_first))
                 }
@@ -208,54 +208,104 @@ impl Clock {
             month: u8::try_from(month).ok()?,
             day: u8::try_from(day).ok()?,
             hour: u8::try_from(hour).ok()?,
-            minute: u8::try_from(minute).ok()?,
-            second: u8::try_from(second).ok()?,
+            minute: u8::try_from(f.minute).ok()?,
+            second: u8::try_from(f.second).ok()?,
         };
         if !c.valid() {
             return None;
         }
-        let shift = offset_minutes.map_or(0, |m| i64::from(m) * 60);
+        let shift = f.offset_minutes.map_or(0, |m| i64::from(m) * 60);
         // fail2ban compares the (zone-shifted) naive date with the naive local "now".
         let mut naive = c.seconds() - shift;
-        let now_naive = now_c.seconds();
+        let mut adjusted = false;
         if assume_today && naive > now_naive {
             naive -= 86_400;
+            adjusted = true;
         }
         if assume_year && naive > now_naive + 86_400 {
             let back = Civil {
                 year: c.year - 1,
-                ..Civil::from_seconds(naive)
-            };
-            let back = Civil {
                 month: c.month,
                 day: c.day,
-                ..back
+                ..Civil::from_seconds(naive)
             };
             if !back.valid() {
                 return None;
             }
             naive = back.seconds();
+            adjusted = true;
         }
-        let second = match offset_minutes {
+        let second = match f.offset_minutes {
             Some(_) => naive,
+            None if !adjusted => self.local_seconds(c)?,
             None => self.local_seconds(Civil::from_seconds(naive))?,
         };
-        Timestamp::new(second, nanos as i32).ok()
+        Timestamp::new(second, f.nanos as i32).ok()
     }
 }
 
-fn month_index(text: &[u8], abbreviated: bool) -> Option<i64> {
-    Some(fields::name_index(&MONTHS, text, abbreviated)? as i64 + 1)
+/// What a template's fields said, before they make a time.
+#[derive(Default)]
+struct Parts {
+    year: Option<i64>,
+    year2: Option<i64>,
+    month: Option<i64>,
+    month_name: Option<i64>,
+    day: Option<i64>,
+    hour: Option<i64>,
+    hour12: Option<i64>,
+    pm: Option<bool>,
+    minute: i64,
+    second: i64,
+    nanos: u32,
+    weekday: Option<i64>,
+    weekday_num: Option<i64>,
+    julian: Option<i64>,
+    week_u: Option<i64>,
+    week_w: Option<i64>,
+    offset_minutes: Option<i32>,
 }
 
-/// `%f` digits as nanoseconds.
-fn fraction_nanos(text: &[u8]) -> u32 {
-    let mut nanos = 0u32;
-    for i in 0..9 {
-        let d = text.get(i).map_or(0, |&b| u32::from(b.wrapping_sub(b'0')).min(9));
-        nanos = nanos * 10 + d;
-    }
-    nanos
+/// Seconds (or, for `LEPOCH` with 13+ digits, milli- or microseconds) since 1970.
+fn epoch_time(text: &[u8], long: bool) -> Option<Timestamp> {
+    let (int, frac) = match text.iter().position(|&b| b == b'.') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, &b""[..]),
+    };
+    let shift = if long && text.len() >= 13 {
+        if text.len() >= 16 && frac.is_empty() { 6 } else { 3 }
+    } else {
+        0
+    };
+    let point = int.len().checked_sub(shift)?;
+    let digit = |i: usize| -> i64 {
+        let d = if i < int.len() {
+            int[i]
+        } else {
+            frac.get(i - int.len()).copied().unwrap_or(b'0')
+        };
+        i64::from(d.wrapping_sub(b'0').min(9))
+    };
+    let seconds = (0..point).fold(0i64, |acc, i| acc * 10 + digit(i));
+    let nanos = (point..point + 9).fold(0i64, |acc, i| acc * 10 + digit(i));
+    Timestamp::new(seconds, nanos as i32).ok()
+}
+
+/// A named group's text read as the field its name says.
+fn text_value(key: Key, text: &[u8]) -> Option<i32> {
+    let field = match key {
+        Key::LowerB => Field::MonthAbbr,
+        Key::B => Field::MonthName,
+        Key::LowerA => Field::WeekdayAbbr,
+        Key::A => Field::WeekdayName,
+        Key::P => Field::AmPm,
+        Key::LowerZ => Field::OffsetEx,
+        Key::Z => Field::ZoneNameEx,
+        Key::F => Field::Fraction,
+        _ => Field::Year,
+    };
+    let v = field.value(text);
+    (v != INVALID).then_some(v)
 }
 
 /// Python's `_calc_julian_from_U_or_W`.
@@ -278,7 +328,7 @@ fn julian_from_week(year: i64, week: i64, weekday: i64, monday_first: bool) -> i
 
 /// fail2ban's `zone2offset`: `Z`/`UTC`/`GMT`, `±hh[[:]mm]`, an abbreviation from its table, or
 /// both (`CET+0100`), in minutes east. Exact case, as fail2ban (`utc` is no zone).
-fn zone_offset_minutes(z: &[u8]) -> Option<i32> {
+pub(super) fn zone_offset_minutes(z: &[u8]) -> Option<i32> {
     if matches!(z, b"Z" | b"UTC" | b"GMT") {
         return Some(0);
     }
@@ -528,7 +578,7 @@ mod tests {
     fn weeks_and_fractions() {
         // 2005-01-03 is the Monday of %W week 1 (Jan 1 2005 was a Saturday).
         assert_eq!(julian_from_week(2005, 1, 0, true), 3);
-        assert_eq!(fraction_nanos(b"5"), 500_000_000);
-        assert_eq!(fraction_nanos(b"719762500"), 719_762_500);
+        assert_eq!(Field::Fraction.value(b"5"), 500_000_000);
+        assert_eq!(Field::Fraction.value(b"719762500"), 719_762_500);
     }
 }

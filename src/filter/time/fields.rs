@@ -82,6 +82,8 @@ pub(super) enum Field {
     Epoch,
     /// `{LEPOCH}`: seconds, milliseconds or microseconds since 1970.
     LongEpoch,
+    /// TAI64N's `[0-9a-f]{24}` after its `@`.
+    Tai64nLabel,
 }
 
 /// The value a field fills (fail2ban's group names).
@@ -112,6 +114,7 @@ pub(super) enum Key {
     Z,
     Epoch,
     LongEpoch,
+    Tai64nLabel,
 }
 
 impl Key {
@@ -239,6 +242,7 @@ impl Field {
             Field::ZoneName | Field::ZoneNameEx => Key::Z,
             Field::Epoch => Key::Epoch,
             Field::LongEpoch => Key::LongEpoch,
+            Field::Tai64nLabel => Key::Tai64nLabel,
         }
     }
 
@@ -302,8 +306,35 @@ impl Field {
             Field::ZoneNameEx => w(1, 5),
             Field::OffsetEx => w(1, 11),
             Field::Epoch => w(10, 18),
+            Field::Tai64nLabel => w(24, 24),
             Field::LongEpoch => w(10, 23),
         }
+    }
+
+    /// How many bytes from its start `candidates` may look at: its longest match and the byte
+    /// after it (the finder's repeat check needs a bound, not the exact count).
+    pub(super) fn reads(self) -> usize {
+        match self {
+            Field::Epoch | Field::LongEpoch => 24,
+            f => f.width().1.unwrap_or(23) + 1,
+        }
+    }
+
+    /// Fields that are digits only (so their text ends with a digit).
+    pub(super) fn is_numeric(self) -> bool {
+        !matches!(
+            self,
+            Field::AmPm
+                | Field::WeekdayAbbr
+                | Field::WeekdayName
+                | Field::MonthAbbr
+                | Field::MonthName
+                | Field::Offset
+                | Field::ZoneName
+                | Field::ZoneNameEx
+                | Field::OffsetEx
+                | Field::Tai64nLabel
+        )
     }
 
     /// Bytes a match can start with.
@@ -338,14 +369,28 @@ impl Field {
                 add(UPPER);
                 add(b"+-");
             }
+            Field::Tai64nLabel => {
+                add(DIGITS);
+                add(b"abcdef");
+            }
+            // Narrower than any digit where the regex says so (a superset would do; a subset not).
+            Field::YearEx => add(b"2"),
+            Field::MonthEx => add(b"01"),
+            Field::DayEx => add(b"0123"),
+            Field::WeekdayNum => add(b"0123456"),
+            Field::HourEx => add(b"012"),
+            Field::MinuteEx => add(b"012345"),
+            Field::SecondEx => add(b"0123456"),
             _ => add(DIGITS),
         }
     }
 
     /// The lengths this field can match at `b[at..]`, in Python's order of preference.
     /// `ci`: the template matches case-insensitively. `max_year_digit`: `%ExY`'s third digit.
+    #[inline(always)]
     pub(super) fn candidates(self, b: &[u8], at: usize, ci: bool, max_year_digit: u8, out: &mut Cands) {
-        let c = |i: usize| b.get(at + i).copied().unwrap_or(0);
+        let ahead = b.get(at..).unwrap_or_default();
+        let c = |i: usize| ahead.get(i).copied().unwrap_or(0);
         let dig = |i: usize| c(i).is_ascii_digit();
         let within = |i: usize, lo: u8, hi: u8| (lo..=hi).contains(&c(i));
         match self {
@@ -624,6 +669,12 @@ impl Field {
                     out.push(n as u8);
                 }
             }
+            Field::Tai64nLabel => {
+                let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+                if b.get(at..at + 24).is_some_and(|l| l.iter().all(|&c| hex(c))) {
+                    out.push(24);
+                }
+            }
             Field::LongEpoch => {
                 // \d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?
                 let run = (0..17).take_while(|&i| dig(i)).count();
@@ -649,6 +700,65 @@ impl Field {
             }
         }
     }
+}
+
+/// A field's value that is not a number: its text is read when the time is made.
+pub(super) const FROM_TEXT: i32 = i32::MIN + 1;
+/// A field's text that names nothing (an unknown zone): no time.
+pub(super) const INVALID: i32 = i32::MIN;
+
+impl Field {
+    /// What the field's text means, read once when the matcher takes it: the number, the
+    /// name's index (0-based), 1 for pm, the zone's offset in minutes, the fraction in
+    /// nanoseconds; FROM_TEXT where the text itself is needed later.
+    pub(super) fn value(self, text: &[u8]) -> i32 {
+        let or_invalid = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok()).unwrap_or(INVALID);
+        match self {
+            Field::Fraction => {
+                let mut nanos = 0i32;
+                for i in 0..9 {
+                    nanos = nanos * 10 + text.get(i).map_or(0, |&d| i32::from(d.wrapping_sub(b'0').min(9)));
+                }
+                nanos
+            }
+            Field::AmPm => i32::from(text.eq_ignore_ascii_case(b"pm")),
+            Field::WeekdayAbbr => or_invalid(name_index(&WEEKDAYS, text, true).map(|i| i as i64)),
+            Field::WeekdayName => or_invalid(name_index(&WEEKDAYS, text, false).map(|i| i as i64)),
+            Field::MonthAbbr => or_invalid(month_abbr(text).map(i64::from)),
+            Field::MonthName => or_invalid(name_index(&MONTHS, text, false).map(|i| i as i64)),
+            Field::Offset | Field::OffsetEx | Field::ZoneName | Field::ZoneNameEx => {
+                super::convert::zone_offset_minutes(text).unwrap_or(INVALID)
+            }
+            Field::Epoch | Field::LongEpoch | Field::Tai64nLabel => FROM_TEXT,
+            _ => or_invalid(number(text)),
+        }
+    }
+}
+
+/// 0-11 for a three-letter month name, any case.
+fn month_abbr(text: &[u8]) -> Option<u8> {
+    let [a, b, c] = text else { return None };
+    Some(
+        match [
+            a.to_ascii_lowercase(),
+            b.to_ascii_lowercase(),
+            c.to_ascii_lowercase(),
+        ] {
+            [b'j', b'a', b'n'] => 0,
+            [b'f', b'e', b'b'] => 1,
+            [b'm', b'a', b'r'] => 2,
+            [b'a', b'p', b'r'] => 3,
+            [b'm', b'a', b'y'] => 4,
+            [b'j', b'u', b'n'] => 5,
+            [b'j', b'u', b'l'] => 6,
+            [b'a', b'u', b'g'] => 7,
+            [b's', b'e', b'p'] => 8,
+            [b'o', b'c', b't'] => 9,
+            [b'n', b'o', b'v'] => 10,
+            [b'd', b'e', b'c'] => 11,
+            _ => return None,
+        },
+    )
 }
 
 /// `[0-1]?\d|2[0-3]` at offset `lead`.
@@ -733,13 +843,14 @@ fn longest_first(names: &'static [&'static str]) -> impl Iterator<Item = &'stati
 }
 
 /// Up to eight candidate lengths, without allocating.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, Debug)]
 pub(super) struct Cands {
     len: [u8; 16],
     n: u8,
 }
 
 impl Cands {
+    #[inline]
     pub(super) fn push(&mut self, l: u8) {
         if usize::from(self.n) < self.len.len() {
             self.len[usize::from(self.n)] = l;
@@ -750,15 +861,39 @@ impl Cands {
     pub(super) fn as_slice(&self) -> &[u8] {
         &self.len[..usize::from(self.n)]
     }
+
+    /// Keeps the lengths `keep` accepts, in order.
+    pub(super) fn retain(&mut self, keep: impl Fn(u8) -> bool) {
+        let mut n = 0;
+        for i in 0..usize::from(self.n) {
+            let l = self.len[i];
+            if keep(l) {
+                self.len[n] = l;
+                n += 1;
+            }
+        }
+        self.n = n as u8;
+    }
 }
 
-/// A number read from a field's text, spaces skipped.
+/// A number read from a field's text, leading spaces skipped (`%k`'s ` 8`).
 pub(super) fn number(text: &[u8]) -> Option<i64> {
-    let digits = text.trim_ascii();
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+    if text.len() > 18 {
         return None;
     }
-    Some(digits.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0')))
+    let mut v = 0i64;
+    let mut any = false;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                v = v * 10 + i64::from(b - b'0');
+                any = true;
+            }
+            b' ' if !any => {}
+            _ => return None,
+        }
+    }
+    any.then_some(v)
 }
 
 /// Index (0-based) of a weekday or month name, abbreviated (3 letters) or full, any case.

@@ -15,19 +15,23 @@
 //! the fraction), `%f` takes up to nine digits (tai64nlocal writes nine; Python's stops at six),
 //! a fraction is kept in the time (fail2ban drops it), and a leap second `:60` is invalid as in
 //! Python.
+#[cfg(test)]
+mod alloc_count;
 mod convert;
 mod fields;
 mod regex;
 mod template;
+mod vm;
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use convert::{Clock, Values};
-use regex::{MAX_VALUES, Spans};
+use convert::Clock;
+use regex::Spans;
 use template::{Convert, Hit, LINE_BEGIN, Template};
+use vm::Vm;
 
 /// A timestamp found in a line: when (None for a date that names no real time, e.g. Feb 30),
 /// and which bytes (`line[start..end]`) are the date text fail2ban cuts out.
@@ -75,6 +79,41 @@ impl Slot {
     }
 }
 
+/// The last search of the remembered template, so that a line whose first bytes repeat the
+/// last one's (the lines of one second) skips it: a search's answer depends only on the bytes it
+/// read, and the time only on those and "now".
+#[derive(Clone, Debug, Default)]
+struct Repeat {
+    /// The template (its address), the search's start and end (usize::MAX: the line's end).
+    template: usize,
+    from: usize,
+    to: usize,
+    /// Where the line ended for that search, and how far the search read.
+    len: usize,
+    read: usize,
+    prefix: Vec<u8>,
+    hit: Option<Hit>,
+    values: Vec<regex::Span>,
+    vals: Vec<i32>,
+    /// The time found, and the "now" it was found for.
+    time: Option<(Timestamp, Option<Timestamp>)>,
+}
+
+impl Repeat {
+    fn applies(&self, template: usize, from: usize, to: usize, line: &[u8]) -> bool {
+        if self.template != template || self.from != from || self.to != to {
+            return false;
+        }
+        let len = to.min(line.len());
+        if self.read > self.len {
+            // The search saw the end: the line must end where it did.
+            len == self.len && line[..len] == self.prefix[..]
+        } else {
+            len >= self.read && line[..self.read] == self.prefix[..]
+        }
+    }
+}
+
 /// Position memory: where the last date started or ended and the bytes around it.
 #[derive(Clone, Copy, Debug)]
 struct Edge {
@@ -88,12 +127,15 @@ struct Edge {
 pub struct TimeFinder {
     slots: Vec<Slot>,
     clock: Clock,
-    spans: Spans,
+    vm: Vm,
     /// Index of the template that won last (`usize::MAX`: none yet).
     last: usize,
     last_start: Edge,
     last_end: Edge,
     first_unused: usize,
+    repeat: Repeat,
+    /// The last line's result came from `repeat`.
+    repeated: bool,
 }
 
 impl TimeFinder {
@@ -156,7 +198,7 @@ impl TimeFinder {
         TimeFinder {
             slots: templates.into_iter().map(Slot::new).collect(),
             clock: Clock::new(tz),
-            spans: Spans::default(),
+            vm: Vm::default(),
             last: usize::MAX,
             last_start: Edge {
                 at: 1,
@@ -169,6 +211,8 @@ impl TimeFinder {
                 after: None,
             },
             first_unused: 0,
+            repeat: Repeat::default(),
+            repeated: false,
         }
     }
 
@@ -182,8 +226,14 @@ impl TimeFinder {
     pub fn find(&mut self, line: &[u8], now: Timestamp) -> Option<Found> {
         let clock = now.as_second() as f64;
         let (hit, i) = self.match_time(line, clock)?;
-        let template = self.slots[i].template.clone();
         let (start, end) = hit.date;
+        if self.repeated
+            && let Some((at, time)) = self.repeat.time
+            && at == now
+        {
+            return Some(Found { time, start, end });
+        }
+        let template = &self.slots[i].template;
         let time = match template.convert {
             Convert::None => Some(now),
             Convert::Tai64n => line
@@ -193,20 +243,15 @@ impl TimeFinder {
                 .and_then(|(s, n)| Timestamp::new(s, n as i32).ok()),
             Convert::Fields => {
                 let keys = template.keys();
-                let mut texts: [Option<&[u8]>; MAX_VALUES] = [None; MAX_VALUES];
-                for (k, span) in texts.iter_mut().zip(&self.spans.values[..keys.len()]) {
-                    *k = span.get().and_then(|(s, e)| line.get(s..e));
-                }
-                let values = Values {
-                    keys,
-                    texts: &texts[..keys.len()],
-                };
-                match epoch_value(&values) {
-                    Some(t) => t,
-                    None => self.clock.fields_time(&values, now),
-                }
+                let n = keys.len();
+                let spans = &self.vm.spans;
+                self.clock
+                    .fields_time(keys, &spans.values[..n], &spans.vals[..n], line, now)
             }
         };
+        if self.repeated {
+            self.repeat.time = Some((now, time));
+        }
         Some(Found { time, start, end })
     }
 
@@ -231,42 +276,59 @@ impl TimeFinder {
     /// template in list order, a match far into the line kept only until a closer one turns up.
     fn match_time(&mut self, line: &[u8], clock: f64) -> Option<(Hit, usize)> {
         let n = self.slots.len();
+        self.vm.new_line();
         let mut winner: Option<(Hit, usize)> = None;
         let mut reserve: Option<(Hit, usize, Spans)> = None;
         let mut skip = usize::MAX;
         let i = self.last;
+        self.repeated = false;
         if i < n {
-            let t = self.slots[i].template.clone();
-            let hit = if t.line_anchored() {
+            let anchored = self.slots[i].template.line_anchored();
+            let (from, to) = if anchored {
                 skip = i;
-                t.search(line, 0, line.len(), &mut self.spans)
+                (0, usize::MAX)
             } else {
                 let (s, e) = (self.last_start, self.last_end);
                 let left = before(line, s.at) == s.before || (at(line, s.at) == s.after && !alnum(s.after));
                 let right = at(line, e.at) == e.after || (before(line, e.at) == e.before && !alnum(e.before));
                 if left && right {
-                    t.search(line, s.at, e.at, &mut self.spans)
+                    (s.at, e.at)
                 } else {
                     skip = i;
-                    t.search(line, 0, line.len(), &mut self.spans)
+                    (0, usize::MAX)
                 }
             };
+            let hit = self.remembered(i, from, to, line);
             if let Some(h) = hit {
-                if n == 1 || t.line_anchored() || (h.start == self.last_start.at && h.end == self.last_end.at)
-                {
+                if n == 1 || anchored || (h.start == self.last_start.at && h.end == self.last_end.at) {
                     winner = Some((h, i));
                 } else {
-                    reserve = Some((h, i, self.spans.clone()));
+                    reserve = Some((h, i, self.vm.spans.clone()));
                 }
             }
         }
         if winner.is_none() {
+            // The answer comes from the full search: nothing to remember with the repeat.
+            self.repeated = false;
+            let mut known: Option<bool> = None;
+            let mut digit_colon = || {
+                *known.get_or_insert_with(|| {
+                    memchr::memchr_iter(b':', line).any(|q| {
+                        q > 0
+                            && line[q - 1].is_ascii_digit()
+                            && line.get(q + 1).is_some_and(u8::is_ascii_digit)
+                    })
+                })
+            };
             for k in 0..n {
                 if k == skip {
                     continue;
                 }
-                let t = self.slots[k].template.clone();
-                let Some(h) = t.search(line, 0, line.len(), &mut self.spans) else {
+                let t = &self.slots[k].template;
+                if !t.may_match(line, &mut digit_colon) {
+                    continue;
+                }
+                let Some(h) = t.search(line, 0, line.len(), &mut self.vm) else {
                     continue;
                 };
                 // The last template, a line-anchored one, or one at the line start wins at once
@@ -277,13 +339,13 @@ impl TimeFinder {
                     break;
                 }
                 if reserve.as_ref().is_none_or(|(r, _, _)| h.start < r.start) {
-                    reserve = Some((h, k, self.spans.clone()));
+                    reserve = Some((h, k, self.vm.spans.clone()));
                 }
             }
             if winner.is_none()
                 && let Some((h, k, spans)) = reserve
             {
-                self.spans = spans;
+                self.vm.spans = spans;
                 winner = Some((h, k));
             }
         }
@@ -310,6 +372,40 @@ impl TimeFinder {
         }
         self.last = i;
         Some((h, i))
+    }
+
+    /// The remembered template searched in `line[from..to]`, or the same answer as for the last
+    /// line when the bytes that answer depended on repeat.
+    fn remembered(&mut self, i: usize, from: usize, to: usize, line: &[u8]) -> Option<Hit> {
+        let t = &self.slots[i].template;
+        if t.convert == Convert::Tai64n {
+            // TAI64N labels carry nanoseconds: no two lines repeat one.
+            return t.search(line, from, to.min(line.len()), &mut self.vm);
+        }
+        let id = Arc::as_ptr(t) as usize;
+        if self.repeat.applies(id, from, to, line) {
+            self.repeated = true;
+            let n = self.repeat.values.len();
+            self.vm.spans.values[..n].copy_from_slice(&self.repeat.values);
+            self.vm.spans.vals[..n].copy_from_slice(&self.repeat.vals);
+            return self.repeat.hit;
+        }
+        self.repeated = true;
+        let hit = t.search(line, from, to.min(line.len()), &mut self.vm);
+        let len = to.min(line.len());
+        let r = &mut self.repeat;
+        r.template = id;
+        (r.from, r.to, r.len, r.read) = (from, to, len, self.vm.read);
+        r.prefix.clear();
+        r.prefix.extend_from_slice(&line[..self.vm.read.min(len)]);
+        r.hit = hit;
+        r.values.clear();
+        r.values
+            .extend_from_slice(&self.vm.spans.values[..t.keys().len()]);
+        r.vals.clear();
+        r.vals.extend_from_slice(&self.vm.spans.vals[..t.keys().len()]);
+        r.time = None;
+        hit
     }
 
     /// fail2ban's `_reorderTemplate`: a template that hits moves up, fast (to the first unused
@@ -373,37 +469,6 @@ fn unescape_percent(line: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// An `EPOCH`/`LEPOCH` value: Some(time) when the template read one.
-fn epoch_value(v: &Values<'_>) -> Option<Option<Timestamp>> {
-    let (text, long) = v.keys.iter().zip(v.texts).find_map(|(k, t)| match k {
-        fields::Key::Epoch => Some((*t, false)),
-        fields::Key::LongEpoch => Some((*t, true)),
-        _ => None,
-    })?;
-    Some(text.and_then(|t| epoch_time(t, long)))
-}
-
-/// Seconds (or, for `LEPOCH` with 13+ digits, milli- or microseconds) since 1970.
-fn epoch_time(text: &[u8], long: bool) -> Option<Timestamp> {
-    let (int, frac) = match text.iter().position(|&b| b == b'.') {
-        Some(i) => (&text[..i], &text[i + 1..]),
-        None => (text, &b""[..]),
-    };
-    let shift = if long && text.len() >= 13 {
-        if text.len() >= 16 && frac.is_empty() { 6 } else { 3 }
-    } else {
-        0
-    };
-    let point = int.len().checked_sub(shift)?;
-    let digits: Vec<u8> = int.iter().chain(frac).copied().collect();
-    let seconds = fields::number(&digits[..point])?;
-    let mut nanos = 0i32;
-    for i in 0..9 {
-        nanos = nanos * 10 + digits.get(point + i).map_or(0, |d| i32::from(d - b'0'));
-    }
-    Timestamp::new(seconds, nanos).ok()
 }
 
 /// The line with the date text cut out, as fail2ban matches it: the text before and after,

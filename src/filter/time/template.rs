@@ -5,7 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use super::fields::{Field, Key};
-use super::regex::{self, Assert, Group, Matcher, Node, Program, Repeat, Spans};
+use super::regex::{self, Assert, Group, Node, Program, Repeat, first_of_node, first_of_seq};
+use super::vm::{Code, Vm};
 
 pub(super) const LINE_BEGIN: u8 = 8;
 pub(super) const LINE_END: u8 = 4;
@@ -39,27 +40,66 @@ pub(crate) struct Template {
     /// fail2ban's name, e.g. `{^LN-BEG}MON Day 24hour:Minute:Second`: shown by test-filter.
     pub(super) name: String,
     prog: Program,
+    code: Code,
     /// Capture group holding the date text (the part cut out of the line).
     date_group: u8,
     pub(super) flags: u8,
     /// fail2ban prefers line-anchored twins of its defaults (100) over the rest (1).
     pub(super) weight: f64,
     pub(super) convert: Convert,
-    /// Only ever matches at position 0.
-    anchored: bool,
-    /// A byte every match has, at a bounded distance from its start: starts are only tried
-    /// around its occurrences (the `:` of `%H:%M:%S`).
-    anchor: Option<Anchor>,
+    /// Where a search tries: a byte every match has at a bounded distance from its start
+    /// limits it to around that byte's occurrences (the `:` of `%H:%M:%S`).
+    starts: Starts,
     /// Bytes a match can start with; None when it can start with anything.
     first: Option<Box<[bool; 256]>>,
+    /// Every match holds a `:` between two digits (`%H:%M`): a line without one is passed over
+    /// without a search.
+    needs_digit_colon: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Anchor {
     byte: u8,
     /// Offsets of that byte from the match start.
     lo: usize,
     hi: usize,
+    /// What the bytes right before and after it must be (the `\d` around `%H:%M`), when known.
+    before: Option<Box<[bool; 256]>>,
+    after: Option<Box<[bool; 256]>>,
+    /// It is a `:` between digits (`%H:%M`): the line's list of those is shared by all templates.
+    digit_colon: bool,
+}
+
+impl Anchor {
+    /// The byte at `q` may be this anchor of a match (its neighbours fit).
+    fn fits(&self, line: &[u8], q: usize) -> bool {
+        let ok = |set: &Option<Box<[bool; 256]>>, at: Option<usize>| match set {
+            None => true,
+            Some(set) => at.and_then(|i| line.get(i)).is_some_and(|&b| set[usize::from(b)]),
+        };
+        ok(&self.before, q.checked_sub(1)) && ok(&self.after, Some(q + 1))
+    }
+}
+
+/// Where a template's matches can start.
+#[derive(Debug)]
+enum Starts {
+    /// fail2ban's TAI64N, searched directly: `@` and 24 lower-case hex digits, not followed by a
+    /// word byte; `line_begin`: after at most two leading non-word bytes only.
+    Tai64n {
+        line_begin: bool,
+    },
+    /// Only at the line start.
+    LineStart,
+    /// Around a fixed byte.
+    Around(Anchor),
+    /// fail2ban's EPOCH (`long`: LEPOCH), searched directly: at the line start, after a leading
+    /// `[` or after `audit(`; `line_begin`: after at most two leading non-word bytes only.
+    Epoch {
+        long: bool,
+        line_begin: bool,
+    },
+    Anywhere,
 }
 
 /// A template's hit in a line: the whole match (for the detector's memory) and the date text.
@@ -140,24 +180,39 @@ impl Template {
         } else {
             Convert::Fields
         };
-        Ok(Template::finish(name, Program { seq, ..prog }, 1, flags, convert))
+        Template::finish(name, Program { seq, ..prog }, 1, flags, convert)
     }
 
-    fn finish(name: String, prog: Program, date_group: u8, flags: u8, convert: Convert) -> Template {
-        let anchored = matches!(prog.seq.first(), Some(Node::Assert(Assert::Start)));
-        let anchor = anchor(&prog.seq, prog.ci);
+    fn finish(
+        name: String,
+        prog: Program,
+        date_group: u8,
+        flags: u8,
+        convert: Convert,
+    ) -> Result<Template, TemplateError> {
+        let starts = if matches!(prog.seq.first(), Some(Node::Assert(Assert::Start))) {
+            Starts::LineStart
+        } else {
+            anchor(&prog.seq, prog.ci).map_or(Starts::Anywhere, Starts::Around)
+        };
         let first = first_set(&prog.seq, prog.ci);
-        Template {
+        let needs_digit_colon = match &starts {
+            Starts::Around(a) => a.digit_colon,
+            _ => anchor(&prog.seq, prog.ci).is_some_and(|a| a.digit_colon),
+        };
+        let code = Code::compile(&prog).map_err(|e| TemplateError(format!("datepattern `{name}`: {e}")))?;
+        Ok(Template {
             name,
             prog,
+            code,
             date_group,
             flags,
             weight: 1.0,
             convert,
-            anchored,
-            anchor,
+            starts,
             first,
-        }
+            needs_digit_colon,
+        })
     }
 
     /// fail2ban's `DateEpoch`: Unix seconds (`long`: or milli-/microseconds), at the line start
@@ -224,15 +279,14 @@ impl Template {
             ci: false,
             max_year_digit: max_year_digit(),
         };
-        Template::finish(name, prog, 1, flags, Convert::Fields)
+        let mut t =
+            Template::finish(name, prog, 1, flags, Convert::Fields).expect("the epoch template compiles");
+        t.starts = Starts::Epoch { long, line_begin };
+        t
     }
 
     /// fail2ban's `DateTai64n`: `@` and 24 lower-case hex digits.
     fn tai64n(line_begin: bool) -> Template {
-        let mut hex = [false; 256];
-        for b in b"0123456789abcdef" {
-            hex[usize::from(*b)] = true;
-        }
         let date = Node::Group(Box::new(Group {
             cap: Some(1),
             value: None,
@@ -241,12 +295,10 @@ impl Template {
                     bytes: Box::new(*b"@"),
                     fold: false,
                 },
-                Node::Repeat(Box::new(Repeat {
-                    node: Node::Class(Box::new(hex)),
-                    min: 24,
-                    max: 24,
-                    greedy: true,
-                })),
+                Node::Field {
+                    field: Field::Tai64nLabel,
+                    slot: 0,
+                },
             ]],
         }));
         let mut seq = Vec::new();
@@ -263,11 +315,14 @@ impl Template {
         let prog = Program {
             seq,
             groups: 1,
-            values: Vec::new(),
+            values: vec![Key::Tai64nLabel],
             ci: false,
             max_year_digit: max_year_digit(),
         };
-        Template::finish(name, prog, 1, flags, Convert::Tai64n)
+        let mut t =
+            Template::finish(name, prog, 1, flags, Convert::Tai64n).expect("the TAI64N template compiles");
+        t.starts = Starts::Tai64n { line_begin };
+        t
     }
 
     /// `{EPOCH}`/`{LEPOCH}` inside a pattern: fail2ban's `DateEpoch(pattern=…)`, the whole
@@ -297,13 +352,25 @@ impl Template {
             flags |= WORD_END;
             seq.push(Node::Assert(Assert::DateEnd));
         }
-        Ok(Template::finish(
+        Template::finish(
             pattern.trim().to_string(),
             Program { seq, ..prog },
             1,
             flags,
             Convert::Fields,
-        ))
+        )
+    }
+
+    /// False when this template cannot match `line` (from its start), seen without a search:
+    /// a line-start template whose first byte does not fit, or a `%H:%M` template on a line
+    /// without a `:` between digits (`digit_colon`, asked once per line).
+    pub(super) fn may_match(&self, line: &[u8], digit_colon: &mut impl FnMut() -> bool) -> bool {
+        if let (Starts::LineStart, Some(first)) = (&self.starts, &self.first)
+            && !line.first().is_some_and(|&b| first[usize::from(b)])
+        {
+            return false;
+        }
+        !self.needs_digit_colon || digit_colon()
     }
 
     pub(super) fn line_anchored(&self) -> bool {
@@ -315,47 +382,205 @@ impl Template {
     }
 
     /// Python's `regex.search(line, from, to)`: the leftmost match starting in `from..=to`,
-    /// with `to` taken as the end of the line.
-    pub(super) fn search(&self, line: &[u8], from: usize, to: usize, spans: &mut Spans) -> Option<Hit> {
+    /// with `to` taken as the end of the line. `vm.read` tells how far into the line it looked.
+    pub(super) fn search(&self, line: &[u8], from: usize, to: usize, vm: &mut Vm) -> Option<Hit> {
         let line = &line[..to.min(line.len())];
         let to = line.len();
+        vm.begin();
         if from > to {
             return None;
         }
-        let mut m = Matcher::new(&self.prog, line, spans);
-        let try_at = |p: usize, m: &mut Matcher<'_>| -> Option<Hit> {
+        let try_at = |p: usize, vm: &mut Vm| -> Option<Hit> {
             if let Some(first) = &self.first
                 && !line.get(p).is_some_and(|&b| first[usize::from(b)])
             {
+                vm.read = vm.read.max(p + 1);
                 return None;
             }
-            let end = m.at(&self.prog.seq, p)?;
-            let date = m.spans.caps[usize::from(self.date_group)]
+            let end = vm.attempt(&self.code, line, p)?;
+            let date = vm.spans.caps[usize::from(self.date_group)]
                 .get()
                 .unwrap_or((p, end));
             Some(Hit { start: p, end, date })
         };
-        if self.anchored {
-            return if from == 0 { try_at(0, &mut m) } else { None };
-        }
-        match self.anchor {
-            Some(a) => {
+        match &self.starts {
+            Starts::Tai64n { line_begin } => {
+                let hit = tai64n_at(line, from, *line_begin);
+                vm.read = match hit {
+                    Some(h) => h.end + 1,
+                    None => line.len() + 1,
+                };
+                hit
+            }
+            Starts::LineStart => {
+                if from == 0 {
+                    try_at(0, vm)
+                } else {
+                    None
+                }
+            }
+            Starts::Around(a) => {
+                let colons = a.digit_colon.then(|| vm.take_digit_colons(line));
                 let mut next = from;
-                for q in memchr::memchr_iter(a.byte, &line[from..]).map(|q| q + from) {
+                let mut around = |q: usize, vm: &mut Vm| -> Option<Hit> {
+                    if !a.fits(line, q) {
+                        return None;
+                    }
                     let lo = q.saturating_sub(a.hi).max(next);
-                    let Some(hi) = q.checked_sub(a.lo) else { continue };
+                    let hi = q.checked_sub(a.lo)?;
                     for p in lo..=hi {
-                        if let Some(h) = try_at(p, &mut m) {
+                        if let Some(h) = try_at(p, vm) {
                             return Some(h);
                         }
                     }
                     next = next.max(hi + 1);
+                    None
+                };
+                let hit = match &colons {
+                    Some(list) => list
+                        .iter()
+                        .filter(|&&q| q >= from && q + 1 < to)
+                        .find_map(|&q| around(q, vm)),
+                    None => memchr::memchr_iter(a.byte, &line[from..]).find_map(|q| around(q + from, vm)),
+                };
+                if let Some(list) = colons {
+                    vm.put_digit_colons(list);
                 }
+                if hit.is_none() {
+                    vm.read = line.len() + 1;
+                }
+                hit
+            }
+            Starts::Epoch { long, line_begin } => {
+                let hit = epoch_at(line, from, *long, *line_begin, vm);
+                vm.read = match hit {
+                    Some(h) => h.end + 1,
+                    None => line.len() + 1,
+                };
+                hit
+            }
+            Starts::Anywhere => {
+                let Some(first) = &self.first else {
+                    return (from..=to).find_map(|p| try_at(p, vm));
+                };
+                let mut p = from;
+                while p < to {
+                    match line[p..].iter().position(|&b| first[usize::from(b)]) {
+                        Some(i) => p += i,
+                        None => break,
+                    }
+                    if let Some(h) = try_at(p, vm) {
+                        return Some(h);
+                    }
+                    p += 1;
+                }
+                vm.read = line.len() + 1;
                 None
             }
-            None => (from..=to).find_map(|p| try_at(p, &mut m)),
         }
     }
+}
+
+/// `^(?:\W{0,2})?(@[0-9a-f]{24})(?=\b|\W|$)` (or without the `^` part: anywhere), as the
+/// regex would find it: for the line start, the longest non-word lead first.
+fn tai64n_at(line: &[u8], from: usize, line_begin: bool) -> Option<Hit> {
+    let label = |at: usize| -> Option<Hit> {
+        let l: &[u8; 25] = line.get(at..at + 25)?.try_into().ok()?;
+        let end = at + 25;
+        let (_, hex) = l.split_first()?;
+        (l[0] == b'@'
+            && lower_hex24(hex.try_into().ok()?)
+            && !line.get(end).is_some_and(|&b| regex::is_word(b)))
+        .then_some((at, end))
+        .map(|(s, e)| Hit {
+            start: if line_begin { 0 } else { s },
+            end: e,
+            date: (s, e),
+        })
+    };
+    if line_begin {
+        if from > 0 {
+            return None;
+        }
+        let lead = line.iter().take(2).take_while(|&&b| !regex::is_word(b)).count();
+        return (0..=lead).rev().find_map(label);
+    }
+    memchr::memchr_iter(b'@', line.get(from..)?).find_map(|q| label(q + from))
+}
+
+/// fail2ban's epoch regexes, directly: `(?:^|(?<=^\[)|(?<=\baudit\())EPOCH(?=\b|\W|$)`, or with
+/// `line_begin` `^(?:\W{0,2})?EPOCH(?=\b|\W|$)` (their `(?(square)…)` conditions never reject a
+/// match). The date text is the value of the template's one field.
+fn epoch_at(line: &[u8], from: usize, long: bool, line_begin: bool, vm: &mut Vm) -> Option<Hit> {
+    let field = if long { Field::LongEpoch } else { Field::Epoch };
+    let at = |p: usize, vm: &mut Vm| -> Option<usize> {
+        let mut cands = super::fields::Cands::default();
+        field.candidates(line, p, false, 0, &mut cands);
+        let len = cands
+            .as_slice()
+            .iter()
+            .map(|&l| usize::from(l))
+            .find(|&l| regex::assert(Assert::DateEnd, line, p + l))?;
+        vm.spans.values[0] = regex::Span {
+            start: p as u32,
+            end: (p + len) as u32,
+        };
+        vm.spans.vals[0] = super::fields::FROM_TEXT;
+        Some(p + len)
+    };
+    if line_begin {
+        if from > 0 {
+            return None;
+        }
+        let lead = line.iter().take(2).take_while(|&&b| !regex::is_word(b)).count();
+        return (0..=lead).rev().find_map(|p| {
+            at(p, vm).map(|end| Hit {
+                start: 0,
+                end,
+                date: (p, end),
+            })
+        });
+    }
+    static AUDIT: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let audit = AUDIT.get_or_init(|| memchr::memmem::Finder::new(b"audit("));
+    let after_audit = audit
+        .find_iter(line)
+        .filter(|&q| q == 0 || !regex::is_word(line[q - 1]))
+        .map(|q| q + 6);
+    let square = (line.first() == Some(&b'[')).then_some(1);
+    [0].into_iter()
+        .chain(square)
+        .chain(after_audit)
+        .filter(|&p| p >= from)
+        .find_map(|p| {
+            at(p, vm).map(|end| Hit {
+                start: p,
+                end,
+                date: (p, end),
+            })
+        })
+}
+
+/// 24 bytes of `[0-9a-f]`, eight at a time.
+fn lower_hex24(b: &[u8; 24]) -> bool {
+    b.chunks_exact(8).all(|c| {
+        let x = u64::from_be_bytes(c.try_into().unwrap_or_default());
+        lower_hex8(x)
+    })
+}
+
+/// Eight bytes (as one word) all `0-9` or `a-f` (SWAR: per-byte range tests without carries).
+fn lower_hex8(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    if x & HIGH != 0 {
+        return false;
+    }
+    // Every byte is below 0x80, so adding at most 0x7f never carries into the next byte.
+    let at_least = |v: u64, k: u64| (v + ONES * (0x80 - k)) & HIGH;
+    let digit = at_least(x, u64::from(b'0')) & !at_least(x, u64::from(b'9') + 1);
+    let letter = at_least(x, u64::from(b'a')) & !at_least(x, u64::from(b'f') + 1);
+    digit | letter == HIGH
 }
 
 /// `(?:\W{0,2})?` after `^`.
@@ -543,62 +768,18 @@ fn first_set(seq: &[Node], ci: bool) -> Option<Box<[bool; 256]>> {
     (!nullable).then_some(set)
 }
 
-/// Adds the first bytes of `seq` to `set`; Some(nullable), or None when unknown.
-fn first_of_seq(seq: &[Node], ci: bool, set: &mut [bool; 256]) -> Option<bool> {
-    for n in seq {
-        if !first_of_node(n, ci, set)? {
-            return Some(false);
-        }
-    }
-    Some(true)
-}
-
-fn first_of_node(n: &Node, ci: bool, set: &mut [bool; 256]) -> Option<bool> {
-    match n {
-        Node::Bytes { bytes, fold } => {
-            let b = *bytes.first()?;
-            set[usize::from(b)] = true;
-            if *fold {
-                set[usize::from(b.to_ascii_uppercase())] = true;
-            }
-            Some(false)
-        }
-        Node::Class(s) => {
-            for (d, x) in set.iter_mut().zip(s.iter()) {
-                *d |= x;
-            }
-            Some(false)
-        }
-        Node::Field { field, .. } => {
-            field.first_bytes(ci, set);
-            Some(field.width().0 == 0)
-        }
-        Node::Group(g) => {
-            let mut nullable = false;
-            for alt in &g.alts {
-                nullable |= first_of_seq(alt, ci, set)?;
-            }
-            Some(nullable)
-        }
-        Node::Repeat(r) => {
-            let inner = first_of_node(&r.node, ci, set)?;
-            Some(inner || r.min == 0)
-        }
-        Node::BackRef(_) => None,
-        Node::Assert(_) | Node::Look(_) => Some(true),
-    }
-}
-
 /// A byte all matches contain at a bounded offset from their start (fixed text, not folded),
-/// preferring punctuation (rarer in lines than letters or digits). Groups with one alternative
-/// (the date group) are looked into.
-fn anchor(seq: &[Node], _ci: bool) -> Option<Anchor> {
+/// preferring punctuation (rarer in lines than letters or digits), with what must stand next to
+/// it. Groups with one alternative (the date group) are looked into.
+fn anchor(seq: &[Node], ci: bool) -> Option<Anchor> {
     let mut walk = AnchorWalk {
         lo: 0,
         hi: Some(0),
         best: None,
+        groups: Vec::new(),
+        ci,
     };
-    walk.seq(seq);
+    walk.seq(seq, None);
     walk.best
 }
 
@@ -606,41 +787,110 @@ struct AnchorWalk {
     lo: usize,
     hi: Option<usize>,
     best: Option<Anchor>,
+    /// Widths of the capture groups passed (for back-references).
+    groups: Vec<(u8, (usize, Option<usize>))>,
+    ci: bool,
 }
 
 impl AnchorWalk {
-    /// False once the walk must stop (an unbounded offset, or punctuation found).
-    fn seq(&mut self, seq: &[Node]) -> bool {
-        for n in seq {
+    /// False once the walk must stop (an unbounded offset, or punctuation found). `prev`: the
+    /// node before `seq`'s first one.
+    fn seq<'a>(&mut self, seq: &'a [Node], mut prev: Option<&'a Node>) -> bool {
+        for (i, n) in seq.iter().enumerate() {
             let Some(h) = self.hi else { return false };
             match n {
                 Node::Group(g) if g.alts.len() == 1 => {
-                    if !self.seq(&g.alts[0]) {
+                    let (lo0, hi0) = (self.lo, self.hi);
+                    if !self.seq(&g.alts[0], prev) {
                         return false;
                     }
+                    if let Some(c) = g.cap {
+                        self.groups
+                            .push((c, (self.lo - lo0, self.hi.zip(hi0).map(|(a, b)| a - b))));
+                    }
+                    prev = g.alts[0].last().or(prev);
                     continue;
                 }
                 Node::Bytes { bytes, fold } if !*fold || !bytes[0].is_ascii_alphabetic() => {
                     let b = bytes[0];
+                    let after = if bytes.len() > 1 {
+                        let mut set = Box::new([false; 256]);
+                        set[usize::from(bytes[1])] = true;
+                        if *fold {
+                            set[usize::from(bytes[1].to_ascii_uppercase())] = true;
+                        }
+                        Some(set)
+                    } else {
+                        seq.get(i + 1).and_then(|next| first_bytes(next, self.ci))
+                    };
+                    let before = prev.and_then(last_bytes);
+                    let digits = |s: &Option<Box<[bool; 256]>>| {
+                        s.as_ref()
+                            .is_some_and(|s| (0..=255u8).all(|x| s[usize::from(x)] == x.is_ascii_digit()))
+                    };
                     let cand = Anchor {
                         byte: b,
                         lo: self.lo,
                         hi: h,
+                        digit_colon: b == b':' && digits(&before) && digits(&after),
+                        before,
+                        after,
                     };
                     let punct = !b.is_ascii_alphanumeric() && b != b' ';
                     if punct {
                         self.best = Some(cand);
                         return false;
                     }
-                    self.best.get_or_insert(cand);
+                    if self.best.is_none() {
+                        self.best = Some(cand);
+                    }
                 }
                 _ => {}
             }
-            let (a, b) = regex::node_width(n);
+            let (a, b) = match n {
+                Node::BackRef(g) => self
+                    .groups
+                    .iter()
+                    .find(|(c, _)| c == g)
+                    .map_or((0, None), |&(_, w)| w),
+                n => regex::node_width(n),
+            };
             self.lo += a;
             self.hi = b.map(|b| h + b);
+            prev = Some(n);
         }
         true
+    }
+}
+
+/// The bytes a node's match can end with, when it always takes at least one.
+fn last_bytes(n: &Node) -> Option<Box<[bool; 256]>> {
+    let mut set = Box::new([false; 256]);
+    match n {
+        Node::Bytes { bytes, fold } => {
+            let b = *bytes.last()?;
+            set[usize::from(b)] = true;
+            if *fold {
+                set[usize::from(b.to_ascii_uppercase())] = true;
+            }
+        }
+        Node::Class(s) => *set = **s,
+        Node::Field { field, .. } if field.is_numeric() => {
+            for d in b'0'..=b'9' {
+                set[usize::from(d)] = true;
+            }
+        }
+        _ => return None,
+    }
+    Some(set)
+}
+
+/// The bytes a node's match starts with, when it always takes at least one.
+fn first_bytes(n: &Node, ci: bool) -> Option<Box<[bool; 256]>> {
+    let mut set = Box::new([false; 256]);
+    match first_of_node(n, ci, &mut set) {
+        Some(false) => Some(set),
+        _ => None,
     }
 }
 
@@ -791,8 +1041,8 @@ mod tests {
     use super::*;
 
     fn hit(t: &Template, line: &str) -> Option<(usize, usize, String)> {
-        let mut spans = Spans::default();
-        let h = t.search(line.as_bytes(), 0, line.len(), &mut spans)?;
+        let mut vm = Vm::default();
+        let h = t.search(line.as_bytes(), 0, line.len(), &mut vm)?;
         Some((h.start, h.end, line[h.date.0..h.date.1].to_string()))
     }
 
@@ -911,8 +1161,11 @@ mod tests {
     #[test]
     fn anchors_speed_the_search_without_changing_it() {
         let t = &default_originals()[1];
-        let a = t.anchor.expect("`:` is fixed text of %k:%M:%S");
+        let Starts::Around(a) = &t.starts else {
+            panic!("`:` is fixed text of %k:%M:%S")
+        };
         assert_eq!(a.byte, b':');
+        assert!(a.fits(b"12:34", 2) && !a.fits(b"https://", 5));
         let line = "host x: Jul 12 08:56:39 y";
         assert_eq!(hit(t, line).map(|h| h.2), Some("Jul 12 08:56:39".into()));
     }

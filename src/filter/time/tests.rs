@@ -491,6 +491,80 @@ fn fixed_offset_zone_is_used_for_local_times() {
     );
 }
 
+/// Lines of one second share their first bytes; the finder answers such a line from its last
+/// search (`Repeat`). That answer must be the one a full search gives: each pair is read after
+/// its first line (shortcut possible) and after an unrelated line of the same layout (no
+/// shortcut, same template memory), and both readings must agree.
+#[test]
+fn the_repeat_shortcut_answers_as_a_full_search_would() {
+    let pairs = [
+        ("Jul 12 08:56:39 host a", "Jul 12 08:56:39 host b"),
+        ("Jul 12 08:56:39 host a", "Jul 12 08:56:39.5 host a"),
+        ("Jul 12 08:56:39.25 host a", "Jul 12 08:56:39 host a"),
+        ("Jul 12 08:56:39 host a", "Jul 12 08:56:39"),
+        ("Jul 12 08:56:39", "Jul 12 08:56:39 x"),
+        ("Jul 12 08:56:39 host a", "Jul 12 08:56:3x host a"),
+        ("Jul 12 08:56:39 host a", "Jul 12 08:56:39x host a"),
+        ("Jul 12 08:56:39 host a", "Jul 12 08:56:39 +0200 host a"),
+        ("2022-07-12 08:56:39 a", "2022-07-12 08:56:39,123 a"),
+        ("2022-07-12 08:56:39 a", "2022-07-12 08:56:39Z a"),
+        ("2022-07-12T08:56:39+02:00 a", "2022-07-12T08:56:39+02 a"),
+        ("[12/Jul/2022:08:56:39 +0200] a", "[12/Jul/2022:08:56:39 -0500] a"),
+        (
+            "x [12/Jul/2022:08:56:39 +0200] a",
+            "x [12/Jul/2022:08:56:39 +0200] b",
+        ),
+        ("@400000005d2e8b4f1c2b3a40 a", "@400000005d2e8b4f1c2b3a41 a"),
+        ("1562810702 a", "1562810702.5 a"),
+    ];
+    for (a, b) in pairs {
+        let mut after_a = TimeFinder::new(berlin());
+        let first = after_a.find(a.as_bytes(), ts(NOW));
+        let shortcut = after_a.find(b.as_bytes(), ts(NOW));
+        // The same layout as `a` (same template, same place), another date: no shortcut for `b`.
+        let other = a
+            .replacen("39", "38", 1)
+            .replacen("1562810702", "1562810701", 1)
+            .replacen("3a40", "3a3f", 1);
+        assert_ne!(other, a);
+        let mut after_other = TimeFinder::new(berlin());
+        let _ = after_other.find(a.as_bytes(), ts(NOW));
+        let _ = after_other.find(other.as_bytes(), ts(NOW));
+        let full = after_other.find(b.as_bytes(), ts(NOW));
+        assert_eq!(
+            shortcut, full,
+            "`{b}` after `{a}` (first: {first:?}), against after `{other}`"
+        );
+    }
+}
+
+/// The per-line claim of vm.rs and mod.rs: once the finder has seen lines like these, finding
+/// their dates again allocates nothing (no Vec, no Box, no String per line).
+#[test]
+fn finding_dates_allocates_nothing_once_warm() {
+    let lines = [
+        "Jul 12 08:56:39 host sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2",
+        "Jul 12 08:56:40 host sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2",
+        "93.155.1.28 - - [12/Jul/2022:08:56:39 +0200] \"GET / HTTP/1.1\" 304 5 \"-\" \"Mozilla/5.0\"",
+        "@400000005d2e8b4f1c2b3a40 qlogenvelope: result=rejected code=553 remoteip=95.140.112.191",
+        "[Thu Jul 11 01:21:41 2013] [error] [client 1.2.3.4] File does not exist",
+        "Failed password for invalid user admin from 1.2.3.4 port 22 ssh2 at 12:30 or 2001:db8::1",
+        "2022-07-12T08:56:39.123456+02:00 host x",
+        "1562810702.5 audit(1562810702.5:12): x",
+    ];
+    let mut finder = TimeFinder::new(berlin());
+    let mut pinned = TimeFinder::pinned("^%Y-%m-%d %H:%M:%S(?:,%f)?", berlin()).unwrap();
+    let mut run = || {
+        for line in lines {
+            std::hint::black_box(finder.find(line.as_bytes(), ts(NOW)));
+            std::hint::black_box(pinned.find(line.as_bytes(), ts(NOW)));
+        }
+    };
+    run();
+    run();
+    assert_eq!(super::alloc_count::allocations(run), 0);
+}
+
 #[test]
 fn percent_escapes_from_fail2ban_files_are_accepted() {
     assert_eq!(unescape_percent("^%%Y-%%m %%%% 100%%"), "^%Y-%m %%%% 100%%");

@@ -1,0 +1,969 @@
+//! A template compiled for matching: its parsed nodes flattened into instructions, run by a
+//! small backtracking machine with an explicit stack (no recursion, no allocation once warm).
+//! It keeps Python `re`'s preferences exactly: alternatives in order, greedy repeats longest
+//! first, and a field's lengths in the order its regex would try them — except lengths the very
+//! next fixed byte already rules out, which are dropped before they cost a backtrack. A step
+//! budget bounds every attempt.
+use super::fields::{Cands, FROM_TEXT, Field};
+use super::regex::{self, Assert, MAX_GROUPS, MAX_VALUES, Node, Program, Span, Spans};
+
+/// Steps one search may take (all its start positions together); past it the search fails.
+const BUDGET: u32 = 50_000;
+/// Copies a bounded repeat of a group may be unrolled into.
+const MAX_UNROLL: u32 = 64;
+/// Loop registers (one per unbounded repeat of a group).
+const MAX_REGS: usize = 8;
+const NO_FOLLOW: u16 = u16::MAX;
+
+#[derive(Debug, Clone)]
+enum Inst {
+    Byte(u8),
+    /// Either case of a lower-case letter.
+    ByteFold(u8),
+    Str {
+        at: u32,
+        len: u32,
+        fold: bool,
+    },
+    Class(u16),
+    /// `follow`: the class the byte right after the field must be in (the next instruction's),
+    /// or NO_FOLLOW; `skip`: that instruction is a one-byte test, done once the length is chosen.
+    Field {
+        field: Field,
+        slot: u8,
+        follow: u16,
+        skip: bool,
+    },
+    /// Try the next instruction, on failure `alt`; `guard`: the bytes the next instruction's
+    /// branch can start with (NO_FOLLOW: any), so a branch that cannot start costs no choice.
+    Split {
+        alt: u32,
+        guard: u16,
+    },
+    /// Try `alt`, on failure the next instruction.
+    SplitLazy(u32),
+    Jmp(u32),
+    Open {
+        cap: u8,
+        value: u8,
+    },
+    Close {
+        cap: u8,
+        value: u8,
+    },
+    Assert(Assert),
+    Rep {
+        class: u16,
+        min: u32,
+        max: u32,
+        greedy: bool,
+    },
+    BackRef(u8),
+    Look {
+        code: u16,
+        behind: bool,
+        negate: bool,
+        width: u32,
+    },
+    /// Loop register := position (an unbounded repeat's iteration start).
+    Mark(u8),
+    /// Fail when the iteration took nothing (Python stops a repeat there).
+    Progress(u8),
+    Match,
+}
+
+const NONE: u8 = u8::MAX;
+
+/// Compiled code of one template (and of its look-arounds).
+#[derive(Debug)]
+pub(super) struct Code {
+    insts: Vec<Inst>,
+    text: Vec<u8>,
+    classes: Vec<[bool; 256]>,
+    looks: Vec<Code>,
+    groups: usize,
+    values: usize,
+    ci: bool,
+    max_year_digit: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct CompileError(pub(super) String);
+
+impl Code {
+    pub(super) fn compile(prog: &Program) -> Result<Code, CompileError> {
+        let mut c = Code {
+            insts: Vec::new(),
+            text: Vec::new(),
+            classes: Vec::new(),
+            looks: Vec::new(),
+            groups: prog.groups,
+            values: prog.values.len(),
+            ci: prog.ci,
+            max_year_digit: prog.max_year_digit,
+        };
+        let mut regs = 0u8;
+        c.seq(&prog.seq, &mut regs)?;
+        c.insts.push(Inst::Match);
+        c.link_follows();
+        Ok(c)
+    }
+
+    fn class(&mut self, set: &[bool; 256]) -> u16 {
+        match self.classes.iter().position(|c| c == set) {
+            Some(i) => i as u16,
+            None => {
+                self.classes.push(*set);
+                (self.classes.len() - 1) as u16
+            }
+        }
+    }
+
+    fn seq(&mut self, nodes: &[Node], regs: &mut u8) -> Result<(), CompileError> {
+        for n in nodes {
+            self.node(n, regs)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, n: &Node, regs: &mut u8) -> Result<(), CompileError> {
+        match n {
+            Node::Bytes { bytes, fold } => match (&bytes[..], fold) {
+                ([b], false) => self.insts.push(Inst::Byte(*b)),
+                ([b], true) => self.insts.push(Inst::ByteFold(*b)),
+                (bs, fold) => {
+                    let at = self.text.len() as u32;
+                    self.text.extend_from_slice(bs);
+                    self.insts.push(Inst::Str {
+                        at,
+                        len: bs.len() as u32,
+                        fold: *fold,
+                    });
+                }
+            },
+            Node::Class(set) => {
+                let i = self.class(set);
+                self.insts.push(Inst::Class(i));
+            }
+            Node::Field { field, slot } => self.insts.push(Inst::Field {
+                field: *field,
+                slot: *slot,
+                follow: NO_FOLLOW,
+                skip: false,
+            }),
+            Node::Group(g) => {
+                let (cap, value) = (g.cap.unwrap_or(0), g.value.unwrap_or(NONE));
+                if cap != 0 || value != NONE {
+                    self.insts.push(Inst::Open { cap, value });
+                }
+                self.alternatives(&g.alts, regs)?;
+                if cap != 0 || value != NONE {
+                    self.insts.push(Inst::Close { cap, value });
+                }
+            }
+            Node::Repeat(r) => {
+                if let Some(set) = one_byte(&r.node) {
+                    let class = self.class(&set);
+                    self.insts.push(Inst::Rep {
+                        class,
+                        min: r.min,
+                        max: r.max,
+                        greedy: r.greedy,
+                    });
+                    return Ok(());
+                }
+                if r.min > MAX_UNROLL || (r.max != u32::MAX && r.max - r.min > MAX_UNROLL) {
+                    return Err(CompileError("a repeat of a group larger than 64".into()));
+                }
+                for _ in 0..r.min {
+                    self.node(&r.node, regs)?;
+                }
+                if r.max == u32::MAX {
+                    if usize::from(*regs) >= MAX_REGS {
+                        return Err(CompileError("too many unbounded repeats of groups".into()));
+                    }
+                    let reg = *regs;
+                    *regs += 1;
+                    let top = self.insts.len();
+                    let guard = self.guard(std::slice::from_ref(&r.node));
+                    self.insts.push(if r.greedy {
+                        Inst::Split { alt: 0, guard }
+                    } else {
+                        Inst::SplitLazy(0)
+                    });
+                    self.insts.push(Inst::Mark(reg));
+                    self.node(&r.node, regs)?;
+                    self.insts.push(Inst::Progress(reg));
+                    self.insts.push(Inst::Jmp(top as u32));
+                    let end = self.insts.len() as u32;
+                    self.patch(top, end);
+                } else {
+                    let mut splits = Vec::new();
+                    let guard = self.guard(std::slice::from_ref(&r.node));
+                    for _ in r.min..r.max {
+                        splits.push(self.insts.len());
+                        self.insts.push(if r.greedy {
+                            Inst::Split { alt: 0, guard }
+                        } else {
+                            Inst::SplitLazy(0)
+                        });
+                        self.node(&r.node, regs)?;
+                    }
+                    let end = self.insts.len() as u32;
+                    for s in splits {
+                        self.patch(s, end);
+                    }
+                }
+            }
+            Node::BackRef(g) => self.insts.push(Inst::BackRef(*g)),
+            Node::Assert(a) => self.insts.push(Inst::Assert(*a)),
+            Node::Look(l) => {
+                let mut sub = Code {
+                    insts: Vec::new(),
+                    text: Vec::new(),
+                    classes: Vec::new(),
+                    looks: Vec::new(),
+                    groups: self.groups,
+                    values: self.values,
+                    ci: self.ci,
+                    max_year_digit: self.max_year_digit,
+                };
+                let mut sub_regs = 0;
+                sub.alternatives(&l.alts, &mut sub_regs)?;
+                sub.insts.push(Inst::Match);
+                sub.link_follows();
+                self.looks.push(sub);
+                self.insts.push(Inst::Look {
+                    code: (self.looks.len() - 1) as u16,
+                    behind: l.behind,
+                    negate: l.negate,
+                    width: l.width as u32,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `a|b|c`: Split(→b) a Jmp(end) Split(→c) b Jmp(end) c.
+    fn alternatives(&mut self, alts: &[Vec<Node>], regs: &mut u8) -> Result<(), CompileError> {
+        let mut jumps = Vec::new();
+        for (i, alt) in alts.iter().enumerate() {
+            let last = i + 1 == alts.len();
+            let split = self.insts.len();
+            if !last {
+                let guard = self.guard(alt);
+                self.insts.push(Inst::Split { alt: 0, guard });
+            }
+            self.seq(alt, regs)?;
+            if !last {
+                jumps.push(self.insts.len());
+                self.insts.push(Inst::Jmp(0));
+                let next = self.insts.len() as u32;
+                self.patch(split, next);
+            }
+        }
+        let end = self.insts.len() as u32;
+        for j in jumps {
+            self.patch(j, end);
+        }
+        Ok(())
+    }
+
+    fn patch(&mut self, at: usize, to: u32) {
+        match &mut self.insts[at] {
+            Inst::Split { alt: a, .. } | Inst::SplitLazy(a) | Inst::Jmp(a) => *a = to,
+            _ => unreachable!("only jumps are patched"),
+        }
+    }
+
+    /// The class of bytes `seq` must start with, when it cannot match empty.
+    fn guard(&mut self, seq: &[Node]) -> u16 {
+        let mut set = [false; 256];
+        match regex::first_of_seq(seq, self.ci, &mut set) {
+            Some(false) => self.class(&set),
+            _ => NO_FOLLOW,
+        }
+    }
+
+    /// A field followed by a byte-consuming instruction only keeps lengths that byte allows.
+    fn link_follows(&mut self) {
+        for i in 0..self.insts.len().saturating_sub(1) {
+            let follow = match &self.insts[i + 1] {
+                Inst::Byte(b) => Some(single(*b, false)),
+                Inst::ByteFold(b) => Some(single(*b, true)),
+                Inst::Str { at, fold, .. } => Some(single(self.text[*at as usize], *fold)),
+                Inst::Class(c) => Some(self.classes[usize::from(*c)]),
+                _ => None,
+            };
+            let one_byte = matches!(
+                self.insts[i + 1],
+                Inst::Byte(_) | Inst::ByteFold(_) | Inst::Class(_)
+            );
+            if let (Some(set), Inst::Field { .. }) = (follow, &self.insts[i]) {
+                let idx = self.class(&set);
+                if let Inst::Field { follow, skip, .. } = &mut self.insts[i] {
+                    *follow = idx;
+                    *skip = one_byte;
+                }
+            }
+        }
+    }
+}
+
+fn single(b: u8, fold: bool) -> [bool; 256] {
+    let mut s = [false; 256];
+    s[usize::from(b)] = true;
+    if fold {
+        s[usize::from(b.to_ascii_uppercase())] = true;
+        s[usize::from(b.to_ascii_lowercase())] = true;
+    }
+    s
+}
+
+/// A node that always takes exactly one byte, as a set.
+fn one_byte(n: &Node) -> Option<[bool; 256]> {
+    match n {
+        Node::Class(set) => Some(**set),
+        Node::Bytes { bytes, fold } if bytes.len() == 1 => Some(single(bytes[0], *fold)),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Frame {
+    Alt {
+        pc: u32,
+        pos: u32,
+    },
+    Cands {
+        pc: u32,
+        pos: u32,
+        slot: u8,
+        field: Field,
+        next: u8,
+        cands: Cands,
+    },
+    Rep {
+        pc: u32,
+        pos: u32,
+        len: u32,
+        stop: u32,
+        greedy: bool,
+    },
+    Cap {
+        slot: u8,
+        old: Span,
+    },
+    Val {
+        slot: u8,
+        old: Span,
+        val: i32,
+    },
+    Reg {
+        reg: u8,
+        old: u32,
+    },
+}
+
+/// A machine's reusable state: the backtrack stack, captures, registers.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Vm {
+    frames: Vec<Frame>,
+    pub(super) spans: Spans,
+    regs: [u32; MAX_REGS],
+    steps: u32,
+    /// The furthest byte any attempt of the current search looked at, plus one.
+    pub(super) read: usize,
+    /// For look-arounds: a machine of their own.
+    nested: Option<Box<Vm>>,
+    /// The line's `:`s between digits, once per line (`new_line` forgets them).
+    colons: Option<Vec<usize>>,
+    colons_known: Option<usize>,
+    pub(super) attempts: u64,
+}
+
+impl Vm {
+    /// A new line: what was learned about the last one goes.
+    pub(super) fn new_line(&mut self) {
+        self.colons_known = None;
+    }
+
+    /// Positions of `:` with a digit on either side (where `%H:%M` may be), found once per line;
+    /// give the list back with `put_digit_colons`.
+    pub(super) fn take_digit_colons(&mut self, line: &[u8]) -> Vec<usize> {
+        let mut list = self.colons.take().unwrap_or_default();
+        // Known for this line, and for this much of it (a bounded search sees a shorter line).
+        if self.colons_known != Some(line.len()) {
+            list.clear();
+            list.extend(memchr::memchr_iter(b':', line).filter(|&q| {
+                q > 0 && line[q - 1].is_ascii_digit() && line.get(q + 1).is_some_and(u8::is_ascii_digit)
+            }));
+            self.colons_known = Some(line.len());
+        }
+        list
+    }
+
+    pub(super) fn put_digit_colons(&mut self, list: Vec<usize>) {
+        self.colons = Some(list);
+    }
+
+    #[cfg(test)]
+    pub(super) fn steps_left(&self) -> u32 {
+        self.steps
+    }
+
+    /// Starts a search: a fresh step budget and read mark.
+    pub(super) fn begin(&mut self) {
+        self.steps = BUDGET;
+        self.read = 0;
+    }
+
+    /// One attempt at exactly `start`; the match end, spans filled.
+    pub(super) fn attempt(&mut self, code: &Code, line: &[u8], start: usize) -> Option<usize> {
+        self.attempts += 1;
+        self.frames.clear();
+        for s in &mut self.spans.caps[..=code.groups.min(MAX_GROUPS - 1)] {
+            *s = Span::NONE;
+        }
+        for s in &mut self.spans.values[..code.values.min(MAX_VALUES)] {
+            *s = Span::NONE;
+        }
+        let mut pc = 0usize;
+        let mut pos = start;
+        let mut read = self.read;
+        let mut steps = self.steps;
+        let result = loop {
+            if steps == 0 {
+                break None;
+            }
+            steps -= 1;
+            let ok = match &code.insts[pc] {
+                Inst::Byte(b) => {
+                    read = read.max(pos + 1);
+                    if line.get(pos) == Some(b) {
+                        pos += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Inst::ByteFold(b) => {
+                    read = read.max(pos + 1);
+                    if line.get(pos).is_some_and(|c| c.to_ascii_lowercase() == *b) {
+                        pos += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Inst::Str { at, len, fold } => {
+                    let want = &code.text[*at as usize..(*at + *len) as usize];
+                    read = read.max(pos + want.len());
+                    let same = line.get(pos..pos + want.len()).is_some_and(|got| {
+                        if *fold {
+                            got.eq_ignore_ascii_case(want)
+                        } else {
+                            got == want
+                        }
+                    });
+                    if same {
+                        pos += want.len();
+                    }
+                    same
+                }
+                Inst::Class(c) => {
+                    read = read.max(pos + 1);
+                    if line
+                        .get(pos)
+                        .is_some_and(|&b| code.classes[usize::from(*c)][usize::from(b)])
+                    {
+                        pos += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Inst::Field {
+                    field,
+                    slot,
+                    follow,
+                    skip,
+                } => {
+                    let mut cands = Cands::default();
+                    field.candidates(line, pos, code.ci, code.max_year_digit, &mut cands);
+                    read = read.max(pos + field.reads());
+                    if *follow != NO_FOLLOW {
+                        let longest = cands.as_slice().iter().max().copied().unwrap_or(0);
+                        read = read.max(pos + usize::from(longest) + 1);
+                        let set = &code.classes[usize::from(*follow)];
+                        cands.retain(|l| {
+                            line.get(pos + usize::from(l))
+                                .is_some_and(|&b| set[usize::from(b)])
+                        });
+                    }
+                    match cands.as_slice() {
+                        [] => false,
+                        [first, rest @ ..] => {
+                            let slot = *slot;
+                            if !self.frames.is_empty() {
+                                self.frames.push(Frame::Val {
+                                    slot,
+                                    old: self.spans.values[usize::from(slot)],
+                                    val: self.spans.vals[usize::from(slot)],
+                                });
+                            }
+                            if !rest.is_empty() {
+                                self.frames.push(Frame::Cands {
+                                    pc: pc as u32 + 1,
+                                    pos: pos as u32,
+                                    slot,
+                                    field: *field,
+                                    next: 1,
+                                    cands,
+                                });
+                            }
+                            let end = pos + usize::from(*first);
+                            self.spans.values[usize::from(slot)] = span(pos, end);
+                            self.spans.vals[usize::from(slot)] = field.value(&line[pos..end]);
+                            pos += usize::from(*first);
+                            if *skip {
+                                // The one-byte test after the field already passed (`follow`).
+                                pos += 1;
+                                pc += 1;
+                            }
+                            true
+                        }
+                    }
+                }
+                Inst::Split { alt, guard } => {
+                    if *guard != NO_FOLLOW {
+                        read = read.max(pos + 1);
+                        if !line
+                            .get(pos)
+                            .is_some_and(|&b| code.classes[usize::from(*guard)][usize::from(b)])
+                        {
+                            pc = *alt as usize;
+                            continue;
+                        }
+                    }
+                    self.frames.push(Frame::Alt {
+                        pc: *alt,
+                        pos: pos as u32,
+                    });
+                    true
+                }
+                Inst::SplitLazy(alt) => {
+                    self.frames.push(Frame::Alt {
+                        pc: pc as u32 + 1,
+                        pos: pos as u32,
+                    });
+                    pc = *alt as usize;
+                    continue;
+                }
+                Inst::Jmp(to) => {
+                    pc = *to as usize;
+                    continue;
+                }
+                Inst::Open { cap, value } => {
+                    // Undo records only matter when a choice below could come back here.
+                    let undo = !self.frames.is_empty();
+                    if *cap != 0 {
+                        let s = &mut self.spans.caps[usize::from(*cap)];
+                        if undo {
+                            self.frames.push(Frame::Cap { slot: *cap, old: *s });
+                        }
+                        *s = span(pos, u32::MAX as usize);
+                    }
+                    if *value != NONE {
+                        let s = &mut self.spans.values[usize::from(*value)];
+                        if undo {
+                            let val = self.spans.vals[usize::from(*value)];
+                            self.frames.push(Frame::Val {
+                                slot: *value,
+                                old: *s,
+                                val,
+                            });
+                        }
+                        *s = span(pos, u32::MAX as usize);
+                        self.spans.vals[usize::from(*value)] = FROM_TEXT;
+                    }
+                    true
+                }
+                Inst::Close { cap, value } => {
+                    let undo = !self.frames.is_empty();
+                    if *cap != 0 {
+                        let s = &mut self.spans.caps[usize::from(*cap)];
+                        if undo {
+                            self.frames.push(Frame::Cap { slot: *cap, old: *s });
+                        }
+                        s.end = pos as u32;
+                    }
+                    if *value != NONE {
+                        let s = &mut self.spans.values[usize::from(*value)];
+                        if undo {
+                            let val = self.spans.vals[usize::from(*value)];
+                            self.frames.push(Frame::Val {
+                                slot: *value,
+                                old: *s,
+                                val,
+                            });
+                        }
+                        s.end = pos as u32;
+                    }
+                    true
+                }
+                Inst::Assert(a) => {
+                    read = read.max(pos + 1);
+                    regex::assert(*a, line, pos)
+                }
+                Inst::Rep {
+                    class,
+                    min,
+                    max,
+                    greedy,
+                } => {
+                    let set = &code.classes[usize::from(*class)];
+                    let limit = (*max as usize).min(line.len().saturating_sub(pos));
+                    let run = line[pos..pos + limit]
+                        .iter()
+                        .take_while(|&&b| set[usize::from(b)])
+                        .count();
+                    read = read.max(pos + run + 1);
+                    let min = *min as usize;
+                    if run < min {
+                        false
+                    } else {
+                        let (len, stop) = if *greedy { (run, min) } else { (min, run) };
+                        if len != stop {
+                            self.frames.push(Frame::Rep {
+                                pc: pc as u32 + 1,
+                                pos: pos as u32,
+                                len: len as u32,
+                                stop: stop as u32,
+                                greedy: *greedy,
+                            });
+                        }
+                        pos += len;
+                        true
+                    }
+                }
+                Inst::BackRef(g) => match self.spans.caps[usize::from(*g)].get() {
+                    Some((s, e)) => {
+                        let n = e - s;
+                        read = read.max(pos + n);
+                        let same = line.get(pos..pos + n).is_some_and(|got| {
+                            if code.ci {
+                                got.eq_ignore_ascii_case(&line[s..e])
+                            } else {
+                                got == &line[s..e]
+                            }
+                        });
+                        if same {
+                            pos += n;
+                        }
+                        same
+                    }
+                    None => false,
+                },
+                Inst::Look {
+                    code: sub,
+                    behind,
+                    negate,
+                    width,
+                } => {
+                    read = line.len() + 1;
+                    let sub = &code.looks[usize::from(*sub)];
+                    let nested = self.nested.get_or_insert_with(Default::default);
+                    nested.spans = self.spans.clone();
+                    nested.steps = steps;
+                    let hit = if *behind {
+                        pos.checked_sub(*width as usize)
+                            .is_some_and(|from| nested.attempt(sub, line, from) == Some(pos))
+                    } else {
+                        nested.attempt(sub, line, pos).is_some()
+                    };
+                    steps = nested.steps;
+                    hit != *negate
+                }
+                Inst::Mark(r) => {
+                    // Always recorded: the loop's own Split is below it.
+                    self.frames.push(Frame::Reg {
+                        reg: *r,
+                        old: self.regs[usize::from(*r)],
+                    });
+                    self.regs[usize::from(*r)] = pos as u32;
+                    true
+                }
+                Inst::Progress(r) => pos as u32 != self.regs[usize::from(*r)],
+                Inst::Match => break Some(pos),
+            };
+            if ok {
+                pc += 1;
+                continue;
+            }
+            match self.backtrack(line) {
+                Some((p, q)) => (pc, pos) = (p, q),
+                None => break None,
+            }
+        };
+        self.read = read;
+        self.steps = steps;
+        result
+    }
+
+    /// Undoes to the last choice and takes its next option: (pc, pos), or None when none is left.
+    fn backtrack(&mut self, line: &[u8]) -> Option<(usize, usize)> {
+        loop {
+            match self.frames.pop()? {
+                Frame::Alt { pc, pos } => return Some((pc as usize, pos as usize)),
+                Frame::Cands {
+                    pc,
+                    pos,
+                    slot,
+                    field,
+                    next,
+                    cands,
+                } => {
+                    let lens = cands.as_slice();
+                    let len = lens[usize::from(next)];
+                    if usize::from(next) + 1 < lens.len() {
+                        self.frames.push(Frame::Cands {
+                            pc,
+                            pos,
+                            slot,
+                            field,
+                            next: next + 1,
+                            cands,
+                        });
+                    }
+                    let (pos, end) = (pos as usize, pos as usize + usize::from(len));
+                    self.spans.values[usize::from(slot)] = span(pos, end);
+                    // The line is the one the frame was made on: the machine holds no other.
+                    if let Some(text) = line.get(pos..end) {
+                        self.spans.vals[usize::from(slot)] = field.value(text);
+                    }
+                    return Some((pc as usize, end));
+                }
+                Frame::Rep {
+                    pc,
+                    pos,
+                    len,
+                    stop,
+                    greedy,
+                } => {
+                    let len = if greedy { len - 1 } else { len + 1 };
+                    if len != stop {
+                        self.frames.push(Frame::Rep {
+                            pc,
+                            pos,
+                            len,
+                            stop,
+                            greedy,
+                        });
+                    }
+                    return Some((pc as usize, (pos + len) as usize));
+                }
+                Frame::Cap { slot, old } => self.spans.caps[usize::from(slot)] = old,
+                Frame::Val { slot, old, val } => {
+                    self.spans.values[usize::from(slot)] = old;
+                    self.spans.vals[usize::from(slot)] = val;
+                }
+                Frame::Reg { reg, old } => self.regs[usize::from(reg)] = old,
+            }
+        }
+    }
+}
+
+fn span(start: usize, end: usize) -> Span {
+    Span {
+        start: start as u32,
+        end: end as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Leftmost match of `pattern` in `line`, as (start, end).
+    fn find(pattern: &str, line: &str) -> Option<(usize, usize)> {
+        let prog = regex::parse(pattern, regex::wants_ci(pattern), 2).unwrap();
+        let code = Code::compile(&prog).unwrap();
+        let mut vm = Vm::default();
+        vm.begin();
+        (0..=line.len()).find_map(|at| vm.attempt(&code, line.as_bytes(), at).map(|e| (at, e)))
+    }
+
+    fn group1(pattern: &str, line: &str) -> Option<String> {
+        let prog = regex::parse(pattern, false, 2).unwrap();
+        let code = Code::compile(&prog).unwrap();
+        let mut vm = Vm::default();
+        vm.begin();
+        vm.attempt(&code, line.as_bytes(), 0)?;
+        let (s, e) = vm.spans.caps[1].get()?;
+        Some(line[s..e].to_string())
+    }
+
+    #[test]
+    fn python_preferences() {
+        assert_eq!(find("a|ab", "ab"), Some((0, 1)), "first alternative wins");
+        assert_eq!(find("a*", "aaa"), Some((0, 3)));
+        assert_eq!(find("a*?b", "aab"), Some((0, 3)));
+        assert_eq!(find("x{2,3}", "xxxx"), Some((0, 3)));
+        assert_eq!(find("x{,2}y", "xxy"), Some((0, 3)));
+        assert_eq!(
+            find("a{b", "a{b"),
+            Some((0, 3)),
+            "a brace that is no quantifier is text"
+        );
+        assert_eq!(find(r"(?P<s>[-/])\d(?P=s)", "1-2-3"), Some((1, 4)));
+        assert_eq!(find(r"(?P<s>[-/])\d(?P=s)", "1-2/3"), None);
+        assert_eq!(find(r"(?<=^\[)\d+", "[123]"), Some((1, 4)));
+        assert_eq!(find(r"\d+(?=\])", "12 34]"), Some((3, 5)));
+        assert_eq!(find(r"(?<!x)\d", "x1 2"), Some((3, 4)));
+        assert_eq!(find(r"(?:ab)+", "xababa"), Some((1, 5)));
+        assert_eq!(find(r"(?:ab)*?c", "ababc"), Some((0, 5)));
+        assert_eq!(find(r"(?:ab){1,2}", "ababab"), Some((0, 4)));
+        assert_eq!(
+            find(r"(?:a|)*b", "aab"),
+            Some((0, 3)),
+            "an empty iteration ends the repeat"
+        );
+        assert_eq!(find(r"[^\[]*\[", "abc [x"), Some((0, 5)));
+        assert_eq!(find(r"(?i)abc", "xABC"), Some((1, 4)));
+        assert_eq!(
+            find(r"%b %d", "JUL 12"),
+            Some((0, 6)),
+            "name fields make it case-insensitive"
+        );
+        assert_eq!(find(r"\bab", "cab ab"), Some((4, 6)));
+    }
+
+    #[test]
+    fn fields_backtrack_like_python() {
+        // %m on "10" first takes "1", then "10" when the separator does not follow.
+        assert_eq!(group1(r"(%m)-", "10-"), Some("10".into()));
+        assert_eq!(group1(r"(%d) ", "31 "), Some("31".into()));
+        assert_eq!(group1(r"(%H):", "23:"), Some("23".into()));
+        assert_eq!(
+            group1(r"(%H)", "23:"),
+            Some("2".into()),
+            "no separator after: the first choice stays"
+        );
+        assert_eq!(
+            group1(r"(%H)(?:x|:)", "23:"),
+            Some("23".into()),
+            "backtracks through an alternation"
+        );
+        assert_eq!(group1(r"(%m)(?P<s>-)%d(?P=s)", "10-3-"), Some("10".into()));
+    }
+
+    /// (start, end) of the whole match and of every capture group, as Python's `re` reports them.
+    fn groups(pattern: &str, line: &str) -> Option<Vec<Option<(usize, usize)>>> {
+        let prog = regex::parse(pattern, regex::wants_ci(pattern), 2).unwrap();
+        let code = Code::compile(&prog).unwrap();
+        let mut vm = Vm::default();
+        vm.begin();
+        let (at, end) =
+            (0..=line.len()).find_map(|at| vm.attempt(&code, line.as_bytes(), at).map(|e| (at, e)))?;
+        let mut out = vec![Some((at, end))];
+        out.extend((1..=prog.groups).map(|g| vm.spans.caps[g].get()));
+        Some(out)
+    }
+
+    #[test]
+    fn captures_follow_pythons_order_of_choices() {
+        // Values checked with CPython 3.11's re.search(...).span(g).
+        assert_eq!(
+            groups("(a|ab)(c|bcd)", "abcd"),
+            Some(vec![Some((0, 4)), Some((0, 1)), Some((1, 4))]),
+            "the first alternative stays when the rest can still match"
+        );
+        assert_eq!(
+            groups("(a*)(a*)", "aaa"),
+            Some(vec![Some((0, 3)), Some((0, 3)), Some((3, 3))]),
+            "greedy: the first repeat takes all"
+        );
+        assert_eq!(
+            groups("(a*?)(a*)", "aaa"),
+            Some(vec![Some((0, 3)), Some((0, 0)), Some((0, 3))]),
+            "lazy: the first repeat takes nothing"
+        );
+        assert_eq!(
+            groups("(?:(a)|b)+", "ab"),
+            Some(vec![Some((0, 2)), Some((0, 1))]),
+            "a group keeps its last iteration's text"
+        );
+        assert_eq!(
+            groups(r"(\d+)x|(\d+)y", "12y"),
+            Some(vec![Some((0, 3)), None, Some((0, 2))]),
+            "a failed alternative leaves no capture behind"
+        );
+        assert_eq!(groups("(x)?y", "y"), Some(vec![Some((0, 1)), None]));
+    }
+
+    /// Patterns that make a backtracking matcher explode, on lines they almost match.
+    const RUNAWAYS: [&str; 6] = [
+        "(?:a|a)*b",
+        "(?:a*)*b",
+        "(?:(?:a|aa)+)+b",
+        r"(?:a|a)*(?=b)",
+        r"(?<!x)(?:a|a)*\1?b",
+        "(?:a|a)*(?:a|a)*(?:a|a)*b",
+    ];
+
+    #[test]
+    fn a_runaway_pattern_stops_at_its_budget() {
+        let line = "a".repeat(40);
+        assert_eq!(find("(?:a|a)*b", &line), None);
+        for p in RUNAWAYS {
+            let Ok(prog) = regex::parse(p, false, 2) else {
+                continue;
+            };
+            let code = Code::compile(&prog).unwrap();
+            let mut vm = Vm::default();
+            for len in [0, 1, 30, 200, 4000] {
+                let line = "a".repeat(len);
+                vm.begin();
+                let hit = (0..=line.len()).find_map(|at| vm.attempt(&code, line.as_bytes(), at));
+                assert_eq!(hit, None, "{p} on {len} a's");
+                if len >= 30 {
+                    assert_eq!(vm.steps_left(), 0, "{p} on {len} a's gave up at the budget");
+                }
+            }
+            // A fresh search gets a fresh budget: the same machine still finds a real match.
+            vm.begin();
+            assert!(vm.attempt(&code, b"ab", 0).is_some(), "{p}");
+        }
+    }
+
+    #[test]
+    fn no_allocation_once_warm() {
+        use crate::filter::time::alloc_count::allocations;
+        let prog = regex::parse(r"^(?:\W{0,2})?(%b %d %H:%M:%S(?:\.%f)?)(?=\b|\W|$)", false, 2).unwrap();
+        let code = Code::compile(&prog).unwrap();
+        let look = regex::parse(r"(?<=\[)(?:a|a)*(%d/%b/%Y)", false, 2).unwrap();
+        let look = Code::compile(&look).unwrap();
+        let lines: [&[u8]; 4] = [
+            b"Jul 12 08:56:39.123 host sshd[1]: x",
+            b"Jul 12 08:56:39 host sshd[1]: x",
+            b"[12/Jul/2022:08:56:39 +0200] x",
+            b"no date here at all, 12:30 is no date either",
+        ];
+        let mut vm = Vm::default();
+        let run = |vm: &mut Vm| {
+            for line in lines {
+                for code in [&code, &look] {
+                    vm.new_line();
+                    vm.begin();
+                    let _ = (0..=line.len()).find_map(|at| vm.attempt(code, line, at));
+                    let colons = vm.take_digit_colons(line);
+                    vm.put_digit_colons(colons);
+                }
+            }
+        };
+        run(&mut vm);
+        assert_eq!(allocations(|| run(&mut vm)), 0);
+    }
+}
