@@ -14,7 +14,9 @@
                 (* = journal: through a private journald; pipe: a multilog FIFO)
   intake        journal entries/s through `banjo run`'s reader, routing, filters and counting
                 (10 jails, a huge maxretry), beside the bare sd-journal read (bench/jread.c) and
-                journalctl -o cat of the same journal, each pinned to one core, in rounds
+                journalctl -o cat of the same journal, each pinned to one core, in rounds; by
+                the wall clock and by each reader's CPU time (banjo's "caught up" line gives
+                its loop thread's)
   restore       100k bans in the state file: start until READY=1 (state read, table applied,
                 kernel reconciled), RSS, elements in the kernel
 

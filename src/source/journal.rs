@@ -124,7 +124,8 @@ struct Fields {
     comm: Option<Vec<u8>>,
     syslog_pid: Option<Vec<u8>>,
     pid: Option<Vec<u8>>,
-    source_us: Option<i64>,
+    /// `_SOURCE_REALTIME_TIMESTAMP` as written: parsed only for an entry some jail takes.
+    source_us: Option<Vec<u8>>,
     /// Every value of the fields routes look at (an entry may carry a field more than once,
     /// and sd-journal matches any of them): (index in `route_fields`, range in `route_data`).
     route: Vec<(usize, std::ops::Range<usize>)>,
@@ -146,10 +147,10 @@ impl Fields {
             &mut self.comm,
             &mut self.syslog_pid,
             &mut self.pid,
+            &mut self.source_us,
         ] {
             *slot = None;
         }
-        self.source_us = None;
         self.route.clear();
         self.route_data.clear();
         journal.restart_data();
@@ -164,9 +165,7 @@ impl Fields {
                 b"_COMM" => put(&mut self.comm, value),
                 b"SYSLOG_PID" => put(&mut self.syslog_pid, value),
                 b"_PID" => put(&mut self.pid, value),
-                b"_SOURCE_REALTIME_TIMESTAMP" => {
-                    self.source_us = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
-                }
+                b"_SOURCE_REALTIME_TIMESTAMP" => put(&mut self.source_us, value),
                 _ => {}
             }
             if let Some(i) = route_fields.iter().position(|f| f.as_bytes() == name) {
@@ -188,16 +187,24 @@ impl Fields {
     /// The entry as `HOSTNAME IDENTIFIER[PID]: MESSAGE` with its own time
     /// (`_SOURCE_REALTIME_TIMESTAMP`, else the time journald received it).
     fn entry(&self, journal: &Journal) -> Result<Entry, JournalError> {
-        let us = match self.source_us {
+        let us = match self.source_us.as_deref().and_then(decimal) {
             Some(us) => us,
             None => journal.timestamp_usec()? as i64,
         };
-        let mut text = Vec::with_capacity(128);
+        let len = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
+        let ident = self.ident.as_ref().or(self.comm.as_ref());
+        let mut text = Vec::with_capacity(
+            len(&self.hostname)
+                + len(&self.ident).max(len(&self.comm))
+                + len(&self.syslog_pid).max(len(&self.pid))
+                + len(&self.message)
+                + 6,
+        );
         if let Some(host) = &self.hostname {
             text.extend_from_slice(host);
             text.push(b' ');
         }
-        if let Some(ident) = self.ident.as_ref().or(self.comm.as_ref()) {
+        if let Some(ident) = ident {
             text.extend_from_slice(ident);
             if let Some(pid) = self.syslog_pid.as_ref().or(self.pid.as_ref()) {
                 text.push(b'[');
@@ -215,6 +222,16 @@ impl Fields {
             text,
         })
     }
+}
+
+/// A journal timestamp field: ASCII decimal microseconds (`None` if it is anything else).
+fn decimal(digits: &[u8]) -> Option<i64> {
+    if digits.is_empty() || digits.len() > 18 {
+        return None; // 18 digits cannot overflow an i64
+    }
+    digits.iter().try_fold(0i64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+    })
 }
 
 /// Which entries one jail reads: its journal matches, evaluated in userspace to route each
@@ -257,10 +274,21 @@ impl Route {
     /// Whether an entry belongs to this route; `has(field, value)` says whether the entry
     /// carries that field with that value (among its values, if it has the field twice).
     pub fn accepts(&self, has: impl Fn(&str, &[u8]) -> bool) -> bool {
+        let fields: Vec<&str> = self.fields().collect();
+        self.accepts_at(|k, v| has(fields[k], v))
+    }
+
+    /// [`Route::accepts`] with each field named by its place `k` in [`Route::fields`]: the
+    /// reader maps places to its own field slots once, not by name at every entry.
+    pub fn accepts_at(&self, has: impl Fn(usize, &[u8]) -> bool) -> bool {
+        let mut first = 0; // the place of the group's first field
         self.groups.iter().any(|group| {
+            let k0 = first;
+            first += group.len();
             group
                 .iter()
-                .all(|(field, values)| values.iter().any(|v| has(field, v)))
+                .enumerate()
+                .all(|(j, (_, values))| values.iter().any(|v| has(k0 + j, v)))
         })
     }
 }
@@ -315,6 +343,9 @@ pub struct Follower {
     routes: Vec<Route>,
     /// Every field some route looks at, read once per entry.
     route_fields: Vec<String>,
+    /// Per route, the index in `route_fields` of each of its fields (in [`Route::fields`]'s
+    /// order).
+    slots: Vec<Vec<usize>>,
     /// The current entry's fields, buffers reused.
     fields: Fields,
     /// Whether an entry was read since the cursor was last taken.
@@ -334,11 +365,20 @@ impl Follower {
             .collect();
         route_fields.sort();
         route_fields.dedup();
+        let slots = routes
+            .iter()
+            .map(|r| {
+                r.fields()
+                    .map(|f| route_fields.iter().position(|g| g == f).unwrap_or_default())
+                    .collect()
+            })
+            .collect();
         let mut f = Follower {
             fields: Fields::default(),
             journal,
             routes,
             route_fields,
+            slots,
             moved: false,
         };
         f.seek(start)?;
@@ -391,18 +431,13 @@ impl Follower {
             self.moved = true;
             self.fields.read(&mut self.journal, &self.route_fields)?;
             routes.clear();
-            let (names, fields) = (&self.route_fields, &self.fields);
-            let has = |name: &str, value: &[u8]| {
-                names
-                    .iter()
-                    .position(|f| f == name)
-                    .is_some_and(|i| fields.has(i, value))
-            };
+            let fields = &self.fields;
             routes.extend(
                 self.routes
                     .iter()
+                    .zip(&self.slots)
                     .enumerate()
-                    .filter(|(_, r)| r.accepts(has))
+                    .filter(|(_, (r, slots))| r.accepts_at(|k, value| fields.has(slots[k], value)))
                     .map(|(i, _)| i),
             );
             if routes.is_empty() {
@@ -424,6 +459,15 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_plain_decimal_microseconds() {
+        assert_eq!(decimal(b"1732960000123456"), Some(1_732_960_000_123_456));
+        assert_eq!(decimal(b"0"), Some(0));
+        for bad in [&b""[..], b"-1", b"12a", b" 12", b"1234567890123456789"] {
+            assert_eq!(decimal(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn matches_follow_journalctl_syntax() {
