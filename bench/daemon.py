@@ -351,6 +351,10 @@ def timed(argv):
 def banjo_intake(lab, binary, cpu):
     """`banjo run` over the filled journal: (entries, wall s, CPU s or None) from its "caught
     up with the journal: N entries in S s (CPU C s)" line (banjo before issue 12: no CPU)."""
+    # each run reads the whole journal: no cursor (progress.json) from the run before
+    state = os.path.join(lab.dir, "state")
+    for f in os.listdir(state):
+        os.remove(os.path.join(state, f))
     b = Banjo(lab, binary, intake_config(), pin=cpu)
     try:
         b.wait_ready()
