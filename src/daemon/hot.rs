@@ -2,19 +2,20 @@
 //! entries every few milliseconds instead of waiting for the journal's fd alone.
 //!
 //! Why: journald writes an entry into its mmapped file at once, but tells readers (inotify,
-//! the fd sd-journal gives) only when its post-change timer fires, 250 ms after the first
-//! write of a batch. A reader waiting on the fd alone sees every entry up to a quarter of a
-//! second late. An attack is a burst, so once the journal moved, the next entries are near:
+//! the fd sd-journal gives) only when its post-change timer fires: 250 ms after the first
+//! write of a batch, plus up to 250 ms of sd-event's default slack (journald asks for no
+//! accuracy). A reader waiting on the fd alone sees every entry up to half a second late
+//! (mmapped writes make no inotify event of their own). An attack is a burst, so once the journal moved, the next entries are near:
 //! looking every [`HOT_INTERVAL`] for [`HOT_WINDOW`] after the last entry sees the failure
 //! that completes maxretry within milliseconds. A journal that stays quiet ends the window,
 //! and the loop sleeps on the fd and its timers again, as often as before.
 //!
-//! The figures come from bench/daemon.py (`hot-window`), on a 2-core VM: one look costs about
-//! 25 µs of CPU with 10 jails' matches (a `poll` and an `sd_journal_next` that finds nothing),
-//! so a window costs about 5 ms of CPU; a burst's banning failure reaches the kernel in about
-//! 3 ms (p50), 6 ms (p99) at 5 ms, and 1 s covers the gaps of the bursts that matter (a
-//! brute force tries again within a second; an address that waits longer is seen 250 ms late,
-//! which is today's figure).
+//! The figures come from bench/daemon.py on a 2-core VM shared with other builds: a burst's
+//! banning failure (5 failures 100 ms apart) reaches the kernel set in p50 4.5 ms, p99 9.3 ms
+//! at 5 ms (200 ms and 300 ms waiting on the fd alone); a window costs about 190 looks and
+//! 15 ms of CPU (`idle`'s lone entry); an idle banjo wakes 60 times a minute either way.
+//! 1 s covers the gaps of the bursts that matter (a brute force tries again within a
+//! second); an address that waits longer is seen when journald's notice comes, as before.
 use std::time::{Duration, Instant};
 
 /// How often the journal is looked at during the hot window.
