@@ -24,7 +24,10 @@ use crate::source::Entry;
 use crate::source::journal::{Follower, Location, Route, Start};
 use crate::source::multilog::Pipe;
 
-/// Journal entries read per loop turn before signals, expiries and bans get their turn.
+use super::hot::HotWindow;
+
+/// Journal entries read per loop turn (those no jail reads too) before signals, expiries and
+/// bans get their turn.
 pub const ENTRIES_PER_TURN: usize = 20_000;
 
 /// What the filters found in one entry: the jail and its filter's outcome, per hit.
@@ -63,10 +66,17 @@ pub struct Feeds {
     scratch: Scratch,
     /// Entries this read may still take.
     budget: usize,
+    /// Entries this read took.
+    taken: usize,
     backlog: bool,
+    /// Looks at the journal every few ms for a while after it moved (see `hot`).
+    hot: HotWindow,
     entries_read: u64,
     caught_up: bool,
     started: Instant,
+    /// The loop thread's CPU time when the journal was opened: the "caught up" line says
+    /// what the backlog cost, which a busy machine's wall clock does not.
+    started_cpu: std::time::Duration,
 }
 
 impl Feeds {
@@ -81,10 +91,13 @@ impl Feeds {
             cursor,
             scratch: Scratch::default(),
             budget: 0,
+            taken: 0,
             backlog: false,
+            hot: HotWindow::default(),
             entries_read: 0,
             caught_up: false,
             started: Instant::now(),
+            started_cpu: crate::sys::thread_cpu_time(),
         }
     }
 
@@ -142,6 +155,8 @@ impl Feeds {
         });
         // what was written since the cursor (or within findtime) waits: read it before sleeping
         self.backlog = true;
+        self.started = Instant::now();
+        self.started_cpu = crate::sys::thread_cpu_time();
         Ok(())
     }
 
@@ -217,18 +232,43 @@ impl Feeds {
         self.backlog
     }
 
-    /// After the journal's fd woke: lets sd-journal take in rotated or new files.
+    /// After the journal's fd woke: lets sd-journal take in rotated or new files. Opens the
+    /// hot window: more entries are likely near.
     pub fn journal_woke(&mut self) -> Result<()> {
         if let Some(j) = &mut self.journal {
             j.source.process()?;
+            self.hot.moved(Instant::now());
         }
         Ok(())
+    }
+
+    /// Whether the journal is to be looked at this turn although its fd did not wake: a
+    /// backlog waits, or the hot window is open.
+    pub fn journal_due(&self, now: Instant) -> bool {
+        self.backlog || self.hot.open(now)
+    }
+
+    /// How long the loop may sleep before the journal is to be looked at again, when that is
+    /// sooner than its fd would say: zero during a backlog, a few ms in the hot window.
+    pub fn journal_sleep(&self, now: Instant) -> Option<std::time::Duration> {
+        if self.backlog {
+            return Some(std::time::Duration::ZERO);
+        }
+        self.hot.sleep(now)
     }
 
     /// Starts a read of the journal: up to [`ENTRIES_PER_TURN`] entries from here.
     pub fn begin_journal_read(&mut self) {
         self.budget = ENTRIES_PER_TURN;
+        self.taken = 0;
         self.backlog = false;
+    }
+
+    /// The read ended: if it took entries, the hot window reopens from now.
+    fn end_journal_read(&mut self) {
+        if self.taken > 0 {
+            self.hot.moved(Instant::now());
+        }
     }
 
     /// The next journal entry that some jail's matches select, with its hits (`hits` is
@@ -239,23 +279,25 @@ impl Feeds {
         let Some(feed) = &mut self.journal else {
             return Ok(None);
         };
-        if self.budget == 0 {
-            self.backlog = true;
-            return Ok(None);
-        }
-        self.budget -= 1;
-        let Some(entry) = feed.source.next_entry(&mut self.routes)? else {
+        let Some(entry) = feed.source.next_entry(&mut self.routes, &mut self.budget)? else {
+            self.end_journal_read();
+            if self.budget == 0 {
+                self.backlog = true;
+                return Ok(None);
+            }
             if !self.caught_up {
                 self.caught_up = true;
                 tracing::info!(
-                    "caught up with the journal: {} entries in {:.3}s",
+                    "caught up with the journal: {} entries in {:.3}s (CPU {:.3}s)",
                     self.entries_read,
-                    self.started.elapsed().as_secs_f64()
+                    self.started.elapsed().as_secs_f64(),
+                    (crate::sys::thread_cpu_time().saturating_sub(self.started_cpu)).as_secs_f64()
                 );
             }
             return Ok(None);
         };
         self.entries_read += 1;
+        self.taken += 1;
         let routes = &self.routes;
         feed.check(&entry, &mut self.scratch, |i| routes.contains(&i), hits);
         Ok(Some(entry))

@@ -17,6 +17,7 @@ mod bans;
 mod control;
 mod enforce;
 mod feeds;
+mod hot;
 mod jails;
 pub mod log;
 mod notify;
@@ -140,7 +141,7 @@ impl Daemon {
             .filter(|(_, r)| *r)
             .map(|(w, _)| w)
             .collect();
-        if self.feeds.backlog() && !woke.contains(&Wake::Journal) {
+        if self.feeds.journal_due(Instant::now()) && !woke.contains(&Wake::Journal) {
             self.read_journal()?;
         }
         let generation = self.reloads;
@@ -196,13 +197,13 @@ impl Daemon {
         Ok(sources.into_iter().unzip())
     }
 
-    /// Until the next expiry, lookup timeout or watchdog ping, at most a second; not at all
-    /// while a journal backlog waits.
+    /// Until the next expiry, lookup timeout or watchdog ping, at most a second; a few ms in
+    /// the journal's hot window; not at all while a journal backlog waits.
     fn sleep(&self, now: Timestamp) -> Duration {
-        if self.feeds.backlog() {
-            return Duration::ZERO;
-        }
         let mut sleep = self.timers.sleep(Instant::now());
+        if let Some(journal) = self.feeds.journal_sleep(Instant::now()) {
+            sleep = sleep.min(journal);
+        }
         if let Some(next) = self.bans.ledger().next_expiry() {
             sleep = sleep.min(crate::time::left(next, now).unwrap_or_default());
         }
