@@ -18,6 +18,11 @@ APT_PACKAGES := pkg-config libsystemd-dev libclang-dev nftables iproute2 systemd
 
 .PHONY: all deps build test lint unit demo bench bench-check install deb lintian e2e clean
 
+# promtool, for the tests that check `banjo metrics` (`promtool check metrics`): taken out of
+# Debian's prometheus package (19 MB to fetch; promtool alone is 48 MB) into target/tools, not
+# installed: the package would also install and start a Prometheus server.
+PROMTOOL := target/tools/promtool
+
 all: build
 
 deps:
@@ -40,8 +45,16 @@ lint: deps
 	systemd-analyze security --offline=yes --threshold=15 units/banjo.service >/dev/null
 	@echo "systemd-analyze security: $$(systemd-analyze security --offline=yes units/banjo.service 2>&1 | tail -1)"
 
-unit: deps
-	$(CARGO) test --locked
+unit: deps $(PROMTOOL)
+	PROMTOOL=$(CURDIR)/$(PROMTOOL) $(CARGO) test --locked
+
+$(PROMTOOL):
+	rm -rf target/tools/deb && mkdir -p target/tools/deb
+	cd target/tools/deb && { apt-get download -qq -o APT::Sandbox::User=root prometheus 2>/dev/null || \
+	  { apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root prometheus; }; }
+	dpkg-deb --fsys-tarfile target/tools/deb/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.tmp
+	chmod 0755 $@.tmp && mv $@.tmp $@ && rm -rf target/tools/deb
+	$@ --version | head -1
 
 test: lint unit bench-check e2e
 

@@ -7,7 +7,8 @@
 //! the command line talks to; `fail2ban` reads a fail2ban directory for `banjo
 //! import-fail2ban`; `cli` is what the admin types. `config` is read by all of them.
 //! At the bottom, importing nothing of banjo's: `addr`, `time`, `name` (the shared
-//! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls).
+//! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls), `metrics`
+//! (counters and histograms, and their Prometheus text).
 #![deny(unsafe_code)]
 
 // the shared vocabulary: imports nothing of banjo's
@@ -16,6 +17,7 @@ pub mod name;
 pub mod state;
 pub mod sys;
 pub mod time;
+pub mod metrics;
 
 // what the admin wrote
 pub mod config;

@@ -9,6 +9,7 @@ pub mod check;
 pub mod exit;
 pub mod generate;
 pub mod import_fail2ban;
+pub mod metrics;
 pub mod run;
 pub mod status;
 pub mod test_filter;
@@ -53,6 +54,8 @@ pub enum Command {
     Reload(ban::ReloadArgs),
     /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
     Explain(status::ExplainArgs),
+    /// The daemon's counters in the Prometheus text format; --http answers one scrape.
+    Metrics(metrics::Args),
     /// Turn a fail2ban directory's enabled jails into banjo's TOML, with a report of the changes.
     ImportFail2ban(import_fail2ban::Args),
     /// Write man pages or shell completions (for make install).
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Unban(args) => return ban::unban(cli.socket.as_deref(), args),
         Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
         Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
+        Command::Metrics(args) => return metrics::metrics(cli.socket.as_deref(), args),
         Command::ImportFail2ban(args) => import_fail2ban::run(args),
         Command::Generate(args) => generate::run(args),
     };

@@ -326,6 +326,9 @@ pub struct Follower {
     fields: Fields,
     /// Whether an entry was read since the cursor was last taken.
     moved: bool,
+    /// Entries skipped because sd-journal could not read their fields (a corrupt object, a
+    /// compression it does not know).
+    undecodable: u64,
 }
 
 /// Largest field value read from an entry (sd-journal's data threshold).
@@ -354,6 +357,7 @@ impl Follower {
             routes,
             route_fields,
             moved: false,
+            undecodable: 0,
         };
         f.seek(start)?;
         Ok(f)
@@ -395,7 +399,17 @@ impl Follower {
                 return Ok(None);
             }
             self.moved = true;
-            self.fields.read(&mut self.journal, &self.route_fields)?;
+            if let Err(e) = self.fields.read(&mut self.journal, &self.route_fields) {
+                // one bad entry must not stop the reader (nor, read again at every restart, banjo)
+                self.undecodable += 1;
+                if self.undecodable.is_power_of_two() {
+                    tracing::warn!(
+                        "journal: {} entr(ies) skipped that cannot be read: {e}",
+                        self.undecodable
+                    );
+                }
+                continue;
+            }
             routes.clear();
             let (names, fields) = (&self.route_fields, &self.fields);
             let has = |name: &str, value: &[u8]| {
@@ -416,6 +430,11 @@ impl Follower {
             }
             return self.fields.entry(&self.journal).map(Some);
         }
+    }
+
+    /// Entries skipped so far because their fields could not be read.
+    pub fn undecodable(&self) -> u64 {
+        self.undecodable
     }
 
     /// The cursor of the last entry read, if any was read since the last call.
