@@ -250,3 +250,32 @@ fn http_mode_answers_one_scrape_from_stdin() {
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
     assert_eq!(status.code(), Some(3), "exit code: banjo is not running");
 }
+
+/// The alert rules the README suggests are rules Prometheus loads: `promtool check rules`.
+#[test]
+fn the_readmes_alert_rules_pass_promtool() {
+    let Some(promtool) = promtool() else { return };
+    let readme = read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let start = readme.find("\n    groups:\n").expect("the README's alert rules") + 1;
+    let rules: String = readme[start..]
+        .lines()
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    assert!(rules.contains("banjo_journal_lag_seconds"), "{rules}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("banjo.rules.yml");
+    std::fs::write(&file, &rules).expect("write the rules");
+    let out = Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("run promtool");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("SUCCESS: 5 rules found"),
+        "promtool check rules: {}{}\n--- the rules:\n{rules}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -16,8 +16,9 @@ mod duration;
 mod error;
 mod layers;
 mod net;
+pub mod reference;
 mod resolve;
-mod schema;
+pub(crate) mod schema;
 mod values;
 
 #[cfg(test)]

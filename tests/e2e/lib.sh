@@ -8,8 +8,9 @@
 
 CACHE=${E2E_CACHE:-/var/tmp/banjo-e2e}
 # What every e2e rootfs holds: systemd as PID 1, nftables to inspect banjo's table, iproute2 for
-# the attacker's namespace, OpenSSH (server and client) for the sshd checks, python3 for tools.
-E2E_PACKAGES=systemd,systemd-sysv,dbus,nftables,iproute2,procps,python3-minimal,openssh-server,openssh-client
+# the attacker's namespace, OpenSSH (server and client) for the sshd checks, python3 for tools,
+# curl to scrape banjo-metrics.socket as Prometheus does.
+E2E_PACKAGES=systemd,systemd-sysv,dbus,nftables,iproute2,procps,python3-minimal,openssh-server,openssh-client,curl
 
 T0=$EPOCHREALTIME; TP=$T0
 ms() { local a=${1/./} b=${2/./}; echo $(( (10#$b - 10#$a) / 1000 )); }

@@ -9,7 +9,7 @@ source "$HERE/lib.sh"
 source "$HERE/checks.sh"
 
 # The groups, in order; each leaves banjo running for the next.
-GROUPS_IN_ORDER="install ban_from_journal socket_activation reload_restart_stop broken_config
+GROUPS_IN_ORDER="install ban_from_journal metrics_and_catalog socket_activation reload_restart_stop broken_config
                  sshd_maxauthtries autopkgtest reinstall purge"
 
 WORK=$(mktemp -d "$CACHE/run-$SUITE.XXXXXX")
