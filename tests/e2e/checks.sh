@@ -60,7 +60,7 @@ group_metrics_and_catalog() {
   local text
   check "banjo-metrics.socket installed, not enabled" \
     bash -c "! nsenter -t $PID1 -a systemctl is-enabled banjo-metrics.socket"
-  IN systemctl enable --now banjo-metrics.socket || bad "systemctl enable --now banjo-metrics.socket"
+  IN systemctl enable --now banjo-metrics.socket >/dev/null 2>&1 || bad "systemctl enable --now banjo-metrics.socket"
   check "banjo-metrics.socket listening" IN systemctl is-active banjo-metrics.socket
   text=$(scrape 127.0.0.1) || { bad "curl http://127.0.0.1:9110/metrics"; IN journalctl --no-pager -n 20 -u 'banjo-metrics@*' || true; }
   check "curl http://127.0.0.1:9110/metrics: the ban of the journal group is counted" \
