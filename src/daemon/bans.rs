@@ -2,10 +2,10 @@
 //! audit record and is saved to bans.json (at most once a second, by the save job). The
 //! policy is the ledger's (`crate::ban`); this room does the journal records and the file.
 //! What the kernel made of a ban is a ledger state too: a ban it refused stays, marked NOT
-//! blocked, and is tried again ([`Bans::refused`]). Its metrics count the bans and unbans by
-//! cause, the kernel's refusals, and the time from a failure to its ban in the kernel.
+//! blocked, and is tried again ([`Bans::refused`]). Each change is counted for `banjo
+//! metrics` too (`metrics::BanCounts`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,71 +13,19 @@ use anyhow::Result;
 use jiff::Timestamp;
 
 use super::audit;
+use super::metrics::{BanCause, BanCounts, UnbanCause};
 use crate::addr::Target;
 use crate::ban::{Change, Ledger, LedgerError};
 use crate::firewall::Refusal;
 use crate::jail::BanOrder;
-use crate::metrics::{Counters, Exposition, Histogram, Kind, LATENCY_BUCKETS};
 use crate::name::JailName;
-
-/// Why a ban was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum BanCause {
-    /// A jail's failures reached maxretry; `at`: when the deciding failure was logged.
-    Failures { at: Timestamp },
-    /// `banjo ban`.
-    Command,
-}
-
-impl BanCause {
-    fn label(self) -> &'static str {
-        match self {
-            BanCause::Failures { .. } => "failures",
-            BanCause::Command => "command",
-        }
-    }
-}
-
-/// Why a ban ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum UnbanCause {
-    /// Its bantime was over.
-    Expiry,
-    /// `banjo unban` (or `unban --all`).
-    Command,
-    /// Its jail is no longer configured (a reload, or a start with a changed config).
-    Reload,
-}
-
-impl UnbanCause {
-    const ALL: [UnbanCause; 3] = [UnbanCause::Expiry, UnbanCause::Command, UnbanCause::Reload];
-
-    fn label(self) -> &'static str {
-        match self {
-            UnbanCause::Expiry => "expiry",
-            UnbanCause::Command => "command",
-            UnbanCause::Reload => "reload",
-        }
-    }
-}
 
 pub struct Bans {
     ledger: Ledger,
     path: PathBuf,
     /// The ledger changed since it was last written.
     unsaved: bool,
-    counts: Counts,
-}
-
-/// The bans' counters since the start.
-#[derive(Default)]
-struct Counts {
-    bans: Counters<(JailName, &'static str)>,
-    unbans: Counters<(JailName, &'static str)>,
-    refusals: Counters<JailName>,
-    latency: HashMap<JailName, Histogram>,
-    /// Bans decided on a failure and not yet in the kernel: when the failure was logged.
-    awaiting_kernel: HashMap<(JailName, Target), Timestamp>,
+    counts: BanCounts,
 }
 
 impl Bans {
@@ -103,30 +51,20 @@ impl Bans {
             ledger,
             path: path.to_path_buf(),
             unsaved: false,
-            counts: Counts::default(),
+            counts: BanCounts::default(),
         })
     }
 
     /// The jails configured now: their series are shown from the start, at 0.
     pub fn know_jails<'a>(&mut self, jails: impl IntoIterator<Item = &'a JailName>) {
-        let c = &mut self.counts;
         for jail in jails {
-            for cause in [
-                BanCause::Command,
-                BanCause::Failures {
-                    at: Timestamp::UNIX_EPOCH,
-                },
-            ] {
-                c.bans.touch((jail.clone(), cause.label()));
-            }
-            for cause in UnbanCause::ALL {
-                c.unbans.touch((jail.clone(), cause.label()));
-            }
-            c.refusals.touch(jail.clone());
-            c.latency
-                .entry(jail.clone())
-                .or_insert_with(|| Histogram::new(LATENCY_BUCKETS));
+            self.counts.know_jail(jail);
         }
+    }
+
+    /// What `banjo metrics` shows of the bans: the counters, and the ledger's bans now.
+    pub fn counts(&self) -> &BanCounts {
+        &self.counts
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -141,10 +79,7 @@ impl Bans {
         if let Some(ban) = self.ledger.get(&jail, &target) {
             audit::ban(ban);
         }
-        self.counts.bans.inc((jail.clone(), cause.label()));
-        if let BanCause::Failures { at } = cause {
-            self.counts.awaiting_kernel.insert((jail, target), at);
-        }
+        self.counts.banned(jail, target, cause);
         Some(change)
     }
 
@@ -213,18 +148,12 @@ impl Bans {
         for (jail, target) in taken {
             if !refused_now.contains(&(jail.as_str(), target)) {
                 self.ledger.mark_applied(&jail, &target);
-                self.counts.in_kernel(jail, target, now);
+                self.counts.in_kernel(&jail, target, now);
             }
         }
         if tried.is_none() {
             // a reconcile put every ban in: those that waited for the kernel are there now
-            let applied: Vec<(JailName, Target)> = (self.counts.awaiting_kernel.keys())
-                .filter(|(jail, target)| !refused_now.contains(&(jail.as_str(), *target)))
-                .cloned()
-                .collect();
-            for (jail, target) in applied {
-                self.counts.in_kernel(jail, target, now);
-            }
+            (self.counts).reconciled(|jail, target| !refused_now.contains(&(jail, target)), now);
         }
         for r in refused {
             let why = r.error.to_string();
@@ -235,7 +164,7 @@ impl Bans {
             if self.ledger.mark_refused(&r.jail, &r.target, why.clone()) && before.as_ref() != Some(&why) {
                 audit::refused(&r.jail, &r.target, &why);
                 if before.is_none() {
-                    self.counts.refusals.inc(JailName::new(&r.jail));
+                    self.counts.refused(&r.jail);
                 }
             }
         }
@@ -253,9 +182,7 @@ impl Bans {
     fn record_lifted(&mut self, lifted: &[Change], cause: UnbanCause, why: &str) {
         for change in lifted {
             audit::unban(change.jail(), &change.target(), why);
-            let key = (change.jail().clone(), change.target());
-            self.counts.awaiting_kernel.remove(&key);
-            self.counts.unbans.inc((key.0, cause.label()));
+            self.counts.lifted(change.jail(), change.target(), cause);
         }
         self.unsaved |= !lifted.is_empty();
     }
@@ -276,95 +203,5 @@ impl Bans {
                 false
             }
         }
-    }
-
-    /// The bans' metrics: counters by cause, the ledger's bans now by family, the latency.
-    pub fn expose(&self, out: &mut Exposition) {
-        let c = &self.counts;
-        out.family(
-            "banjo_bans_total",
-            Kind::Counter,
-            "Bans made, by jail and cause: failures (maxretry reached) or command (banjo ban).",
-        );
-        for ((jail, cause), n) in c.bans.iter() {
-            out.sample(&[("jail", jail), ("cause", cause)], n);
-        }
-        out.family(
-            "banjo_unbans_total",
-            Kind::Counter,
-            "Bans ended, by jail and cause: expiry, command (banjo unban) or reload (jail removed).",
-        );
-        for ((jail, cause), n) in c.unbans.iter() {
-            out.sample(&[("jail", jail), ("cause", cause)], n);
-        }
-        out.family(
-            "banjo_ban_refusals_total",
-            Kind::Counter,
-            "Bans that nftables refused to put in (a full set, an overlapping element ...): recorded \
-             but NOT blocked, and retried every 10 s.",
-        );
-        for (jail, n) in c.refusals.iter() {
-            out.sample(&[("jail", jail)], n);
-        }
-        self.expose_active(out);
-        out.family(
-            "banjo_ban_latency_seconds",
-            Kind::Histogram,
-            "Seconds from the failure that completed maxretry (its log time) to its element in nftables.",
-        );
-        let mut jails: Vec<_> = c.latency.iter().collect();
-        jails.sort_by(|a, b| a.0.cmp(b.0));
-        for (jail, h) in jails {
-            out.histogram(&[("jail", jail)], h);
-        }
-    }
-
-    /// Gauges read from the ledger: bans now by family, and those the kernel refused.
-    fn expose_active(&self, out: &mut Exposition) {
-        let mut active: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        let mut refused: BTreeMap<&str, usize> = BTreeMap::new();
-        for (jail, _) in self.counts.refusals.iter() {
-            refused.insert(jail, 0);
-            for family in ["ipv4", "ipv6"] {
-                active.insert((jail, family), 0);
-            }
-        }
-        for ban in self.ledger.all() {
-            let family = if ban.target.ip().is_ipv4() { "ipv4" } else { "ipv6" };
-            *active.entry((&ban.jail, family)).or_default() += 1;
-            if ban.refused.is_some() {
-                *refused.entry(&ban.jail).or_default() += 1;
-            }
-        }
-        out.family(
-            "banjo_bans_active",
-            Kind::Gauge,
-            "Addresses and networks banned now, by jail and family (NOT blocked ones included).",
-        );
-        for ((jail, family), n) in active {
-            out.sample(&[("jail", jail), ("family", family)], n);
-        }
-        out.family(
-            "banjo_bans_not_blocked",
-            Kind::Gauge,
-            "Bans nftables refused and that are not blocked now (banjo status shows why).",
-        );
-        for (jail, n) in refused {
-            out.sample(&[("jail", jail)], n);
-        }
-    }
-}
-
-impl Counts {
-    /// A ban is in the kernel: the time since its failure, when one decided it.
-    fn in_kernel(&mut self, jail: JailName, target: Target, now: Timestamp) {
-        let Some(at) = self.awaiting_kernel.remove(&(jail.clone(), target)) else {
-            return;
-        };
-        let secs = now.duration_since(at).as_secs_f64();
-        self.latency
-            .entry(jail)
-            .or_insert_with(|| Histogram::new(LATENCY_BUCKETS))
-            .observe(secs);
     }
 }

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use super::Daemon;
-use super::bans::BanCause;
+use super::metrics::BanCause;
 use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::{

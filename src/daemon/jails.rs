@@ -10,14 +10,13 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use super::Daemon;
-use super::bans::BanCause;
+use super::metrics::BanCause;
 use super::progress::Pending;
 use super::resolver::{Answer, Lookup};
 use crate::addr::Target;
 use crate::config::Config;
 use crate::filter::{Filter, Outcome};
 use crate::jail::{BanHistory, Decision, Failure, HostAction, IgnoreList, Jail, Resolved};
-use crate::metrics::{Exposition, Kind};
 use crate::name::JailName;
 use crate::source::Entry;
 use crate::sys;
@@ -142,46 +141,6 @@ impl Jails {
     pub fn save_failed(&mut self) {
         self.unsaved = true;
     }
-
-    /// The jails' counters (kept by each `Jail` since the start, across reloads) and the
-    /// addresses they track now.
-    pub fn expose(&self, out: &mut Exposition, now: Timestamp) {
-        let stats: Vec<_> = (self.running.iter())
-            .map(|(name, r)| (name.as_str(), r.jail.stats(now)))
-            .collect();
-        let families: [(&str, Kind, &str, StatOf); 4] = [
-            (
-                "banjo_failures_total",
-                Kind::Counter,
-                "Failures counted, by jail: a failregex matched an address that is not ignored.",
-                |s| s.total_failed,
-            ),
-            (
-                "banjo_failures_ignored_total",
-                Kind::Counter,
-                "Failures of addresses the jail ignores (ignoreip, ignoreself), not counted.",
-                |s| s.ignored,
-            ),
-            (
-                "banjo_addresses_tracked",
-                Kind::Gauge,
-                "Addresses with failures within findtime, by jail.",
-                |s| s.currently_failed as u64,
-            ),
-            (
-                "banjo_addresses_evicted_total",
-                Kind::Counter,
-                "Addresses forgotten with their failures because the jail tracked maxtracked already.",
-                |s| s.evicted,
-            ),
-        ];
-        for (name, kind, help, value) in families {
-            out.family(name, kind, help);
-            for (jail, s) in &stats {
-                out.sample(&[("jail", jail)], value(s));
-            }
-        }
-    }
 }
 
 impl Daemon {
@@ -259,9 +218,6 @@ impl Daemon {
         }
     }
 }
-
-/// One number of a jail's stats.
-type StatOf = fn(&crate::jail::Stats) -> u64;
 
 /// Host names of every jail's ignoreip, resolved once per load (blocking: at load and reload
 /// time only), and this host's addresses.
