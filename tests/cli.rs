@@ -343,3 +343,48 @@ fn version_and_usage() {
     let o = banjo(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// banjo.toml(5), generated from the config reference: man renders it without a warning
+/// (groff's every warning on), and it names every section and a key of each.
+#[test]
+fn the_config_man_page_renders_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = banjo(&["generate", "config-man", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = dir.path().join("banjo.toml.5");
+    let Ok(man) = Command::new("man")
+        .args(["--warnings=w", "-l"])
+        .arg(&page)
+        .env("MANWIDTH", "80")
+        .stdin(Stdio::null())
+        .output()
+    else {
+        eprintln!("SKIP: no man (apt-get install man-db)");
+        return;
+    };
+    assert!(
+        man.status.success() && man.stderr.is_empty(),
+        "man -l banjo.toml.5: {}",
+        stderr(&man)
+    );
+    // overstrike bold (X backspace X) as man writes it to a pipe: keep the last of each pair
+    let mut text = String::new();
+    for c in stdout(&man).chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
+        }
+    }
+    for want in [
+        "[daemon]",
+        "[defaults]",
+        "[jails.NAME]",
+        "[filters.NAME]",
+        "maxretry",
+        "read_group",
+        "failregex",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+}

@@ -200,7 +200,15 @@ impl Handler for Fake {
             .collect();
         Explain { addr, jails }
     }
+
+    fn metrics(&self) -> String {
+        FAKE_METRICS.to_string()
+    }
 }
+
+/// What the fake daemon answers to `metrics`.
+const FAKE_METRICS: &str = "# HELP banjo_bans_total Bans.\n# TYPE banjo_bans_total counter\n\
+                            banjo_bans_total{jail=\"sshd\",cause=\"failures\"} 2\n";
 
 /// A Server on a temporary socket, answered by a thread that plays the daemon's poll loop.
 struct Daemon {
@@ -486,6 +494,8 @@ fn read_group_may_read_but_only_root_and_admins_change_state() {
     assert!(out.contains("is running"), "{out}");
     ok(d.banjo_as_nobody(&["banned", "--json"]));
     ok(d.banjo_as_nobody(&["explain", "192.0.2.1"]));
+    // what banjo-metrics@.service does, as a member of the read group
+    assert_eq!(ok(d.banjo_as_nobody(&["metrics"])), FAKE_METRICS);
     for args in [
         &["ban", "sshd", "192.0.2.9"][..],
         &["unban", "192.0.2.1"],
@@ -521,6 +531,8 @@ fn without_a_read_group_strangers_may_not_even_read() {
     let o = d.banjo_as_nobody(&["status"]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("read_group"), "{}", stderr(&o));
+    let o = d.banjo_as_nobody(&["metrics"]);
+    assert_eq!(code(&o), 4, "metrics is read access too: {}", stderr(&o));
 }
 
 #[test]

@@ -17,8 +17,9 @@ mod error;
 mod layers;
 mod net;
 pub mod notify;
+pub mod reference;
 mod resolve;
-mod schema;
+pub(crate) mod schema;
 mod values;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use super::Daemon;
+use super::metrics::BanCause;
 use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::{
@@ -106,7 +107,7 @@ impl Handler for Daemon {
         let now = Timestamp::now();
         let order = running.jail.manual_ban(target, time, now, self.bans.ledger());
         let target = order.target;
-        if let Some(change) = self.bans.ban(order, now) {
+        if let Some(change) = self.bans.ban(order, BanCause::Command, now) {
             self.enforce.queue(change);
         }
         self.flush();
@@ -177,5 +178,9 @@ impl Handler for Daemon {
             })
             .collect();
         Explain { addr: target, jails }
+    }
+
+    fn metrics(&self) -> String {
+        self.metrics_text(Timestamp::now())
     }
 }

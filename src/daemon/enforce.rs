@@ -3,7 +3,7 @@
 //! removals). An element the kernel refuses is left out of its batch, the rest go in, and the
 //! ledger hears of it (`Bans::kernel_answered`); when the kernel refuses a batch for the table
 //! or a set, or someone else changed or removed banjo's table, the table is applied again and
-//! reconciled with the ledger's whole view.
+//! reconciled with the ledger's whole view. Its metrics count those re-applies by cause.
 
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
@@ -14,6 +14,40 @@ use super::{Daemon, audit};
 use crate::ban::Change;
 use crate::config::Config;
 use crate::firewall::{Backend, FirewallError, JailRules, Layout, Monitor, ReconcileReport, Refusal};
+use crate::metrics::{Counter, Counters, Exposition, Kind};
+
+/// Why the table is applied again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reapply {
+    /// The monitor saw someone else change or flush banjo's table.
+    ChangedByOthers,
+    /// The table check found the table gone (no monitor, or a missed event).
+    TableGone,
+    /// The kernel refused a batch of bans for the table or a set.
+    BatchFailed,
+}
+
+impl Reapply {
+    const ALL: [Reapply; 3] = [Reapply::ChangedByOthers, Reapply::TableGone, Reapply::BatchFailed];
+
+    /// In the log.
+    fn text(self) -> &'static str {
+        match self {
+            Reapply::ChangedByOthers => "the table was changed by someone else",
+            Reapply::TableGone => "the table was gone",
+            Reapply::BatchFailed => "a ban failed",
+        }
+    }
+
+    /// In the metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Reapply::ChangedByOthers => "changed_by_others",
+            Reapply::TableGone => "table_gone",
+            Reapply::BatchFailed => "batch_failed",
+        }
+    }
+}
 
 pub struct Enforce {
     firewall: Box<dyn Backend>,
@@ -22,6 +56,8 @@ pub struct Enforce {
     monitor: Option<Monitor>,
     /// The changes of this turn, in the order the ledger made them.
     pending: Vec<Change>,
+    reapplies: Counters<Reapply>,
+    reapply_errors: Counter,
 }
 
 impl Enforce {
@@ -30,10 +66,16 @@ impl Enforce {
         firewall
             .apply(&layout(cfg))
             .context("cannot set up banjo's nftables table")?;
+        let mut reapplies = Counters::default();
+        for cause in Reapply::ALL {
+            reapplies.touch(cause);
+        }
         Ok(Enforce {
             firewall,
             monitor,
             pending: Vec::new(),
+            reapplies,
+            reapply_errors: Counter::default(),
         })
     }
 
@@ -84,9 +126,40 @@ impl Enforce {
     }
 
     /// The table applied again for `cfg`, and its sets made to hold `wanted`.
-    pub fn reapply(&mut self, cfg: &Config, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
-        self.firewall.apply(&layout(cfg))?;
-        self.firewall.reconcile(wanted)
+    fn reapply(
+        &mut self,
+        cfg: &Config,
+        wanted: &[Change],
+        cause: Reapply,
+    ) -> Result<ReconcileReport, FirewallError> {
+        self.reapplies.inc(cause);
+        let result = self
+            .firewall
+            .apply(&layout(cfg))
+            .and_then(|()| self.firewall.reconcile(wanted));
+        if result.is_err() {
+            self.reapply_errors.inc();
+        }
+        result
+    }
+
+    /// The re-applies by cause, and those that failed.
+    pub fn expose(&self, out: &mut Exposition) {
+        out.family(
+            "banjo_firewall_reapplies_total",
+            Kind::Counter,
+            "Times banjo put its nftables table and every ban back, by cause: changed_by_others \
+             (someone flushed or changed the table), table_gone, batch_failed.",
+        );
+        for (cause, n) in self.reapplies.iter() {
+            out.sample(&[("cause", cause.label())], n);
+        }
+        out.family(
+            "banjo_firewall_reapply_errors_total",
+            Kind::Counter,
+            "Re-applies of the table that failed (tried again at the next table check).",
+        );
+        out.sample(&[], self.reapply_errors.get());
     }
 
     /// Whether the table is there; a failed check counts as there (it is checked again).
@@ -121,7 +194,7 @@ impl Daemon {
     pub(super) fn flush(&mut self) {
         match self.enforce.flush() {
             Ok((tried, refused)) => self.bans.kernel_answered(Some(&tried), refused),
-            Err(_) => self.reapply("a ban failed"),
+            Err(_) => self.reapply(Reapply::BatchFailed),
         }
     }
 
@@ -135,9 +208,10 @@ impl Daemon {
     }
 
     /// Re-creates the table and puts every active ban back (after a flush or a failure).
-    pub(super) fn reapply(&mut self, why: &str) {
+    pub(super) fn reapply(&mut self, cause: Reapply) {
+        let why = cause.text();
         let wanted: Vec<Change> = self.bans.ledger().as_changes(Timestamp::now()).collect();
-        match self.enforce.reapply(&self.cfg, &wanted) {
+        match self.enforce.reapply(&self.cfg, &wanted, cause) {
             Ok(report) => {
                 self.bans.kernel_answered(None, report.refused);
                 tracing::warn!(

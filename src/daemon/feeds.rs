@@ -7,6 +7,9 @@
 //! expiries and bans get their turn during a long backlog; [`Feeds::backlog`] then says the
 //! loop must come back at once (the journal's fd stays quiet for entries written before it
 //! last woke). Pipes are read until they would block.
+//!
+//! Its metrics: entries and lines read per source, the ones dropped (overlong pipe lines,
+//! journal entries that cannot be read), and how far behind the journal the reader is.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -19,6 +22,7 @@ use jiff::Timestamp;
 
 use crate::config::{self, Config, MultilogSource};
 use crate::filter::{Filter, MatchSet, Outcome, Scratch};
+use crate::metrics::{Exposition, Kind};
 use crate::name::JailName;
 use crate::source::Entry;
 use crate::source::journal::{Follower, Location, Route, Start};
@@ -77,6 +81,10 @@ pub struct Feeds {
     /// The loop thread's CPU time when the journal was opened: the "caught up" line says
     /// what the backlog cost, which a busy machine's wall clock does not.
     started_cpu: std::time::Duration,
+    /// The log time of the last journal entry read.
+    last_entry: Option<Timestamp>,
+    /// Undecodable entries of journal readers closed by a reload.
+    undecodable_before: u64,
 }
 
 impl Feeds {
@@ -98,6 +106,8 @@ impl Feeds {
             caught_up: false,
             started: Instant::now(),
             started_cpu: crate::sys::thread_cpu_time(),
+            last_entry: None,
+            undecodable_before: 0,
         }
     }
 
@@ -127,7 +137,9 @@ impl Feeds {
         filter: &impl Fn(&str) -> Option<Arc<Filter>>,
         now: Timestamp,
     ) -> Result<()> {
-        self.journal = None;
+        if let Some(old) = self.journal.take() {
+            self.undecodable_before += old.source.undecodable();
+        }
         let readers: Vec<&config::Jail> = cfg.jails.iter().filter(|j| !j.journal.is_empty()).collect();
         if readers.is_empty() {
             return Ok(());
@@ -298,6 +310,7 @@ impl Feeds {
         };
         self.entries_read += 1;
         self.taken += 1;
+        self.last_entry = entry.time;
         let routes = &self.routes;
         feed.check(&entry, &mut self.scratch, |i| routes.contains(&i), hits);
         Ok(Some(entry))
@@ -328,6 +341,55 @@ impl Feeds {
             }
         }
         out
+    }
+
+    /// The sources' metrics. A pipe's counts are its own since it was opened (a pipe that a
+    /// reload keeps is not reopened).
+    pub fn expose(&self, out: &mut Exposition, now: Timestamp) {
+        let journal = self.journal.is_some() || self.entries_read > 0;
+        out.family(
+            "banjo_source_entries_total",
+            Kind::Counter,
+            "Journal entries (of the jails' matches) and multilog lines read, by source.",
+        );
+        if journal {
+            out.sample(&[("source", "journal")], self.entries_read);
+        }
+        for pipe in &self.pipes {
+            let source = format!("multilog:{}", pipe.source.name);
+            out.sample(&[("source", &source)], pipe.source.lines);
+        }
+        out.family(
+            "banjo_source_dropped_total",
+            Kind::Counter,
+            "Lines not read, by source and reason: overlong (a multilog line past 64 KiB) or \
+             undecodable (a journal entry sd-journal cannot read).",
+        );
+        if journal {
+            let undecodable =
+                self.undecodable_before + self.journal.as_ref().map_or(0, |j| j.source.undecodable());
+            out.sample(&[("source", "journal"), ("reason", "undecodable")], undecodable);
+        }
+        for pipe in &self.pipes {
+            let source = format!("multilog:{}", pipe.source.name);
+            out.sample(
+                &[("source", &source), ("reason", "overlong")],
+                pipe.source.overlong(),
+            );
+        }
+        if self.journal.is_some() {
+            out.family(
+                "banjo_journal_lag_seconds",
+                Kind::Gauge,
+                "How far behind the journal banjo reads: now minus the log time of the last \
+                 entry read while entries wait to be read; 0 once it has read them all.",
+            );
+            let lag = match (self.backlog, self.last_entry) {
+                (true, Some(last)) => now.duration_since(last).as_secs_f64().max(0.0),
+                _ => 0.0,
+            };
+            out.sample(&[], lag);
+        }
     }
 
     /// The journal cursor to save: the last entry read (`moved`: it changed since last time).

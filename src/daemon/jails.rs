@@ -10,6 +10,7 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use super::Daemon;
+use super::metrics::BanCause;
 use super::progress::Pending;
 use super::resolver::{Answer, Lookup};
 use crate::addr::Target;
@@ -206,7 +207,7 @@ impl Daemon {
         let failure = Failure { target, time, line };
         match self.jails.failure(jail, failure, now, self.bans.ledger()) {
             Decision::Ban(order) => {
-                if let Some(change) = self.bans.ban(order, now) {
+                if let Some(change) = self.bans.ban(order, BanCause::Failures { at: time }, now) {
                     self.enforce.queue(change);
                 }
             }

@@ -366,6 +366,9 @@ pub struct Follower {
     fields: Fields,
     /// Whether an entry was read since the cursor was last taken.
     moved: bool,
+    /// Entries skipped because sd-journal could not read their fields (a corrupt object, a
+    /// compression it does not know).
+    undecodable: u64,
 }
 
 /// Largest field value read from an entry (sd-journal's data threshold).
@@ -396,6 +399,7 @@ impl Follower {
             route_fields,
             slots,
             moved: false,
+            undecodable: 0,
         };
         f.seek(start)?;
         Ok(f)
@@ -438,7 +442,17 @@ impl Follower {
             }
             *budget -= 1;
             self.moved = true;
-            self.fields.read(&mut self.journal, &self.route_fields)?;
+            if let Err(e) = self.fields.read(&mut self.journal, &self.route_fields) {
+                // one bad entry must not stop the reader (nor, read again at every restart, banjo)
+                self.undecodable += 1;
+                if self.undecodable.is_power_of_two() {
+                    tracing::warn!(
+                        "journal: {} entr(ies) skipped that cannot be read: {e}",
+                        self.undecodable
+                    );
+                }
+                continue;
+            }
             routes.clear();
             let fields = &self.fields;
             routes.extend(
@@ -454,6 +468,11 @@ impl Follower {
             }
             return self.fields.entry(&self.journal).map(Some);
         }
+    }
+
+    /// Entries skipped so far because their fields could not be read.
+    pub fn undecodable(&self) -> u64 {
+        self.undecodable
     }
 
     /// The cursor of the last entry read, if any was read since the last call.

@@ -68,6 +68,9 @@ impl Handler for Fake {
     fn explain(&self, addr: Target) -> Explain {
         Explain { addr, jails: vec![] }
     }
+    fn metrics(&self) -> String {
+        "banjo_build_info{version=\"test\"} 1\n".to_string()
+    }
 }
 
 /// A server on a temporary socket and a thread playing the daemon's poll loop.
