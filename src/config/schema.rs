@@ -8,6 +8,8 @@ pub const TOP: &[Key] = &[
     ("daemon", "{ loglevel = \"info\" }"),
     ("defaults", "{ bantime = \"1h\" }"),
     ("filters", "{ NAME = { failregex = [\"…<HOST>…\"] } }"),
+    // Files of addresses and networks banned for good, in sets of their own.
+    ("blocklist", "{ files = [\"/var/lib/banjo/lists/drop.txt\"] }"),
     (
         "jails",
         "{ NAME = { journal = [\"_SYSTEMD_UNIT=NAME.service\"] } }",
@@ -45,6 +47,17 @@ pub const SETTINGS: &[Key] = &[
     ("bantime_maxtime", "\"1w\""),
     ("bantime_rndtime", "\"10m\""),
     ("bantime_overalljails", "false"),
+    // IPv6 failures are counted, and banned, by the network of this many bits (64: every
+    // address of a /64 counts as one attacker; 128: each address alone, as fail2ban does).
+    ("ipv6_prefix", "64"),
+    // The widest IPv6 ban adaptive widening may reach; ipv6_widest = ipv6_prefix: never widen.
+    ("ipv6_widest", "48"),
+    // The widest IPv4 ban adaptive widening may reach; 32 (the default): never widen.
+    ("ipv4_widest", "24"),
+    // How many distinct narrower bans inside the next wider network make banjo ban that one.
+    ("widen_after", "3"),
+    // How far back those narrower bans may have started.
+    ("widen_within", "\"1d\""),
 ];
 
 /// Keys only a [jails.NAME] section has.
@@ -62,6 +75,14 @@ pub const FILTER: &[Key] = &[
     ("journalmatch", "\"_SYSTEMD_UNIT=sshd.service\""),
 ];
 
+/// Keys of [blocklist].
+pub const BLOCKLIST: &[Key] = &[
+    // The list files: one address or network a line, `#` and `;` comments.
+    ("files", "[\"/var/lib/banjo/lists/drop.txt\"]"),
+    // What the listed sources may not reach: "all" (every port) or "jails" (the jails' ports).
+    ("scope", "\"all\""),
+];
+
 /// fail2ban spellings banjo accepts too: (alias, key).
 pub const ALIASES: &[(&str, &str)] = &[
     ("port", "ports"),
@@ -75,7 +96,7 @@ pub fn example(key: &str) -> &'static str {
         .iter()
         .find(|(alias, _)| *alias == key)
         .map_or(key, |(_, k)| k);
-    [TOP, DAEMON, SETTINGS, JAIL_ONLY, FILTER]
+    [TOP, DAEMON, SETTINGS, JAIL_ONLY, FILTER, BLOCKLIST]
         .iter()
         .flat_map(|keys| keys.iter())
         .find(|(name, _)| *name == key)
@@ -90,6 +111,7 @@ pub enum Section {
     Defaults,
     Jail,
     Filter,
+    Blocklist,
 }
 
 impl Section {
@@ -100,6 +122,7 @@ impl Section {
             Section::Defaults => "[defaults]",
             Section::Jail => "[jails.NAME]",
             Section::Filter => "[filters.NAME]",
+            Section::Blocklist => "[blocklist]",
         }
     }
 
@@ -111,6 +134,7 @@ impl Section {
             Section::Defaults => &[SETTINGS],
             Section::Jail => &[JAIL_ONLY, SETTINGS],
             Section::Filter => &[FILTER],
+            Section::Blocklist => &[BLOCKLIST],
         };
         lists.iter().flat_map(|l| l.iter().map(|(k, _)| *k)).collect()
     }
@@ -300,7 +324,13 @@ mod tests {
 
     #[test]
     fn every_key_has_an_example() {
-        for section in [Section::Top, Section::Daemon, Section::Jail, Section::Filter] {
+        for section in [
+            Section::Top,
+            Section::Daemon,
+            Section::Jail,
+            Section::Filter,
+            Section::Blocklist,
+        ] {
             for key in section.keys() {
                 assert_ne!(example(key), "…", "{key}");
             }

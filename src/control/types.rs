@@ -278,6 +278,8 @@ mod tests {
             count: 0,
             failures: 5,
             lines: vec![],
+            seen: vec![],
+            note: None,
             refused: None,
         }
     }

@@ -41,10 +41,6 @@ impl Enforce {
         &mut *self.firewall
     }
 
-    pub fn queue(&mut self, change: Change) {
-        self.pending.push(change);
-    }
-
     pub fn queue_all(&mut self, changes: impl IntoIterator<Item = Change>) {
         self.pending.extend(changes);
     }
@@ -52,7 +48,10 @@ impl Enforce {
     /// Sends this turn's changes: additions in one batch, then removals in another. Answers
     /// the additions sent and the ones the kernel refused (left out alone); an error for the
     /// additions as a whole is returned (the table must be applied again). A removal's error
-    /// or refusal is logged only: the kernel may have timed the element out itself.
+    /// or refusal is logged only: the kernel may have timed the element out itself. The
+    /// removal of a ban inside a network whose addition the kernel refused is not sent: the
+    /// narrower ban (folded into the network by the ledger) keeps blocking until the network
+    /// goes in, which takes it out then.
     pub fn flush(&mut self) -> Result<(Vec<Change>, Vec<Refusal>), FirewallError> {
         if self.pending.is_empty() {
             return Ok((Vec::new(), Vec::new()));
@@ -69,6 +68,14 @@ impl Enforce {
                 )
             }),
         };
+        let mut removes = removes;
+        if let Ok(refused) = &added {
+            removes.retain(|r| {
+                !refused.iter().any(|f| {
+                    f.jail == r.jail().as_str() && f.target != r.target() && f.target.covers(&r.target())
+                })
+            });
+        }
         if !removes.is_empty() {
             match self.firewall.change(&removes) {
                 Ok(applied) => {

@@ -13,6 +13,8 @@ use super::Daemon;
 use super::progress::Pending;
 use super::resolver::{Answer, Lookup};
 use crate::addr::Target;
+use crate::addrlist::AddrList;
+use crate::ban::Ledger;
 use crate::config::Config;
 use crate::filter::{Filter, Outcome};
 use crate::jail::{BanHistory, Decision, Failure, HostAction, IgnoreList, Jail, Resolved};
@@ -49,8 +51,9 @@ impl Jails {
     }
 
     /// (Re)builds the jails from the config, keeping the windows of jails that stay; a new
-    /// jail takes its failures saved in progress.json, if any.
-    pub fn build(&mut self, cfg: &Config) {
+    /// jail takes its failures saved in progress.json, if any, and remembers its recent bans
+    /// from the ledger's history (so widening counts bans made before a restart).
+    pub fn build(&mut self, cfg: &Config, ledger: &Ledger) {
         let resolved = resolve_ignores(cfg);
         let mut old = std::mem::take(&mut self.running);
         for jc in &cfg.jails {
@@ -72,11 +75,14 @@ impl Jails {
                     running.jail
                 }
                 None => {
+                    let now = Timestamp::now();
                     let mut jail = Jail::new(jc, ignore);
                     if let Some(saved) = self.restored.remove(&jc.name) {
                         let saved = saved.into_iter().map(|p| (p.target, p.failures)).collect();
-                        jail.restore_pending(saved, Timestamp::now());
+                        jail.restore_pending(saved, now);
                     }
+                    let recent = ledger.records().filter(|(j, _, _)| *j == jc.name.as_str());
+                    jail.remember_bans(recent.map(|(_, target, r)| (target, r.last)), now);
                     jail
                 }
             };
@@ -205,9 +211,10 @@ impl Daemon {
     fn count(&mut self, jail: &JailName, target: Target, time: Timestamp, line: &str, now: Timestamp) {
         let failure = Failure { target, time, line };
         match self.jails.failure(jail, failure, now, self.bans.ledger()) {
-            Decision::Ban(order) => {
-                if let Some(change) = self.bans.ban(order, now) {
-                    self.enforce.queue(change);
+            Decision::Ban(orders) => {
+                for order in orders {
+                    let (changes, _) = self.bans.ban(order, now);
+                    self.enforce.queue_all(changes);
                 }
             }
             Decision::Counted { failures } => {
@@ -219,14 +226,37 @@ impl Daemon {
 }
 
 /// Host names of every jail's ignoreip, resolved once per load (blocking: at load and reload
-/// time only), and this host's addresses.
+/// time only), its list files, read (a bad line is logged and skipped, a file that cannot be
+/// read ignores nothing), and this host's addresses.
 fn resolve_ignores(cfg: &Config) -> Resolved {
     let mut names = BTreeMap::new();
+    let mut files = BTreeMap::new();
     for j in &cfg.jails {
         for name in Resolved::names_in(&j.ignoreip) {
             names
                 .entry(name.to_string())
                 .or_insert_with(|| sys::resolve(name));
+        }
+        for path in Resolved::files_in(&j.ignoreip) {
+            if files.contains_key(path) {
+                continue;
+            }
+            match AddrList::read(path) {
+                Ok(list) => {
+                    for bad in &list.bad {
+                        tracing::warn!(file = %path.display(), line = bad.line, "ignoreip: {bad}");
+                    }
+                    tracing::info!(
+                        "ignoreip: {} address(es) and network(s) from {}",
+                        list.entries.len(),
+                        path.display()
+                    );
+                    files.insert(path.to_path_buf(), list.entries);
+                }
+                Err(e) => {
+                    tracing::warn!(jail = %j.name, "ignoreip: {e}; it ignores nothing until it can be read (on reload)")
+                }
+            }
         }
     }
     let own = if cfg.jails.iter().any(|j| j.ignoreself) {
@@ -237,7 +267,7 @@ fn resolve_ignores(cfg: &Config) -> Resolved {
     } else {
         Vec::new()
     };
-    Resolved { names, own }
+    Resolved { names, own, files }
 }
 
 fn seed() -> u64 {

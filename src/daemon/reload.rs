@@ -48,7 +48,7 @@ impl Daemon {
         self.cfg = cfg;
         self.drop_unconfigured_jails();
         self.reconcile(now)?;
-        self.jails.build(&self.cfg);
+        self.jails.build(&self.cfg, self.bans.ledger());
         let jails = &self.jails;
         self.feeds.open(&self.cfg, |j| jails.filter(j), now)?;
         Ok(())

@@ -111,7 +111,7 @@ impl Daemon {
         d.adopt_kernel_bans(now);
         d.restore(now)?;
         // 5. jails, with the failures saved before the restart
-        d.jails.build(&d.cfg);
+        d.jails.build(&d.cfg, d.bans.ledger());
         // 6. sources
         let jails = &d.jails;
         d.feeds.open(&d.cfg, |j| jails.filter(j), now)?;
