@@ -45,7 +45,9 @@ impl Handler for Daemon {
                 JailSummary::new(j, ledger.count(&j.name), refused)
             })
             .collect();
-        Status::new(self.started_at, Timestamp::now(), jails)
+        let mut status = Status::new(self.started_at, Timestamp::now(), jails);
+        status.blocklist = self.enforce.blocklist.status();
+        status
     }
 
     fn jail_status(&self, jail: &str) -> Result<JailStatus, ControlError> {
@@ -176,6 +178,10 @@ impl Handler for Daemon {
                 JailExplain::new(&e, ban, now)
             })
             .collect();
-        Explain { addr: target, jails }
+        Explain {
+            addr: target,
+            jails,
+            blocklist: self.enforce.blocklist.holding(&target),
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
+use super::blocklist::{self, Blocklist};
 use super::{Daemon, audit};
 use crate::ban::Change;
 use crate::config::Config;
@@ -22,18 +23,24 @@ pub struct Enforce {
     monitor: Option<Monitor>,
     /// The changes of this turn, in the order the ledger made them.
     pending: Vec<Change>,
+    /// `[blocklist]`: its entries go in with every reconcile.
+    pub blocklist: Blocklist,
 }
 
 impl Enforce {
     /// Applies the config's layout (keeping the bans of sets that stay).
+    /// Reads the blocklist's files.
     pub fn open(mut firewall: Box<dyn Backend>, monitor: Option<Monitor>, cfg: &Config) -> Result<Enforce> {
         firewall
             .apply(&layout(cfg))
             .context("cannot set up banjo's nftables table")?;
+        let mut blocklist = Blocklist::default();
+        blocklist.reload(cfg);
         Ok(Enforce {
             firewall,
             monitor,
             pending: Vec::new(),
+            blocklist,
         })
     }
 
@@ -135,18 +142,27 @@ impl Daemon {
     /// Makes the sets hold the ledger's whole view (start, reload, a table put back) and
     /// tells the ledger which bans the kernel refused.
     pub(super) fn reconcile(&mut self, now: Timestamp) -> Result<(), FirewallError> {
-        let wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
+        let wanted = self.wanted(now);
         let report = self.enforce.firewall().reconcile(&wanted)?;
-        self.bans.kernel_answered(None, report.refused);
+        self.bans
+            .kernel_answered(None, blocklist_refusals(report.refused));
         Ok(())
+    }
+
+    /// The ledger's whole view and the blocklist's entries.
+    fn wanted(&self, now: Timestamp) -> Vec<Change> {
+        let mut wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
+        wanted.extend(self.enforce.blocklist.changes());
+        wanted
     }
 
     /// Re-creates the table and puts every active ban back (after a flush or a failure).
     pub(super) fn reapply(&mut self, why: &str) {
-        let wanted: Vec<Change> = self.bans.ledger().as_changes(Timestamp::now()).collect();
+        let wanted = self.wanted(Timestamp::now());
         match self.enforce.reapply(&self.cfg, &wanted) {
             Ok(report) => {
-                self.bans.kernel_answered(None, report.refused);
+                self.bans
+                    .kernel_answered(None, blocklist_refusals(report.refused));
                 tracing::warn!(
                     message_id = audit::FIREWALL_RESTORED_ID,
                     "nftables table {} restored with {} ban(s): {why}",
@@ -159,21 +175,29 @@ impl Daemon {
     }
 }
 
-/// The firewall's view of the config.
+/// Logs the blocklist entries the kernel refused (they are no ledger's bans) and answers
+/// the others.
+fn blocklist_refusals(refused: Vec<Refusal>) -> Vec<Refusal> {
+    let (list, bans): (Vec<Refusal>, Vec<Refusal>) =
+        refused.into_iter().partition(|r| r.jail == blocklist::NAME);
+    for r in &list {
+        tracing::error!("blocklist: nftables refused {}: {}", r.target, r.error);
+    }
+    bans
+}
+
+/// The firewall's view of the config: the jails, and the blocklist after them.
 pub fn layout(cfg: &Config) -> Layout {
+    let jails = cfg.jails.iter().map(|j| JailRules {
+        name: j.name.clone(),
+        hook: j.hook,
+        family: j.family,
+        ports: j.ports.clone(),
+        protocols: j.protocols.clone(),
+        blocktype: j.blocktype,
+    });
     Layout {
         table: cfg.daemon.table.clone(),
-        jails: cfg
-            .jails
-            .iter()
-            .map(|j| JailRules {
-                name: j.name.clone(),
-                hook: j.hook,
-                family: j.family,
-                ports: j.ports.clone(),
-                protocols: j.protocols.clone(),
-                blocktype: j.blocktype,
-            })
-            .collect(),
+        jails: jails.chain(blocklist::rules(cfg)).collect(),
     }
 }

@@ -47,6 +47,7 @@ impl Daemon {
         self.enforce.firewall().apply(&enforce::layout(&cfg))?;
         self.cfg = cfg;
         self.drop_unconfigured_jails();
+        self.enforce.blocklist.reload(&self.cfg);
         self.reconcile(now)?;
         self.jails.build(&self.cfg, self.bans.ledger());
         let jails = &self.jails;
