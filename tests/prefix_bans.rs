@@ -270,3 +270,40 @@ fn blocklist_files_are_dropped_after_start_and_after_reload() {
     assert!(out.contains("blocklist: 2 networks and addresses"), "{out}");
     assert!(out.contains("NOT read again"), "{out}");
 }
+
+/// The measure for list files: `cargo test --test prefix_bans -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn blocklist_measure_100k_entries() {
+    skip_unless_capable!();
+    let lists = tempfile::tempdir().expect("temp dir");
+    let drop = lists.path().join("drop.txt");
+    let mut text = String::from("; 50k IPv4 /24s and 50k IPv6 /32s\n");
+    let half: u32 = std::env::var("BANJO_MEASURE_HALF")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    for i in 0..half {
+        text += &format!("11.{}.{}.0/24 ; SBL{i}\n", i >> 8, i & 0xff);
+        text += &format!("fd00:{i:x}::/32\n");
+    }
+    std::fs::write(&drop, text).expect("write");
+    let extra = format!("\n[blocklist]\nfiles = [\"{}\"]\n", drop.display());
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let cfg = read(&fixture("daemon/vpopmail.toml")) + &extra;
+    let started = std::time::Instant::now();
+    let mut banjo = Banjo::start(&lab.server, &journal, &cfg);
+    banjo.wait_ready(Duration::from_secs(300));
+    let ready = started.elapsed();
+    let s = (banjo, lab);
+    let log = s.0.journal_log();
+    let read = log.lines().find(|l| l.contains("blocklist:")).unwrap_or("");
+    let v4 = s.1.server.banned("_blocklist-net4").len();
+    let v6 = s.1.server.banned("_blocklist-net6").len();
+    println!(
+        "100k entries: READY {:.3}s after start (tables, sets, elements); {read}; sets hold {v4} + {v6}",
+        ready.as_secs_f64()
+    );
+    assert_eq!((v4, v6), (half as usize, half as usize));
+}
