@@ -93,10 +93,10 @@ keyword! {
 keyword! {
     /// What the `[blocklist]` keeps the listed sources from reaching.
     BlocklistScope {
-        /// Every port and protocol of this host (and of the traffic it forwards, when a jail
-        /// guards the forward hook).
+        /// Every port and protocol of this host (the input hook; forwarded traffic is not
+        /// filtered by the blocklist).
         All = "all",
-        /// The ports and protocols the jails guard, each jail's with its blocktype.
+        /// The ports and protocols the inet jails guard, all of them together, dropped.
         Jails = "jails",
     }
 }
