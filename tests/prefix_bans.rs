@@ -307,3 +307,69 @@ fn blocklist_measure_100k_entries() {
     );
     assert_eq!((v4, v6), (half as usize, half as usize));
 }
+
+/// The issue's flood measure through the daemon: N failures from distinct addresses of one
+/// /64 written into a FIFO banjo reads, by /64 and by address; intake (until an IPv4
+/// address's failures written last are banned) and banjo's peak RSS.
+/// `BANJO_MEASURE_FLOOD=1000000 cargo test --release --test prefix_bans flood -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn flood_measure_through_the_daemon() {
+    skip_unless_capable!();
+    let n: u32 = std::env::var("BANJO_MEASURE_FLOOD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let mut text = String::with_capacity(n as usize * 48);
+    for i in 0..n {
+        text += &format!(
+            "auth failed from 2001:db8:0:1:{:x}:{:x}::1\n",
+            i >> 16,
+            i & 0xffff
+        );
+    }
+    // the end marker: an IPv4 address's ban says every line before it was taken in
+    text += &"auth failed from 192.0.2.77\n".repeat(5);
+    for prefix in [64, 128] {
+        let journal = Journal::start();
+        let lab = Lab::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fifo = dir.path().join("flood.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+        let cfg = format!(
+            "[defaults]\nignoreself = false\n[filters.flood]\nfailregex = [\"auth failed from <HOST>\"]\n\
+             [jails.flood]\nfilter = \"flood\"\nmultilog = \"{}\"\nmaxretry = 5\nfindtime = \"1h\"\n\
+             maxtracked = 2000000\nipv6_prefix = {prefix}\n",
+            fifo.display()
+        );
+        let mut banjo = Banjo::start(&lab.server, &journal, &cfg);
+        banjo.wait_ready(READY);
+        let started = std::time::Instant::now();
+        std::fs::write(&fifo, &text).expect("write the flood");
+        let marker = lab
+            .server
+            .wait_banned("flood-v4", "192.0.2.77", Duration::from_secs(600));
+        let took = started.elapsed();
+        assert!(
+            marker.is_some(),
+            "the end marker was not banned\n{}",
+            banjo.diagnostics()
+        );
+        let banned = |lab: &Lab| lab.server.banned("flood-net6").len() + lab.server.banned("flood-v6").len();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", banjo.pid())).unwrap_or_default();
+        let hwm = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .unwrap_or("VmHWM: ?")
+            .to_string();
+        let bans = banned(&lab);
+        println!(
+            "ipv6_prefix = {prefix}: {n} failures of one /64 in {:.2}s ({:.0}/s); {hwm}; {bans} element(s) banned",
+            took.as_secs_f64(),
+            f64::from(n) / took.as_secs_f64()
+        );
+        if std::env::var_os("BANJO_MEASURE_LOG").is_some() {
+            println!("{}", banjo.journal_log());
+        }
+    }
+}
