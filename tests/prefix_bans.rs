@@ -89,6 +89,17 @@ impl Scene {
     }
 }
 
+/// `banjo --socket <the daemon's socket> ARGS…`: its output.
+fn ctl(banjo: &Banjo, args: &[&str]) -> String {
+    let out = std::process::Command::new(common::daemon::banjo_bin())
+        .arg("--socket")
+        .arg(banjo.runtime_dir().join("banjo.sock"))
+        .args(args)
+        .output()
+        .expect("run the banjo CLI");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
 /// A TCP connection from SRC to [DST]:PORT in NS completes within a second. SRC is added to
 /// the namespace's eth0 (nodad, so it is usable at once) when it is not there yet.
 fn connects_from(ns: &Netns, src: &str, dst: &str, port: u16) -> bool {
@@ -159,6 +170,13 @@ fn five_addresses_of_one_64_ban_the_64_and_another_64_still_connects() {
             "the record names the addresses seen: {record}"
         );
     }
+    let explain = ctl(&s.banjo, &["explain", &s.addr(1, 7)]);
+    assert!(
+        explain.contains(&format!("counted under {}:0:1::/64", s.net))
+            && explain.contains(&format!("by the ban of {}:0:1::/64", s.net))
+            && explain.contains(&format!("seen in it: {}", s.addr(1, 2))),
+        "{explain}"
+    );
 }
 
 #[test]
@@ -260,13 +278,7 @@ fn blocklist_files_are_dropped_after_start_and_after_reload() {
         !s.connects_from(&s.addr(3, 2)),
         "still dropped after a failed read"
     );
-    let status = std::process::Command::new(common::daemon::banjo_bin())
-        .arg("--socket")
-        .arg(s.banjo.runtime_dir().join("banjo.sock"))
-        .arg("status")
-        .output()
-        .expect("banjo status");
-    let out = String::from_utf8_lossy(&status.stdout);
+    let out = ctl(&s.banjo, &["status"]);
     assert!(out.contains("blocklist: 2 networks and addresses"), "{out}");
     assert!(out.contains("NOT read again"), "{out}");
 }
