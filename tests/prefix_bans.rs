@@ -281,6 +281,22 @@ fn blocklist_files_are_dropped_after_start_and_after_reload() {
     let out = ctl(&s.banjo, &["status"]);
     assert!(out.contains("blocklist: 2 networks and addresses"), "{out}");
     assert!(out.contains("NOT read again"), "{out}");
+    // without [blocklist] its sets go, and what they held connects again
+    let cfg = std::fs::read_to_string(s.banjo.config_path()).expect("config");
+    s.banjo.write_config(&cfg.replace(&extra, ""));
+    assert!(s.banjo.reload(READY), "reload\n{}", s.banjo.diagnostics());
+    assert!(
+        wait_until(BAN, || s
+            .lab
+            .server
+            .nft_json(&["list", "set", "inet", "banjo", "_blocklist-net6"])
+            .is_none()),
+        "the blocklist's sets are gone"
+    );
+    assert!(
+        s.connects_from(&s.addr(3, 2)),
+        "a network no longer listed connects"
+    );
 }
 
 /// The measure for list files: `cargo test --test prefix_bans -- --ignored --nocapture`.
