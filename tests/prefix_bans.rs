@@ -234,6 +234,11 @@ fn an_ignoreip_address_from_a_file_is_never_caught_by_a_prefix() {
     );
     let log = s.banjo.journal_log();
     assert!(log.contains("never bans"), "the record says why:\n{log}");
+    // a list that cannot be read on reload keeps what it had: the partner stays ignored
+    std::fs::remove_file(&partners).expect("remove the list");
+    assert!(s.banjo.reload(READY), "reload\n{}", s.banjo.diagnostics());
+    let explain = ctl(&s.banjo, &["explain", &s.addr(1, 9)]);
+    assert!(explain.contains("ignored:"), "{explain}");
 }
 
 #[test]

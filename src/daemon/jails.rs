@@ -4,6 +4,7 @@
 //! (`crate::jail`, `crate::ban`); this room draws the random numbers and moves the values.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +38,9 @@ pub struct Jails {
     unsaved: bool,
     /// Failures from progress.json of jails not (yet) configured, kept for a reload.
     restored: BTreeMap<JailName, Vec<Pending>>,
+    /// The `ignoreip` list files as last read: a file that cannot be read on reload keeps
+    /// these, so a partner is never banned because its list was being rewritten.
+    ignore_files: BTreeMap<PathBuf, Vec<Target>>,
 }
 
 impl Jails {
@@ -47,6 +51,7 @@ impl Jails {
             rng: seed(),
             unsaved: false,
             restored,
+            ignore_files: BTreeMap::new(),
         }
     }
 
@@ -54,7 +59,8 @@ impl Jails {
     /// jail takes its failures saved in progress.json, if any, and remembers its recent bans
     /// from the ledger's history (so widening counts bans made before a restart).
     pub fn build(&mut self, cfg: &Config, ledger: &Ledger) {
-        let resolved = resolve_ignores(cfg);
+        let resolved = resolve_ignores(cfg, &self.ignore_files);
+        self.ignore_files = resolved.files.clone();
         let mut old = std::mem::take(&mut self.running);
         for jc in &cfg.jails {
             let ignore = IgnoreList::for_jail(jc, &resolved);
@@ -227,8 +233,8 @@ impl Daemon {
 
 /// Host names of every jail's ignoreip, resolved once per load (blocking: at load and reload
 /// time only), its list files, read (a bad line is logged and skipped, a file that cannot be
-/// read ignores nothing), and this host's addresses.
-fn resolve_ignores(cfg: &Config) -> Resolved {
+/// read keeps what it had in `before`), and this host's addresses.
+fn resolve_ignores(cfg: &Config, before: &BTreeMap<PathBuf, Vec<Target>>) -> Resolved {
     let mut names = BTreeMap::new();
     let mut files = BTreeMap::new();
     for j in &cfg.jails {
@@ -254,7 +260,13 @@ fn resolve_ignores(cfg: &Config) -> Resolved {
                     files.insert(path.to_path_buf(), list.entries);
                 }
                 Err(e) => {
-                    tracing::warn!(jail = %j.name, "ignoreip: {e}; it ignores nothing until it can be read (on reload)")
+                    let kept = before.get(path).cloned().unwrap_or_default();
+                    tracing::error!(
+                        jail = %j.name,
+                        "ignoreip: {e}; the {} entr(ies) read before stay until it can be read (on reload)",
+                        kept.len()
+                    );
+                    files.insert(path.to_path_buf(), kept);
                 }
             }
         }
