@@ -258,6 +258,40 @@ fn check_names_file_key_and_fix_for_bad_values() {
     assert!(e.contains("did you mean `findtime`"), "{e}");
 }
 
+/// `banjo check` reads the list files as the daemon would: entries counted, each bad line and
+/// a file it cannot read a warning (the daemon skips them), never a refusal.
+#[test]
+fn check_reads_list_files_and_warns_of_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("drop.txt");
+    std::fs::write(&list, "; DROP\n192.0.2.0/24 ; SBL1\nbogus\n2001:db8::/32\n").unwrap();
+    let missing = dir.path().join("missing.txt");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[blocklist]\nfiles = [\"{}\", \"{}\"]\n[jails.sshd]\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\n\
+             ignoreip = [\"file:{}\"]\nipv6_prefix = 56\n",
+            list.display(),
+            missing.display(),
+            list.display()
+        ),
+    )
+    .unwrap();
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("drop.txt ignores 2 address(es)"), "{out}");
+    assert!(out.contains("drop.txt blocks 2 address(es)"), "{out}");
+    assert!(out.contains("drop.txt:3: `bogus` skipped"), "{out}");
+    assert!(
+        out.contains("cannot read the address list") && out.contains("missing.txt"),
+        "{out}"
+    );
+    assert!(out.contains("IPv6 counted and banned by /56"), "{out}");
+    assert!(out.contains("3 warning(s)"), "{out}");
+}
+
 /// `banjo check` refuses what cannot work, each with file, key and reason: a ban longer than
 /// nftables can time, a datepattern banjo does not understand (here in a fail2ban filter
 /// file), a failregex with two address tags that can both match.

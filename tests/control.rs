@@ -55,6 +55,8 @@ impl Fake {
             count: 1,
             failures: 5,
             refused: None,
+            seen: vec![],
+            note: None,
         };
         Fake {
             bans: vec![
@@ -147,6 +149,8 @@ impl Handler for Fake {
             count: 0,
             failures: 0,
             refused: None,
+            seen: vec![],
+            note: None,
         };
         self.bans.push(ban.clone());
         Ok(ban)
@@ -186,6 +190,7 @@ impl Handler for Fake {
             .iter()
             .map(|j| JailExplain {
                 jail: j.to_string(),
+                counted_as: None,
                 ignored: (*j == "dovecot").then(|| "ignoreip lists 192.0.2.0/24".to_string()),
                 failures: vec![FailureLine {
                     time: t("2025-03-01T11:59:00Z"),
@@ -198,7 +203,11 @@ impl Handler for Fake {
                 next_bantime: Some(7200),
             })
             .collect();
-        Explain { addr, jails }
+        Explain {
+            addr,
+            jails,
+            blocklist: vec![],
+        }
     }
 
     fn metrics(&self) -> String {

@@ -109,9 +109,9 @@ pub const SETTINGS: &[Entry] = &[
     ),
     entry(
         "ignoreip",
-        "a list of addresses, networks (CIDR) or host names; fail2ban's one-string form \"127.0.0.1/8 ::1\" too",
+        "a list of addresses, networks (CIDR), host names or \"file:/PATH\"; fail2ban's one-string form \"127.0.0.1/8 ::1\" too",
         Toml("[\"127.0.0.1/8\", \"::1\"]"),
-        "Addresses never banned: their failures are not counted. Host names are resolved at start and reload.",
+        "Addresses never banned: their failures are not counted, and no network ban covers them. Host names are resolved at start and reload; \"file:/PATH\" reads a list file (one address or network a line, Spamhaus DROP and FireHOL forms) at start and reload, keeping its last entries when it cannot be read.",
     ),
     entry(
         "ignoreself",
@@ -197,6 +197,36 @@ pub const SETTINGS: &[Entry] = &[
         Toml("false"),
         "With bantime_increment: count an address's bans in every jail, not only this one.",
     ),
+    entry(
+        "ipv6_prefix",
+        "a prefix length, 32 to 128",
+        Toml("64"),
+        "IPv6 failures are counted, and banned, by the network of this many bits: with 64 every address of a /64 counts as one attacker and the /64 is banned; 128 counts each address alone, as fail2ban does.",
+    ),
+    entry(
+        "ipv6_widest",
+        "a prefix length, 16 to 128",
+        Toml("48"),
+        "The widest IPv6 network adaptive widening may ban; ipv6_widest = ipv6_prefix never widens.",
+    ),
+    entry(
+        "ipv4_widest",
+        "a prefix length, 8 to 32",
+        Toml("32"),
+        "The widest IPv4 network adaptive widening may ban (24: a /24 after widen_after bans inside it); 32 never widens.",
+    ),
+    entry(
+        "widen_after",
+        "a whole number, 2 to 1000",
+        Toml("3"),
+        "How many distinct narrower bans inside the next wider network (/64 to /56 to /48, /32 to /24) make banjo ban that network instead; a network holding an ignoreip address or one of this host's is never banned whole.",
+    ),
+    entry(
+        "widen_within",
+        "a duration",
+        Toml("\"1d\""),
+        "How recently those narrower bans must have started to count for widen_after.",
+    ),
 ];
 
 /// Keys only a `[jails.NAME]` section has.
@@ -252,6 +282,22 @@ pub const FILTER: &[Entry] = &[
         "journal matches, as a jail's journal",
         Words("none"),
         "The journal entries a jail with this filter reads when it sets no journal of its own.",
+    ),
+];
+
+/// `[blocklist]`.
+pub const BLOCKLIST: &[Entry] = &[
+    entry(
+        "files",
+        "a list of absolute paths",
+        Words("none: the key is required"),
+        "List files of addresses and networks blocked for good (one a line, # and ; comments, Spamhaus DROP and FireHOL forms), read at start and reload; a bad line is reported and skipped, and a file that cannot be read keeps its last entries.",
+    ),
+    entry(
+        "scope",
+        "\"all\" or \"jails\"",
+        Toml("\"all\""),
+        "What the listed sources may not reach: every port (all), or the ports of the inet jails together (jails); either way in the inet input hook.",
     ),
 ];
 
@@ -422,6 +468,11 @@ pub const SECTIONS: &[(Section, &str, &[&[Entry]])] = &[
         Section::Filter,
         "A filter written in the config, in fail2ban's keys; a jail names it with filter = \"NAME\".",
         &[FILTER],
+    ),
+    (
+        Section::Blocklist,
+        "Addresses and networks from list files, blocked for good in sets of their own (_blocklist-v4, -v6, -net4, -net6), whatever the jails say.",
+        &[BLOCKLIST],
     ),
     (
         Section::Notify,

@@ -40,8 +40,19 @@ fn until(ban: &Ban) -> String {
 }
 
 /// A new ban (or a longer one for an address banned already).
+/// A network's record names the addresses seen in it (SEEN) and why it is not simply of
+/// what was counted (NOTE), in the fields and in the message.
 pub fn ban(ban: &Ban) {
     let t = bantime(ban);
+    let seen: Vec<String> = ban.seen.iter().map(ToString::to_string).collect();
+    let seen = seen.join(" ");
+    let mut extra = String::new();
+    if !seen.is_empty() {
+        extra += &format!(" seen={seen}");
+    }
+    if let Some(note) = &ban.note {
+        extra += &format!(" ({note})");
+    }
     tracing::warn!(
         message_id = BAN_ID,
         jail = %ban.jail,
@@ -51,7 +62,9 @@ pub fn ban(ban: &Ban) {
         failures = ban.failures,
         bans_before = ban.count,
         matches = %ban.lines.join("\n"),
-        "Ban {} jail={} bantime={} failures={}",
+        seen = %seen,
+        note = ban.note.as_deref().unwrap_or_default(),
+        "Ban {} jail={} bantime={} failures={}{extra}",
         ban.target,
         ban.jail,
         t,

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use super::audit;
 use super::metrics::{BanCause, BanCounts, UnbanCause};
 use crate::addr::Target;
-use crate::ban::{Change, Ledger, LedgerError};
+use crate::ban::{Change, Ledger, LedgerError, Lifted};
 use crate::firewall::Refusal;
 use crate::jail::BanOrder;
 use crate::name::JailName;
@@ -71,16 +71,32 @@ impl Bans {
         &self.ledger
     }
 
-    /// A ban decided by a jail or an admin; the kernel's change when it is new or longer.
-    pub fn ban(&mut self, order: BanOrder, cause: BanCause, now: Timestamp) -> Option<Change> {
-        let (jail, target) = (order.jail.clone(), order.target.canonical());
-        let change = self.ledger.ban(order, now)?;
-        self.unsaved = true;
-        if let Some(ban) = self.ledger.get(&jail, &target) {
-            audit::ban(ban);
+    /// A ban decided by a jail or an admin: the kernel's changes (the ban when it is new or
+    /// longer, the removals of the narrower bans it took in), each with its audit record; and
+    /// the ban that now holds the order's target (itself, or a wider one it lies in).
+    pub fn ban(&mut self, order: BanOrder, cause: BanCause, now: Timestamp) -> (Vec<Change>, Option<Target>) {
+        let jail = order.jail.clone();
+        let banned = self.ledger.ban(order, now);
+        if banned.changes.is_empty() {
+            return (Vec::new(), banned.holder);
         }
-        self.counts.banned(jail, target, cause);
-        Some(change)
+        self.unsaved = true;
+        for (ban, why) in &banned.lifted {
+            let (why, unban_cause) = match why {
+                Lifted::Folded(into) => (format!("folded into the ban of {into}"), UnbanCause::Widened),
+                Lifted::Ended => ("bantime over".to_string(), UnbanCause::Expiry),
+            };
+            audit::unban(&ban.jail, &ban.target, &why);
+            self.counts.lifted(&ban.jail, ban.target, unban_cause);
+        }
+        let added = banned.changes.iter().any(Change::is_add);
+        if let Some(ban) = banned.holder.and_then(|t| self.ledger.get(&jail, &t))
+            && added
+        {
+            audit::ban(ban);
+            self.counts.banned(jail, ban.target, cause);
+        }
+        (banned.changes, banned.holder)
     }
 
     /// A ban found in the kernel that the ledger does not know (see `Ledger::adopt`).
@@ -95,11 +111,25 @@ impl Bans {
         lifted
     }
 
-    /// An admin's unban.
-    pub fn unban(&mut self, jail: &str, target: &Target, why: &str) -> Option<Change> {
-        let lifted = self.ledger.unban(jail, target)?;
-        self.record_lifted(std::slice::from_ref(&lifted), UnbanCause::Command, why);
-        Some(lifted)
+    /// An admin's unban: the ban of `target`, the networks it lies in and (for a network)
+    /// the bans inside it; each record says which address or network the admin named.
+    pub fn unban(&mut self, jail: &str, target: &Target, why: &str) -> Vec<Change> {
+        let lifted = self.ledger.unban(jail, target);
+        for change in &lifted {
+            let lifted_target = change.target();
+            let why = if lifted_target == *target {
+                why.to_string()
+            } else if lifted_target.covers(target) {
+                format!("{why}: {target} lies in it")
+            } else {
+                format!("{why}: it lies in {target}")
+            };
+            audit::unban(change.jail(), &lifted_target, &why);
+            self.counts
+                .lifted(change.jail(), lifted_target, UnbanCause::Command);
+        }
+        self.unsaved |= !lifted.is_empty();
+        lifted
     }
 
     /// Every ban of a jail that is no longer configured.

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
+use super::blocklist::{self, Blocklist};
 use super::{Daemon, audit};
 use crate::ban::Change;
 use crate::config::Config;
@@ -58,10 +59,13 @@ pub struct Enforce {
     pending: Vec<Change>,
     reapplies: Counters<Reapply>,
     reapply_errors: Counter,
+    /// `[blocklist]`: its entries go in with every reconcile.
+    pub blocklist: Blocklist,
 }
 
 impl Enforce {
     /// Applies the config's layout (keeping the bans of sets that stay).
+    /// Reads the blocklist's files.
     pub fn open(mut firewall: Box<dyn Backend>, monitor: Option<Monitor>, cfg: &Config) -> Result<Enforce> {
         firewall
             .apply(&layout(cfg))
@@ -70,21 +74,20 @@ impl Enforce {
         for cause in Reapply::ALL {
             reapplies.touch(cause);
         }
+        let mut blocklist = Blocklist::default();
+        blocklist.reload(cfg);
         Ok(Enforce {
             firewall,
             monitor,
             pending: Vec::new(),
             reapplies,
             reapply_errors: Counter::default(),
+            blocklist,
         })
     }
 
     pub fn firewall(&mut self) -> &mut dyn Backend {
         &mut *self.firewall
-    }
-
-    pub fn queue(&mut self, change: Change) {
-        self.pending.push(change);
     }
 
     pub fn queue_all(&mut self, changes: impl IntoIterator<Item = Change>) {
@@ -94,7 +97,10 @@ impl Enforce {
     /// Sends this turn's changes: additions in one batch, then removals in another. Answers
     /// the additions sent and the ones the kernel refused (left out alone); an error for the
     /// additions as a whole is returned (the table must be applied again). A removal's error
-    /// or refusal is logged only: the kernel may have timed the element out itself.
+    /// or refusal is logged only: the kernel may have timed the element out itself. The
+    /// removal of a ban inside a network whose addition the kernel refused is not sent: the
+    /// narrower ban (folded into the network by the ledger) keeps blocking until the network
+    /// goes in, which takes it out then.
     pub fn flush(&mut self) -> Result<(Vec<Change>, Vec<Refusal>), FirewallError> {
         if self.pending.is_empty() {
             return Ok((Vec::new(), Vec::new()));
@@ -111,6 +117,14 @@ impl Enforce {
                 )
             }),
         };
+        let mut removes = removes;
+        if let Ok(refused) = &added {
+            removes.retain(|r| {
+                !refused.iter().any(|f| {
+                    f.jail == r.jail().as_str() && f.target != r.target() && f.target.covers(&r.target())
+                })
+            });
+        }
         if !removes.is_empty() {
             match self.firewall.change(&removes) {
                 Ok(applied) => {
@@ -201,19 +215,28 @@ impl Daemon {
     /// Makes the sets hold the ledger's whole view (start, reload, a table put back) and
     /// tells the ledger which bans the kernel refused.
     pub(super) fn reconcile(&mut self, now: Timestamp) -> Result<(), FirewallError> {
-        let wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
+        let wanted = self.wanted(now);
         let report = self.enforce.firewall().reconcile(&wanted)?;
-        self.bans.kernel_answered(None, report.refused);
+        self.bans
+            .kernel_answered(None, blocklist_refusals(report.refused));
         Ok(())
+    }
+
+    /// The ledger's whole view and the blocklist's entries.
+    fn wanted(&self, now: Timestamp) -> Vec<Change> {
+        let mut wanted: Vec<Change> = self.bans.ledger().as_changes(now).collect();
+        wanted.extend(self.enforce.blocklist.changes());
+        wanted
     }
 
     /// Re-creates the table and puts every active ban back (after a flush or a failure).
     pub(super) fn reapply(&mut self, cause: Reapply) {
         let why = cause.text();
-        let wanted: Vec<Change> = self.bans.ledger().as_changes(Timestamp::now()).collect();
+        let wanted = self.wanted(Timestamp::now());
         match self.enforce.reapply(&self.cfg, &wanted, cause) {
             Ok(report) => {
-                self.bans.kernel_answered(None, report.refused);
+                self.bans
+                    .kernel_answered(None, blocklist_refusals(report.refused));
                 tracing::warn!(
                     message_id = audit::FIREWALL_RESTORED_ID,
                     "nftables table {} restored with {} ban(s): {why}",
@@ -226,21 +249,29 @@ impl Daemon {
     }
 }
 
-/// The firewall's view of the config.
+/// Logs the blocklist entries the kernel refused (they are no ledger's bans) and answers
+/// the others.
+fn blocklist_refusals(refused: Vec<Refusal>) -> Vec<Refusal> {
+    let (list, bans): (Vec<Refusal>, Vec<Refusal>) =
+        refused.into_iter().partition(|r| r.jail == blocklist::NAME);
+    for r in &list {
+        tracing::error!("blocklist: nftables refused {}: {}", r.target, r.error);
+    }
+    bans
+}
+
+/// The firewall's view of the config: the jails, and the blocklist after them.
 pub fn layout(cfg: &Config) -> Layout {
+    let jails = cfg.jails.iter().map(|j| JailRules {
+        name: j.name.clone(),
+        hook: j.hook,
+        family: j.family,
+        ports: j.ports.clone(),
+        protocols: j.protocols.clone(),
+        blocktype: j.blocktype,
+    });
     Layout {
         table: cfg.daemon.table.clone(),
-        jails: cfg
-            .jails
-            .iter()
-            .map(|j| JailRules {
-                name: j.name.clone(),
-                hook: j.hook,
-                family: j.family,
-                ports: j.ports.clone(),
-                protocols: j.protocols.clone(),
-                blocktype: j.blocktype,
-            })
-            .collect(),
+        jails: jails.chain(blocklist::rules(cfg)).collect(),
     }
 }

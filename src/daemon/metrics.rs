@@ -124,16 +124,19 @@ pub enum UnbanCause {
     Command,
     /// Its jail is no longer configured (a reload, or a start with a changed config).
     Reload,
+    /// A wider network ban of its jail took it in (`widen_after`).
+    Widened,
 }
 
 impl UnbanCause {
-    const LABELS: [&'static str; 3] = ["expiry", "command", "reload"];
+    const LABELS: [&'static str; 4] = ["expiry", "command", "reload", "widened"];
 
     fn label(self) -> &'static str {
         match self {
             UnbanCause::Expiry => "expiry",
             UnbanCause::Command => "command",
             UnbanCause::Reload => "reload",
+            UnbanCause::Widened => "widened",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! [`Parts`] are what a test replaces: the firewall, the resolver, the journal, the signals.
 pub mod audit;
 mod bans;
+mod blocklist;
 mod control;
 mod enforce;
 mod feeds;

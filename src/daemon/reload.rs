@@ -101,8 +101,9 @@ impl Daemon {
         self.enforce.firewall().apply(&enforce::layout(&cfg))?;
         self.cfg = cfg;
         self.drop_unconfigured_jails();
+        self.enforce.blocklist.reload(&self.cfg);
         self.reconcile(now)?;
-        self.jails.build(&self.cfg);
+        self.jails.build(&self.cfg, self.bans.ledger());
         self.bans.know_jails(self.cfg.jails.iter().map(|j| &j.name));
         let jails = &self.jails;
         self.feeds.open(&self.cfg, |j| jails.filter(j), now)?;

@@ -112,7 +112,7 @@ impl Daemon {
         d.adopt_kernel_bans(now);
         d.restore(now)?;
         // 5. jails, with the failures saved before the restart
-        d.jails.build(&d.cfg);
+        d.jails.build(&d.cfg, d.bans.ledger());
         d.bans.know_jails(d.cfg.jails.iter().map(|j| &j.name));
         // 6. sources
         let jails = &d.jails;

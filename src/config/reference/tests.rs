@@ -27,6 +27,7 @@ fn every_key_the_schema_accepts_has_an_entry_and_no_other() {
             Section::Defaults => "defaults",
             Section::Jail => "jails",
             Section::Filter => "filters",
+            Section::Blocklist => "blocklist",
             Section::Notify => "notify",
             Section::NotifyMail | Section::NotifyExec => "notify",
             Section::Top => "",
