@@ -14,9 +14,14 @@ RELEASE   := target/release/banjo
 # libclang-dev for rustables' bindgen, nftables/iproute2 for the namespace tests,
 # systemd-journal-remote for journal fixtures, daemontools for multilog/tai64n, python3 for bench.
 APT_PACKAGES := pkg-config libsystemd-dev libclang-dev nftables iproute2 systemd systemd-journal-remote \
-                daemontools python3 ca-certificates
+                daemontools python3 ca-certificates man-db
 
 .PHONY: all deps build test lint unit compat demo bench bench-check install deb lintian e2e clean
+
+# promtool, for the tests that check `banjo metrics` (`promtool check metrics`): taken out of
+# Debian's prometheus package (19 MB to fetch; promtool alone is 48 MB) into target/tools, not
+# installed: the package would also install and start a Prometheus server.
+PROMTOOL := target/tools/promtool
 
 all: build
 
@@ -42,9 +47,20 @@ lint: deps
 	@# banjo-notify: network, setuid MTA helpers and their capabilities are what sending needs
 	systemd-analyze security --offline=yes --threshold=30 units/banjo-notify.service >/dev/null
 	@echo "systemd-analyze security: $$(systemd-analyze security --offline=yes units/banjo-notify.service 2>&1 | tail -1)"
+	@# banjo-metrics@: one scrape, no capabilities, no network of its own
+	systemd-analyze security --offline=yes --threshold=10 units/banjo-metrics@.service >/dev/null
+	@echo "systemd-analyze security: $$(systemd-analyze security --offline=yes units/banjo-metrics@.service 2>&1 | tail -1)"
 
-unit: deps
-	$(CARGO) test --locked
+unit: deps $(PROMTOOL)
+	PROMTOOL=$(CURDIR)/$(PROMTOOL) $(CARGO) test --locked
+
+$(PROMTOOL):
+	rm -rf target/tools/deb && mkdir -p target/tools/deb
+	cd target/tools/deb && { apt-get download -qq -o APT::Sandbox::User=root prometheus 2>/dev/null || \
+	  { apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root prometheus; }; }
+	dpkg-deb --fsys-tarfile target/tools/deb/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.tmp
+	chmod 0755 $@.tmp && mv $@.tmp $@ && rm -rf target/tools/deb
+	$@ --version | head -1
 
 test: lint unit compat bench-check e2e
 
@@ -85,7 +101,11 @@ install:
 	install -D -m 0755 $(RELEASE) $(DESTDIR)$(BINDIR)/banjo
 	install -d $(DESTDIR)$(UNITDIR)
 	install -m 0644 units/*.service units/*.socket $(DESTDIR)$(UNITDIR)/
+	@# the journal catalog (journalctl -x): a package's is updated by systemd's dpkg trigger
+	install -D -m 0644 catalog/banjo.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/banjo.catalog
+	test -n "$(DESTDIR)" || journalctl --update-catalog
 	$(RELEASE) generate man $(DESTDIR)$(MANDIR)/man8
+	$(RELEASE) generate config-man $(DESTDIR)$(MANDIR)/man5
 	$(RELEASE) generate completions target/completions
 	install -D -m 0644 target/completions/banjo.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/banjo
 	install -D -m 0644 target/completions/_banjo $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_banjo
@@ -128,8 +148,8 @@ lintian: deb
 # containers side by side (systemd-nspawn, private network), driven through journald,
 # nftables, systemctl and a real OpenSSH, and Debian 13's lintian beside them; one result line
 # per suite. Needs root. See tests/e2e/run.sh (E2E_SUITES="trixie" for one suite).
-e2e: deb
-	bash tests/e2e/run.sh $(DEB_BASE).deb
+e2e: deb $(PROMTOOL)
+	PROMTOOL=$(CURDIR)/$(PROMTOOL) bash tests/e2e/run.sh $(DEB_BASE).deb
 
 clean:
 	$(CARGO) clean

@@ -83,6 +83,68 @@ impl Target {
         };
         a.contains(b.ip())
     }
+
+    /// Whether all of `other` lies in this one (itself included).
+    pub fn covers(&self, other: &Target) -> bool {
+        self.prefix() <= other.prefix() && self.contains(other.ip())
+    }
+
+    pub fn is_ipv6(&self) -> bool {
+        self.ip().is_ipv6()
+    }
+
+    /// The number of bits of its family: 32 or 128.
+    pub fn family_bits(&self) -> u8 {
+        full_prefix(self.ip())
+    }
+
+    /// Whether it is a network rather than one address.
+    pub fn is_net(&self) -> bool {
+        matches!(self, Target::Net(..))
+    }
+
+    /// The network of `prefix` bits it lies in; itself when it is that wide already.
+    pub fn widen(&self, prefix: u8) -> Target {
+        if prefix >= self.prefix() {
+            *self
+        } else {
+            Target::net(self.ip(), prefix)
+        }
+    }
+
+    /// Its first and last address as numbers (an IPv4 address in the low 32 bits).
+    pub fn range(&self) -> (u128, u128) {
+        let start = value(self.ip());
+        let host_bits = u32::from(self.family_bits() - self.prefix());
+        let size_minus_one = u128::MAX.checked_shr(128 - host_bits).unwrap_or(0);
+        (start, start | size_minus_one)
+    }
+
+    /// The narrowest network that holds every one of `targets` (all of one family); `None`
+    /// for none or for a mix of families.
+    pub fn common<'a>(targets: impl IntoIterator<Item = &'a Target>) -> Option<Target> {
+        let mut iter = targets.into_iter();
+        let first = iter.next()?.canonical();
+        let mut prefix = first.prefix();
+        for t in iter {
+            let t = t.canonical();
+            if !same_family(first.ip(), t.ip()) {
+                return None;
+            }
+            let shift = 128 - u32::from(first.family_bits());
+            let differ = (value(first.ip()) ^ value(t.ip())) << shift;
+            prefix = prefix.min(t.prefix()).min(differ.leading_zeros() as u8);
+        }
+        Some(first.widen(prefix))
+    }
+}
+
+/// An address as a number: IPv4 in the low 32 bits.
+pub fn value(ip: IpAddr) -> u128 {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }
 
 impl From<IpAddr> for Target {
@@ -231,6 +293,38 @@ mod tests {
         assert!(t("10.1.0.0/16").overlaps(&t("10.0.0.0/8")));
         assert!(t("10.1.2.3").overlaps(&t("10.1.0.0/16")));
         assert!(!t("10.1.0.0/16").overlaps(&t("10.2.0.0/16")));
+    }
+
+    #[test]
+    fn covers_widen_and_range() {
+        assert!(t("10.0.0.0/8").covers(&t("10.1.0.0/16")));
+        assert!(t("10.0.0.0/8").covers(&t("10.0.0.0/8")));
+        assert!(!t("10.1.0.0/16").covers(&t("10.0.0.0/8")));
+        assert!(t("2001:db8::/64").covers(&t("2001:db8::5")));
+        assert_eq!(t("2001:db8:1:2:3::4").widen(64), t("2001:db8:1:2::/64"));
+        assert_eq!(t("2001:db8:1:2::/64").widen(56), t("2001:db8:1::/56"));
+        assert_eq!(t("2001:db8::/48").widen(64), t("2001:db8::/48"), "never narrower");
+        assert_eq!(t("192.0.2.7").widen(24), t("192.0.2.0/24"));
+        assert_eq!(t("192.0.2.0/24").range(), (0xc000_0200, 0xc000_02ff));
+        assert_eq!(t("192.0.2.7").range(), (0xc000_0207, 0xc000_0207));
+        assert_eq!(t("0.0.0.0/0").range(), (0, 0xffff_ffff));
+        assert_eq!(t("::/0").range(), (0, u128::MAX));
+        assert_eq!(t("2001:db8::/127").range().1 - t("2001:db8::/127").range().0, 1);
+    }
+
+    #[test]
+    fn common_is_the_narrowest_network_holding_them_all() {
+        let c = |list: &[&str]| Target::common(list.iter().map(|s| t(s)).collect::<Vec<_>>().iter());
+        assert_eq!(c(&["2001:db8::1", "2001:db8::2"]), Some(t("2001:db8::/126")));
+        assert_eq!(c(&["2001:db8::1"]), Some(t("2001:db8::1")));
+        assert_eq!(
+            c(&["2001:db8:0:1::/64", "2001:db8:0:2::/64"]),
+            Some(t("2001:db8::/62"))
+        );
+        assert_eq!(c(&["192.0.2.1", "192.0.2.200"]), Some(t("192.0.2.0/24")));
+        assert_eq!(c(&["10.0.0.0/8", "10.9.9.9"]), Some(t("10.0.0.0/8")));
+        assert_eq!(c(&["192.0.2.1", "2001:db8::1"]), None);
+        assert_eq!(c(&[]), None);
     }
 
     #[test]

@@ -9,15 +9,19 @@
 //! daemon's ban records back from the journal and mails them or runs commands on them;
 //! `cli` is what the admin types. `config` is read by all of them.
 //! At the bottom, importing nothing of banjo's: `addr`, `time`, `name` (the shared
-//! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls).
+//! vocabulary), `state` (banjo's directories and atomic writes), `sys` (the system calls), `metrics`
+//! (counters and histograms, and their Prometheus text); and `addrlist` (address lists in
+//! files), which imports `addr` only.
 #![deny(unsafe_code)]
 
 // the shared vocabulary: imports nothing of banjo's
 pub mod addr;
+pub mod addrlist;
 pub mod name;
 pub mod state;
 pub mod sys;
 pub mod time;
+pub mod metrics;
 
 // what the admin wrote
 pub mod config;

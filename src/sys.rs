@@ -7,8 +7,9 @@
 //! Here, `unsafe`, each block one call with its reason: poll over fd numbers (sd-journal's fd
 //! has no owner on banjo's side), SO_PEERGROUPS (nix has no option for it), taking ownership
 //! of the fds systemd passed (their numbers come from LISTEN_FDS), removing LISTEN_* from
-//! the environment (std marks that unsafe while threads could read it), and resetting the
-//! signal mask of a program banjo-notify starts, between fork and exec.
+//! the environment (std marks that unsafe while threads could read it), resetting the
+//! signal mask of a program banjo-notify starts, between fork and exec, and (tests only) a
+//! global allocator that counts allocations.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -351,6 +352,69 @@ pub fn thread_cpu_time() -> Duration {
     clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(Duration::from)
         .unwrap_or_default()
+}
+
+/// Test-only: counts the heap allocations one closure makes on its own thread, so the date
+/// finder's "no allocation per line once warm" is a tested claim, not a comment. It wraps the
+/// system allocator for the lib's unit-test binary only; other threads and other tests are
+/// counted nowhere and pay one thread-local read per allocation. Here because a global
+/// allocator is `unsafe` code.
+#[cfg(test)]
+pub mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    struct Counting;
+
+    thread_local! {
+        static COUNT: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    fn note() {
+        // try_with: allocations during thread teardown must not touch a destroyed slot.
+        let _ = COUNT.try_with(|c| {
+            if let Some(n) = c.get() {
+                c.set(Some(n + 1));
+            }
+        });
+    }
+
+    // SAFETY: every call is passed to `System` unchanged; the counting touches only a
+    // const-initialised thread-local `Cell` (no allocation, no lock).
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note();
+            // SAFETY: the caller's contract for `alloc` is `System::alloc`'s.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note();
+            // SAFETY: as for `alloc`.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note();
+            // SAFETY: `ptr` came from this allocator, that is from `System`.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from this allocator, that is from `System`.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// How many allocations (and reallocations) `f` made on this thread.
+    pub fn allocations(f: impl FnOnce()) -> usize {
+        COUNT.with(|c| c.set(Some(0)));
+        f();
+        COUNT.with(|c| c.replace(None)).unwrap_or(0)
+    }
 }
 
 #[cfg(test)]

@@ -289,6 +289,40 @@ fn check_names_file_key_and_fix_for_bad_values() {
     assert!(e.contains("did you mean `findtime`"), "{e}");
 }
 
+/// `banjo check` reads the list files as the daemon would: entries counted, each bad line and
+/// a file it cannot read a warning (the daemon skips them), never a refusal.
+#[test]
+fn check_reads_list_files_and_warns_of_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("drop.txt");
+    std::fs::write(&list, "; DROP\n192.0.2.0/24 ; SBL1\nbogus\n2001:db8::/32\n").unwrap();
+    let missing = dir.path().join("missing.txt");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[blocklist]\nfiles = [\"{}\", \"{}\"]\n[jails.sshd]\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\n\
+             ignoreip = [\"file:{}\"]\nipv6_prefix = 56\n",
+            list.display(),
+            missing.display(),
+            list.display()
+        ),
+    )
+    .unwrap();
+    let o = banjo(&["--config", cfg.to_str().unwrap(), "check"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("drop.txt ignores 2 address(es)"), "{out}");
+    assert!(out.contains("drop.txt blocks 2 address(es)"), "{out}");
+    assert!(out.contains("drop.txt:3: `bogus` skipped"), "{out}");
+    assert!(
+        out.contains("cannot read the address list") && out.contains("missing.txt"),
+        "{out}"
+    );
+    assert!(out.contains("IPv6 counted and banned by /56"), "{out}");
+    assert!(out.contains("3 warning(s)"), "{out}");
+}
+
 /// `banjo check` refuses what cannot work, each with file, key and reason: a ban longer than
 /// nftables can time, a datepattern banjo does not understand (here in a fail2ban filter
 /// file), a failregex with two address tags that can both match.
@@ -373,4 +407,49 @@ fn version_and_usage() {
     assert!(stdout(&o).starts_with("banjo "));
     let o = banjo(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// banjo.toml(5), generated from the config reference: man renders it without a warning
+/// (groff's every warning on), and it names every section and a key of each.
+#[test]
+fn the_config_man_page_renders_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = banjo(&["generate", "config-man", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = dir.path().join("banjo.toml.5");
+    let Ok(man) = Command::new("man")
+        .args(["--warnings=w", "-l"])
+        .arg(&page)
+        .env("MANWIDTH", "80")
+        .stdin(Stdio::null())
+        .output()
+    else {
+        eprintln!("SKIP: no man (apt-get install man-db)");
+        return;
+    };
+    assert!(
+        man.status.success() && man.stderr.is_empty(),
+        "man -l banjo.toml.5: {}",
+        stderr(&man)
+    );
+    // overstrike bold (X backspace X) as man writes it to a pipe: keep the last of each pair
+    let mut text = String::new();
+    for c in stdout(&man).chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
+        }
+    }
+    for want in [
+        "[daemon]",
+        "[defaults]",
+        "[jails.NAME]",
+        "[filters.NAME]",
+        "maxretry",
+        "read_group",
+        "failregex",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
 }

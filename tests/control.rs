@@ -55,6 +55,8 @@ impl Fake {
             count: 1,
             failures: 5,
             refused: None,
+            seen: vec![],
+            note: None,
         };
         Fake {
             bans: vec![
@@ -152,6 +154,8 @@ impl Handler for Fake {
             count: 0,
             failures: 0,
             refused: None,
+            seen: vec![],
+            note: None,
         };
         self.bans.push(ban.clone());
         Ok(ban)
@@ -191,6 +195,7 @@ impl Handler for Fake {
             .iter()
             .map(|j| JailExplain {
                 jail: j.to_string(),
+                counted_as: None,
                 ignored: (*j == "dovecot").then(|| "ignoreip lists 192.0.2.0/24".to_string()),
                 failures: vec![FailureLine {
                     time: t("2025-03-01T11:59:00Z"),
@@ -203,9 +208,21 @@ impl Handler for Fake {
                 next_bantime: Some(7200),
             })
             .collect();
-        Explain { addr, jails }
+        Explain {
+            addr,
+            jails,
+            blocklist: vec![],
+        }
+    }
+
+    fn metrics(&self) -> String {
+        FAKE_METRICS.to_string()
     }
 }
+
+/// What the fake daemon answers to `metrics`.
+const FAKE_METRICS: &str = "# HELP banjo_bans_total Bans.\n# TYPE banjo_bans_total counter\n\
+                            banjo_bans_total{jail=\"sshd\",cause=\"failures\"} 2\n";
 
 /// A Server on a temporary socket, answered by a thread that plays the daemon's poll loop.
 struct Daemon {
@@ -492,6 +509,8 @@ fn read_group_may_read_but_only_root_and_admins_change_state() {
     assert!(out.contains("is running"), "{out}");
     ok(d.banjo_as_nobody(&["banned", "--json"]));
     ok(d.banjo_as_nobody(&["explain", "192.0.2.1"]));
+    // what banjo-metrics@.service does, as a member of the read group
+    assert_eq!(ok(d.banjo_as_nobody(&["metrics"])), FAKE_METRICS);
     for args in [
         &["ban", "sshd", "192.0.2.9"][..],
         &["unban", "192.0.2.1"],
@@ -527,6 +546,8 @@ fn without_a_read_group_strangers_may_not_even_read() {
     let o = d.banjo_as_nobody(&["status"]);
     assert_eq!(code(&o), 4, "{}", stderr(&o));
     assert!(stderr(&o).contains("read_group"), "{}", stderr(&o));
+    let o = d.banjo_as_nobody(&["metrics"]);
+    assert_eq!(code(&o), 4, "metrics is read access too: {}", stderr(&o));
 }
 
 #[test]

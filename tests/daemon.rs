@@ -374,17 +374,38 @@ fn bans_after_maxretry_within_findtime_and_not_before() {
 }
 
 #[test]
-fn ipv6_failures_ban_into_the_v6_set() {
+fn ipv6_failures_ban_their_64_into_the_net6_set() {
     skip_unless_capable!();
     let mut s = Scene::start("vpopmail.toml");
-    // A documentation address: it only appears in log lines, no traffic goes to it.
+    // Documentation addresses: they only appear in log lines, no traffic goes to them.
+    for host in 1..=3 {
+        fails(&s.journal, &format!("2001:db8:231:{}::{host}", s.lab.k), 1);
+    }
+    s.expect_banned("vpopmail-net6", &format!("2001:db8:231:{}::/64", s.lab.k));
+    assert!(
+        s.lab.server.banned("vpopmail-v4").is_empty() && s.lab.server.banned("vpopmail-v6").is_empty(),
+        "a /64 ban in an address set"
+    );
+}
+
+#[test]
+fn ipv6_prefix_128_bans_single_addresses_into_the_v6_set() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let cfg = config("vpopmail.toml").replace("maxretry = 3", "maxretry = 3\nipv6_prefix = 128");
+    let mut banjo = Banjo::start(&lab.server, &journal, &cfg);
+    banjo.wait_ready(READY);
+    let mut s = Scene { banjo, lab, journal };
     let addr = format!("2001:db8:231:{}::2", s.lab.k);
+    fails(&s.journal, &format!("2001:db8:231:{}::3", s.lab.k), 2);
     fails(&s.journal, &addr, 3);
     s.expect_banned("vpopmail-v6", &addr);
     assert!(
-        s.lab.server.banned("vpopmail-v4").is_empty(),
-        "an IPv6 ban in the v4 set"
+        s.lab.server.banned("vpopmail-net6").is_empty(),
+        "a network banned"
     );
+    assert!(!s.is_banned("vpopmail-v6", &format!("2001:db8:231:{}::3", s.lab.k)));
 }
 
 #[test]

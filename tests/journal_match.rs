@@ -64,8 +64,8 @@ fn counted(cfg: &Config, dir: &Path, jails: &[&str]) -> Vec<Vec<String>> {
     let start = Start::Since(jiff::Timestamp::UNIX_EPOCH);
     let mut follower = Follower::open(&Location::Directory(dir.to_path_buf()), routes, &start).unwrap();
     let mut found = vec![Vec::new(); jails.len()];
-    let mut to = Vec::new();
-    while let Some(entry) = follower.next_entry(&mut to).unwrap() {
+    let (mut to, mut budget) = (Vec::new(), usize::MAX);
+    while let Some(entry) = follower.next_entry(&mut to, &mut budget).unwrap() {
         for &i in &to {
             if let Outcome::Matched(m) = filters[i].check(&entry.text) {
                 found[i].push(m.host.to_string());
@@ -124,6 +124,50 @@ fn routing_agrees_with_sd_journals_own_selection() {
     let found = counted(&cfg, dir.path(), &["sshd", "dovecot"]);
     assert_eq!(journalctl_selects(&file, &matches_of(&cfg, "sshd")), found[0]);
     assert_eq!(journalctl_selects(&file, &matches_of(&cfg, "dovecot")), found[1]);
+}
+
+#[test]
+fn entries_no_jail_reads_spend_the_read_budget_too() {
+    // banjo routes entries itself (no sd-journal matches): a long run of other services'
+    // entries must still hand the loop back after each budget
+    let Some(remote) = journal_remote() else {
+        eprintln!("SKIP: systemd-journal-remote is not installed (make deps installs it)");
+        return;
+    };
+    let dir = temp_dir("bjt-match");
+    let file = fixture_journal(&remote, dir.path());
+    let cfg = default_jails();
+    let all = Command::new("journalctl")
+        .arg(format!("--file={}", file.display()))
+        .args(["-o", "cat", "--no-pager", "-q"])
+        .output()
+        .expect("run journalctl");
+    let total = all.stdout.iter().filter(|&&b| b == b'\n').count();
+    let route = Route::new(&matches_of(&cfg, "dovecot")).unwrap();
+    let start = Start::Since(jiff::Timestamp::UNIX_EPOCH);
+    let mut follower = Follower::open(
+        &Location::Directory(dir.path().to_path_buf()),
+        vec![route],
+        &start,
+    )
+    .unwrap();
+    let (mut to, mut reads, mut taken) = (Vec::new(), 0, 0);
+    loop {
+        let mut budget = 1;
+        match follower.next_entry(&mut to, &mut budget).unwrap() {
+            Some(_) => taken += 1,
+            None if budget == 0 => {}
+            None => break,
+        }
+        reads += 1;
+        assert!(reads <= 10 * total, "the read never ends");
+    }
+    assert_eq!(taken, 2, "dovecot's two entries");
+    assert!(total > 10, "the fixture has {total} entries");
+    assert!(
+        reads >= total,
+        "{reads} reads of one entry each for {total} entries"
+    );
 }
 
 /// `logger -t IDENT MESSAGE` through the private journal's syslog socket, as root or as

@@ -83,6 +83,8 @@ mod tests {
             count: 0,
             failures: 3,
             lines: vec![],
+            seen: vec![],
+            note: None,
             refused: None,
         }
     }

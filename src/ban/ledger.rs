@@ -1,12 +1,19 @@
 //! The in-memory ledger: active bans per jail, the ordered set of their expiries (so the next
-//! expiry and each expiry cost O(log n), with no timer per ban), and the ban history per
-//! (jail, target) that escalation counts.
+//! expiry and each expiry cost O(log n), with no timer per ban), the ban history per
+//! (jail, target) that escalation counts, and an index of each jail's network bans.
+//!
+//! **Networks never nest in a jail.** A ban of a network takes in (folds) the bans of its
+//! jail inside it, and ends no earlier than any of them; a ban inside a network its jail has
+//! banned already is not recorded: the wider ban stands, made longer if the new one would
+//! end later. So the kernel's interval sets, which refuse overlapping elements, can hold
+//! every ban, and an address is banned when it lies in any ban of the jail.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::nets::NetIndex;
 use super::{Ban, Change, Target};
 use crate::jail::{BanHistory, BanOrder};
 use crate::name::JailName;
@@ -48,10 +55,34 @@ pub struct Added {
     pub until: Option<Timestamp>,
 }
 
+/// What [`Ledger::ban`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Banned {
+    /// The ban that now holds the order's target: the new one, or the wider one it lies in
+    /// (made longer if need be). `None` for an order that changed nothing.
+    pub holder: Option<Target>,
+    /// What the kernel must do: the holder's addition (when it is new or longer), and the
+    /// removals of the bans lifted.
+    pub changes: Vec<Change>,
+    /// The bans lifted, and why.
+    pub lifted: Vec<(Ban, Lifted)>,
+}
+
+/// Why [`Ledger::ban`] lifted a ban.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifted {
+    /// It lies inside the new ban, which takes it in.
+    Folded(Target),
+    /// It held the new one, but its time was over (not yet expired).
+    Ended,
+}
+
 /// Active bans, their expiries and the ban history. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     bans: BTreeMap<JailName, HashMap<Target, Ban>>,
+    /// Per jail, its network bans by address.
+    nets: HashMap<JailName, NetIndex>,
     /// (until, jail, target) of every ban that ends.
     expiries: BTreeSet<(Timestamp, JailName, Target)>,
     /// Per target, per jail: its past bans.
@@ -73,6 +104,7 @@ impl Ledger {
     pub fn new(history_age: Duration) -> Ledger {
         Ledger {
             bans: BTreeMap::new(),
+            nets: HashMap::new(),
             expiries: BTreeSet::new(),
             history: HashMap::new(),
             names: HashSet::new(),
@@ -110,21 +142,16 @@ impl Ledger {
         {
             let until = later(ban.until, order.until);
             let changed = until != ban.until;
-            let old = ban.until;
-            ban.until = until;
             ban.failures = order.failures;
             ban.lines = order.lines;
+            if !order.seen.is_empty() {
+                ban.seen = order.seen;
+            }
+            if order.note.is_some() {
+                ban.note = order.note;
+            }
             if changed {
-                let jail = self.intern(&order.jail);
-                if let Some(old) = old {
-                    self.expiries.remove(&(old, jail.clone(), target));
-                }
-                if let Some(until) = until {
-                    self.expiries.insert((until, jail, target));
-                }
-                if let Some(record) = self.record_mut(&order.jail, &target) {
-                    record.last_until = until;
-                }
+                self.set_until(&order.jail, &target, until);
             }
             return Added {
                 new: false,
@@ -140,6 +167,8 @@ impl Ledger {
             count: order.count,
             failures: order.failures,
             lines: order.lines,
+            seen: order.seen,
+            note: order.note,
             refused: None,
         };
         self.count_in_history(&ban);
@@ -152,12 +181,31 @@ impl Ledger {
         }
     }
 
+    /// Moves the end of a ban known to exist, with its expiry and history.
+    fn set_until(&mut self, jail: &str, target: &Target, until: Option<Timestamp>) {
+        let jail = self.intern(jail);
+        let Some(ban) = self.ban_mut(&jail, target) else {
+            return;
+        };
+        let old = std::mem::replace(&mut ban.until, until);
+        if let Some(old) = old {
+            self.expiries.remove(&(old, jail.clone(), *target));
+        }
+        if let Some(until) = until {
+            self.expiries.insert((until, jail.clone(), *target));
+        }
+        if let Some(record) = self.record_mut(&jail, target) {
+            record.last_until = until;
+        }
+    }
+
     /// Puts a ban in without touching the history (loading, or a ban known to be new).
     pub(super) fn insert(&mut self, ban: Ban) {
         let jail = self.intern(&ban.jail);
         let mut ban = ban;
         ban.jail = jail.clone();
         let (target, until) = (ban.target, ban.until);
+        self.nets.entry(jail.clone()).or_default().insert(&target);
         let bans = self.bans.entry(jail.clone()).or_default();
         if let Some(old) = bans.insert(target, ban)
             && let Some(old_until) = old.until
@@ -201,6 +249,7 @@ impl Ledger {
         if bans.is_empty() {
             self.bans.remove(jail);
         }
+        self.unindex(jail, &target);
         if let Some(until) = ban.until {
             let jail = self.intern(jail);
             self.expiries.remove(&(until, jail, ban.target));
@@ -210,6 +259,7 @@ impl Ledger {
 
     /// Lifts every ban of a jail (a jail removed from the config). Its history stays.
     pub fn remove_jail(&mut self, jail: &str) -> Vec<Ban> {
+        self.nets.remove(jail);
         let Some(bans) = self.bans.remove(jail) else {
             return Vec::new();
         };
@@ -223,14 +273,77 @@ impl Ledger {
         bans
     }
 
-    /// Records a ban decided by a jail (or an admin); the change the kernel needs, if any: a
-    /// new ban, or a known one that now ends later.
-    pub fn ban(&mut self, order: BanOrder, now: Timestamp) -> Option<Change> {
-        let (jail, target) = (order.jail.clone(), order.target.canonical());
-        if !self.add(order).changed {
-            return None;
+    /// Records a ban decided by a jail (or an admin), networks kept apart (see the module
+    /// documentation): what the kernel must do and which bans were lifted for it. A ban inside
+    /// a wider one of its jail changes nothing unless it ends later: then the wider one is
+    /// made longer. A network takes in the network bans of its jail inside it and the bans of
+    /// the addresses it names in `seen`, and ends no earlier than any of them.
+    pub fn ban(&mut self, mut order: BanOrder, now: Timestamp) -> Banned {
+        let jail = self.intern(&order.jail);
+        let target = order.target.canonical();
+        order.target = target;
+        let mut out = Banned::default();
+        let wider = self.nets.get(&jail).and_then(|n| n.holding(&target).next());
+        if let Some(wider) = wider
+            && let Some(held) = self.get(&jail, &wider)
+        {
+            if held.until.is_some_and(|u| u <= now) {
+                if let Some(ended) = self.remove(&jail, &wider) {
+                    out.changes.push(Change::remove(&ended));
+                    out.lifted.push((ended, Lifted::Ended));
+                }
+            } else {
+                let until = later(held.until, order.until);
+                out.holder = Some(wider);
+                if until != held.until {
+                    self.set_until(&jail, &wider, until);
+                    out.changes
+                        .extend(self.get(&jail, &wider).and_then(|b| Change::add(b, now)));
+                }
+                return out;
+            }
         }
-        Change::add(self.get(&jail, &target)?, now)
+        if target.is_net() {
+            let mut inside = self
+                .nets
+                .get(&jail)
+                .map(|n| n.inside(&target))
+                .unwrap_or_default();
+            inside.extend(order.seen.iter().filter(|t| !t.is_net() && target.covers(t)));
+            for t in inside {
+                if let Some(folded) = self.remove(&jail, &t) {
+                    order.until = later(order.until, folded.until);
+                    out.changes.push(Change::remove(&folded));
+                    out.lifted.push((folded, Lifted::Folded(target)));
+                }
+            }
+        }
+        out.holder = Some(target);
+        if self.add(order).changed
+            && let Some(add) = self.get(&jail, &target).and_then(|b| Change::add(b, now))
+        {
+            out.changes.insert(0, add);
+        }
+        out
+    }
+
+    /// The ban of `jail` that holds `target`: its own, else the widest banned network it lies
+    /// in (ended or not).
+    pub fn holding(&self, jail: &str, target: &Target) -> Option<&Ban> {
+        let target = target.canonical();
+        self.get(jail, &target).or_else(|| {
+            let wider = self.nets.get(jail)?.holding(&target).next()?;
+            self.get(jail, &wider)
+        })
+    }
+
+    fn unindex(&mut self, jail: &str, target: &Target) {
+        if let Some(index) = self.nets.get_mut(jail) {
+            index.remove(target);
+            if index.is_empty() {
+                self.nets.remove(jail);
+            }
+        }
     }
 
     /// Takes back a ban the kernel holds but the ledger does not know (banjo was stopped
@@ -250,6 +363,8 @@ impl Ledger {
             failures: 0,
             lines: Vec::new(),
             count: 0,
+            seen: Vec::new(),
+            note: None,
         });
         true
     }
@@ -260,9 +375,30 @@ impl Ledger {
         self.expire(now).iter().map(Change::remove).collect()
     }
 
-    /// Lifts one ban (an admin's unban): the removal for the kernel, if it was banned.
-    pub fn unban(&mut self, jail: &str, target: &Target) -> Option<Change> {
-        self.remove(jail, target).as_ref().map(Change::remove)
+    /// An admin's unban of `target` in `jail`: lifts its own ban, every banned network it
+    /// lies in, and (for a network) every ban inside it; the removals for the kernel. The
+    /// kernel cannot leave a hole in a network it drops, so the network goes as a whole: the
+    /// admin who lets one address in lets its network in (and sees it in the record).
+    pub fn unban(&mut self, jail: &str, target: &Target) -> Vec<Change> {
+        let target = target.canonical();
+        let mut lift: Vec<Target> = vec![target];
+        if let Some(index) = self.nets.get(jail) {
+            lift.extend(index.holding(&target));
+            if target.is_net() {
+                lift.extend(index.inside(&target));
+            }
+        }
+        if target.is_net() {
+            let addrs = self
+                .active(jail)
+                .map(|b| b.target)
+                .filter(|t| !t.is_net() && target.covers(t));
+            lift.extend(addrs.collect::<Vec<_>>());
+        }
+        lift.iter()
+            .filter_map(|t| self.remove(jail, t))
+            .map(|b| Change::remove(&b))
+            .collect()
     }
 
     /// Lifts every ban of a jail (a jail removed from the config): the removals.
@@ -352,6 +488,7 @@ impl Ledger {
             if bans.is_empty() {
                 self.bans.remove(&jail);
             }
+            self.unindex(&jail, &target);
         }
         ended
     }
@@ -418,8 +555,17 @@ impl BanHistory for Ledger {
     }
 
     fn is_banned(&self, jail: &str, target: &Target, now: Timestamp) -> bool {
-        self.get(jail, target)
-            .is_some_and(|ban| ban.until.is_none_or(|until| until > now))
+        let running = |ban: &Ban| ban.until.is_none_or(|until| until > now);
+        let target = target.canonical();
+        if self.get(jail, &target).is_some_and(running) {
+            return true;
+        }
+        let Some(index) = self.nets.get(jail) else {
+            return false;
+        };
+        index
+            .holding(&target)
+            .any(|net| self.get(jail, &net).is_some_and(running))
     }
 }
 
@@ -450,6 +596,8 @@ mod tests {
             failures: 3,
             lines: vec![format!("auth failed from {addr}")],
             count: 0,
+            seen: vec![],
+            note: None,
         }
     }
 
@@ -634,18 +782,19 @@ mod tests {
             target: a,
             timeout: Some(Duration::from_secs(secs)),
         };
+        let changes = |b: Banned| b.changes;
         assert_eq!(
-            ledger.ban(order("sshd", "192.0.2.1", 0, Some(600)), at(0)),
-            Some(add(600))
+            changes(ledger.ban(order("sshd", "192.0.2.1", 0, Some(600)), at(0))),
+            [add(600)]
         );
         assert_eq!(
-            ledger.ban(order("sshd", "192.0.2.1", 100, Some(400)), at(100)),
-            None,
+            changes(ledger.ban(order("sshd", "192.0.2.1", 100, Some(400)), at(100))),
+            [],
             "not longer"
         );
         assert_eq!(
-            ledger.ban(order("sshd", "192.0.2.1", 100, Some(900)), at(100)),
-            Some(add(800))
+            changes(ledger.ban(order("sshd", "192.0.2.1", 100, Some(900)), at(100))),
+            [add(800)]
         );
         let remove = Change::Remove {
             jail: "sshd".into(),
@@ -654,8 +803,8 @@ mod tests {
         assert_eq!(ledger.lift_expired(at(899)), []);
         assert_eq!(ledger.lift_expired(at(900)), std::slice::from_ref(&remove));
         ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
-        assert_eq!(ledger.unban("sshd", &a), Some(remove.clone()));
-        assert_eq!(ledger.unban("sshd", &a), None);
+        assert_eq!(ledger.unban("sshd", &a), std::slice::from_ref(&remove));
+        assert_eq!(ledger.unban("sshd", &a), []);
         ledger.ban(order("sshd", "192.0.2.1", 1000, None), at(1000));
         assert_eq!(ledger.unban_jail("sshd"), [remove]);
     }
@@ -688,5 +837,125 @@ mod tests {
         assert_eq!(ledger.next_expiry(), Some(at(200)));
         assert_eq!(ledger.active("dovecot").count(), 1);
         assert_eq!(ledger.active("sshd").count(), 0);
+    }
+
+    fn remove(jail: &str, t: &str) -> Change {
+        Change::Remove {
+            jail: jail.into(),
+            target: target(t),
+        }
+    }
+
+    #[test]
+    fn a_network_ban_takes_in_the_narrower_bans_of_its_jail_and_ends_no_earlier() {
+        let mut ledger = Ledger::default();
+        ledger.ban(order("sshd", "2001:db8:0:1::/64", 0, Some(600)), at(0));
+        ledger.ban(order("sshd", "2001:db8:0:2::/64", 0, Some(9000)), at(0));
+        ledger.ban(order("sshd", "2001:db8:0:3::5", 0, Some(600)), at(0));
+        ledger.ban(order("dovecot", "2001:db8:0:4::/64", 0, Some(600)), at(0));
+        let mut wide = order("sshd", "2001:db8::/56", 100, Some(3700));
+        wide.seen = vec![target("2001:db8:0:3::5")];
+        let banned = ledger.ban(wide, at(100));
+        assert_eq!(banned.holder, Some(target("2001:db8::/56")));
+        let mut changes = banned.changes.clone();
+        changes.sort_by_key(|c| (c.is_add(), c.target()));
+        assert_eq!(
+            changes,
+            [
+                remove("sshd", "2001:db8:0:3::5"),
+                remove("sshd", "2001:db8:0:1::/64"),
+                remove("sshd", "2001:db8:0:2::/64"),
+                Change::Add {
+                    jail: "sshd".into(),
+                    target: target("2001:db8::/56"),
+                    timeout: Some(Duration::from_secs(8900)),
+                },
+            ]
+        );
+        assert!(
+            banned
+                .lifted
+                .iter()
+                .all(|(_, why)| *why == Lifted::Folded(target("2001:db8::/56")))
+        );
+        assert_eq!(ledger.count("sshd"), 1, "only the /56 is left");
+        assert_eq!(ledger.count("dovecot"), 1, "other jails keep theirs");
+        assert_eq!(
+            ledger.get("sshd", &target("2001:db8::/56")).unwrap().until,
+            Some(at(9000)),
+            "the folded ban that ended last sets the end"
+        );
+        assert_eq!(ledger.next_expiry(), Some(at(600)), "dovecot's");
+    }
+
+    #[test]
+    fn a_ban_inside_a_banned_network_is_that_network_s_made_longer_if_need_be() {
+        let mut ledger = Ledger::default();
+        ledger.ban(order("sshd", "2001:db8::/56", 0, Some(600)), at(0));
+        let inside = ledger.ban(order("sshd", "2001:db8:0:1::/64", 10, Some(300)), at(10));
+        assert_eq!(inside.holder, Some(target("2001:db8::/56")));
+        assert_eq!(inside.changes, []);
+        assert_eq!(ledger.count("sshd"), 1);
+        let longer = ledger.ban(order("sshd", "2001:db8:0:1::5", 10, Some(900)), at(10));
+        assert_eq!(
+            longer.changes,
+            [Change::Add {
+                jail: "sshd".into(),
+                target: target("2001:db8::/56"),
+                timeout: Some(Duration::from_secs(890)),
+            }]
+        );
+        assert_eq!(ledger.next_expiry(), Some(at(900)));
+        assert_eq!(ledger.count("sshd"), 1);
+        // a wider ban whose time is over (not expired yet) goes, and the new one stands
+        let after_end = ledger.ban(order("sshd", "2001:db8:0:1::/64", 900, Some(2000)), at(900));
+        assert_eq!(after_end.holder, Some(target("2001:db8:0:1::/64")));
+        assert_eq!(after_end.lifted[0].1, Lifted::Ended);
+        assert_eq!(ledger.count("sshd"), 1);
+        assert!(ledger.get("sshd", &target("2001:db8::/56")).is_none());
+    }
+
+    #[test]
+    fn an_address_in_a_banned_network_is_banned_and_held_by_it() {
+        let mut ledger = Ledger::default();
+        ledger.ban(order("sshd", "2001:db8:0:1::/64", 0, Some(600)), at(0));
+        ledger.ban(order("sshd", "10.0.0.0/8", 0, None), at(0));
+        let a = target("2001:db8:0:1::77");
+        assert!(ledger.is_banned("sshd", &a, at(100)));
+        assert!(!ledger.is_banned("sshd", &a, at(600)), "ended");
+        assert!(!ledger.is_banned("dovecot", &a, at(100)));
+        assert!(!ledger.is_banned("sshd", &target("2001:db8:0:2::1"), at(100)));
+        assert!(ledger.is_banned("sshd", &target("::ffff:10.1.2.3"), at(100)));
+        assert_eq!(
+            ledger.holding("sshd", &a).map(|b| b.target),
+            Some(target("2001:db8:0:1::/64"))
+        );
+    }
+
+    /// The rule for an admin's unban: the network an address lies in is lifted as a whole
+    /// (the kernel cannot drop a network but one address), and so are the bans inside an
+    /// unbanned network.
+    #[test]
+    fn an_unban_lifts_the_network_an_address_lies_in_and_the_bans_inside_a_network() {
+        let mut ledger = Ledger::default();
+        ledger.ban(order("sshd", "2001:db8:0:1::/64", 0, Some(600)), at(0));
+        ledger.ban(order("sshd", "2001:db8:0:2::/64", 0, Some(600)), at(0));
+        ledger.ban(order("sshd", "2001:db8:1::9", 0, Some(600)), at(0));
+        ledger.ban(order("sshd", "192.0.2.7", 0, Some(600)), at(0));
+        assert_eq!(
+            ledger.unban("sshd", &target("2001:db8:0:1::5")),
+            [remove("sshd", "2001:db8:0:1::/64")]
+        );
+        let mut wide = ledger.unban("sshd", &target("2001:db8::/32"));
+        wide.sort_by_key(Change::target);
+        assert_eq!(
+            wide,
+            [
+                remove("sshd", "2001:db8:1::9"),
+                remove("sshd", "2001:db8:0:2::/64")
+            ]
+        );
+        assert_eq!(ledger.count("sshd"), 1);
+        assert!(!ledger.is_banned("sshd", &target("2001:db8:0:2::1"), at(1)));
     }
 }

@@ -241,6 +241,8 @@ mod tests {
                 })
                 .collect(),
             count: 0,
+            seen: vec![],
+            note: None,
         }
     }
 

@@ -17,10 +17,7 @@ fn failures_of_a_banned_address_are_not_counted() {
     let mut j = jail("maxretry = 2\nfindtime = \"10m\"");
     let mut ledger = Ledger::default();
     fail_with(&mut j, "192.0.2.1", 0, 0, &ledger);
-    let Decision::Ban(ban) = fail_with(&mut j, "192.0.2.1", 1, 1, &ledger) else {
-        panic!("no ban");
-    };
-    ledger.add(ban);
+    ledger.add(order(fail_with(&mut j, "192.0.2.1", 1, 1, &ledger)));
     for t in 2..10 {
         assert_eq!(fail_with(&mut j, "192.0.2.1", t, t, &ledger), Decision::Nothing);
     }
@@ -117,4 +114,79 @@ fn permanent_bantime_gives_a_permanent_ban() {
     ledger.add(ban);
     assert!(ledger.expire(Timestamp::MAX).is_empty());
     assert!(ledger.is_banned("app", &ip("192.0.2.1"), Timestamp::MAX));
+}
+
+/// A flood of `n` distinct addresses of one /64 through a jail and the ledger; (windows
+/// tracked when it ended, bans in the ledger, failures counted).
+fn flood_of_one_64(settings: &str, n: u32) -> (usize, usize, u64) {
+    let mut j = jail(settings);
+    let mut ledger = Ledger::default();
+    for i in 0..n {
+        let addr =
+            std::net::Ipv6Addr::from(0x2001_0db8_0000_0001_0000_0000_0000_0000u128 | (u128::from(i) + 1));
+        let line = format!("auth failed from {addr}");
+        let failure = crate::jail::Failure {
+            target: crate::addr::Target::addr(addr.into()),
+            time: at(i64::from(i / 1000)),
+            line: &line,
+        };
+        if let Decision::Ban(orders) = j.failure(failure, at(i64::from(i / 1000)), &ledger, 0) {
+            for o in orders {
+                ledger.ban(o, at(i64::from(i / 1000)));
+            }
+        }
+    }
+    let stats = j.stats(at(i64::from(n / 1000)));
+    (stats.currently_failed, ledger.len(), stats.total_failed)
+}
+
+#[test]
+fn a_flood_from_one_64_costs_one_entry_not_one_per_address() {
+    // counted by /64: banned after maxretry, then not even counted
+    let (tracked, bans, counted) = flood_of_one_64("maxretry = 5\nfindtime = \"1d\"", 100_000);
+    assert_eq!((tracked, bans, counted), (0, 1, 5));
+    // never reaching maxretry: one window all along, holding maxretry failures at most
+    let (tracked, bans, _) = flood_of_one_64("maxretry = 1000000\nfindtime = \"1d\"", 100_000);
+    assert_eq!((tracked, bans), (1, 0));
+    // counted by address (fail2ban's way): one window per address, up to maxtracked
+    let (tracked, bans, _) = flood_of_one_64(
+        "maxretry = 5\nfindtime = \"1d\"\nipv6_prefix = 128\nmaxtracked = 50000",
+        100_000,
+    );
+    assert_eq!((tracked, bans), (50_000, 0));
+}
+
+/// The measure: `cargo test --release --lib -- --ignored --nocapture flood_measure`.
+#[test]
+#[ignore = "a measurement: run with --release --ignored --nocapture"]
+fn flood_measure_a_million_addresses_of_one_64() {
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .unwrap_or("VmRSS: 0");
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+    for (what, settings) in [
+        ("ipv6_prefix = 64, banned at 5", "maxretry = 5\nfindtime = \"1d\""),
+        (
+            "ipv6_prefix = 128",
+            "maxretry = 5\nfindtime = \"1d\"\nipv6_prefix = 128\nmaxtracked = 1000000",
+        ),
+    ] {
+        let before = rss_kib();
+        let started = std::time::Instant::now();
+        let (tracked, bans, _) = flood_of_one_64(settings, 1_000_000);
+        let took = started.elapsed();
+        println!(
+            "{what}: 1M failures in {:.2}s ({:.0}/s), {tracked} window(s), {bans} ban(s), RSS +{} KiB",
+            took.as_secs_f64(),
+            1e6 / took.as_secs_f64(),
+            rss_kib().saturating_sub(before)
+        );
+    }
 }

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::addrlist::AddrList;
 use crate::config::notify::Notify;
-use crate::config::{Compact, Config, Jail, JournalFrom, MultilogSource};
+use crate::config::{Compact, Config, IgnoreIp, Jail, JournalFrom, MultilogSource};
 use crate::filter::Filter;
 use crate::source::journal::Route;
 
@@ -40,6 +41,12 @@ pub fn describe(cfg: &Config) -> Result<String> {
     }
     if !cfg.disabled_jails.is_empty() {
         writeln!(out, "\ndisabled: {}", cfg.disabled_jails.join(", "))?;
+    }
+    if let Some(list) = &cfg.blocklist {
+        writeln!(out, "\n[blocklist] scope {}", list.scope.as_str())?;
+        for path in &list.files {
+            warnings += list_file(&mut out, "blocks", path)?;
+        }
     }
     if cfg.notify.is_configured() {
         writeln!(out)?;
@@ -137,11 +144,57 @@ fn jail_section(out: &mut String, jail: &Jail) -> Result<usize> {
             ""
         }
     )?;
+    let mut list_warnings = 0;
+    for entry in &jail.ignoreip {
+        if let IgnoreIp::File(path) = entry {
+            list_warnings += list_file(out, "ignores", path)?;
+        }
+    }
+    let widest = |w: u8, from: u8| {
+        if w >= from {
+            "off".to_string()
+        } else {
+            format!("up to /{w}")
+        }
+    };
+    writeln!(
+        out,
+        "  prefixes   IPv6 counted and banned by /{}; {} bans in one wider network within {} widen: IPv6 {}, IPv4 {}",
+        jail.ipv6_prefix,
+        jail.widen.after,
+        crate::config::Compact(jail.widen.within),
+        widest(jail.widen.ipv6_widest, jail.ipv6_prefix),
+        widest(jail.widen.ipv4_widest, 32)
+    )?;
     let warnings = Filter::compile(def).map(|f| f.warnings()).unwrap_or_default();
     for w in &warnings {
         writeln!(out, "  warning:   {w}")?;
     }
-    Ok(warnings.len())
+    Ok(warnings.len() + list_warnings)
+}
+
+/// A list file as the daemon would read it now: its entries, and each bad line as a warning
+/// (the daemon skips them); a file it cannot read is a warning too (it ignores or blocks
+/// nothing from it until it can).
+fn list_file(out: &mut String, verb: &str, path: &Path) -> Result<usize> {
+    match AddrList::read(path) {
+        Ok(list) => {
+            writeln!(
+                out,
+                "  list       {} {verb} {} address(es) and network(s)",
+                path.display(),
+                list.entries.len()
+            )?;
+            for bad in &list.bad {
+                writeln!(out, "  warning:   {bad}")?;
+            }
+            Ok(list.bad.len())
+        }
+        Err(e) => {
+            writeln!(out, "  warning:   {e}")?;
+            Ok(1)
+        }
+    }
 }
 
 /// `[notify]` as banjo-notify will act on it; a program that is not installed is a warning.

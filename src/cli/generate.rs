@@ -1,6 +1,7 @@
-//! `banjo generate man DIR`, `banjo generate completions DIR` (hidden): man pages and shell
-//! completions from the clap definitions, so they are never written twice. `make install`
-//! calls them.
+//! `banjo generate man DIR`, `banjo generate completions DIR`, `banjo generate config-man DIR`
+//! (hidden): man pages and shell completions from the clap definitions, and banjo.toml(5) from
+//! the config reference (`config::reference`, held to the schema by its tests), so they are
+//! never written twice. `make install` calls them.
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -22,12 +23,15 @@ pub enum What {
     Man { dir: PathBuf },
     /// Write completions for bash (banjo.bash), zsh (_banjo) and fish (banjo.fish) into DIR.
     Completions { dir: PathBuf },
+    /// Write banjo.toml.5, the configuration's reference, into DIR.
+    ConfigMan { dir: PathBuf },
 }
 
 pub fn run(args: Args) -> Result<()> {
     let written = match &args.what {
         What::Man { dir } => man(dir),
         What::Completions { dir } => completions(dir),
+        What::ConfigMan { dir } => config_man(dir),
     }?;
     for path in written {
         println!("{}", path.display());
@@ -52,6 +56,15 @@ fn man_pages(cmd: clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> std:
     let page = clap_mangen::Man::new(cmd).section("8").manual("banjo");
     written.push(page.generate_to(dir)?);
     Ok(())
+}
+
+/// banjo.toml(5); returns the file written.
+pub fn config_man(dir: &Path) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("banjo.toml.5");
+    let page = crate::config::reference::man_page(env!("CARGO_PKG_VERSION"));
+    fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+    Ok(vec![path])
 }
 
 /// Completions for bash, zsh and fish; returns the files written.

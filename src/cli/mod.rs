@@ -10,6 +10,7 @@ pub mod exit;
 pub mod generate;
 pub mod import_fail2ban;
 pub mod notify;
+pub mod metrics;
 pub mod run;
 pub mod status;
 pub mod test_filter;
@@ -54,6 +55,8 @@ pub enum Command {
     Reload(ban::ReloadArgs),
     /// Why an address is or is not banned: per jail its failures, ignoreip, bans and time left.
     Explain(status::ExplainArgs),
+    /// The daemon's counters in the Prometheus text format; --http answers one scrape.
+    Metrics(metrics::Args),
     /// Turn a fail2ban directory's enabled jails into banjo's TOML, with a report of the changes.
     ImportFail2ban(import_fail2ban::Args),
     /// Mail bans and run commands on them, from banjo's records in the journal ([notify]).
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Unban(args) => return ban::unban(cli.socket.as_deref(), args),
         Command::Reload(args) => return ban::reload(cli.socket.as_deref(), args),
         Command::Explain(args) => return status::explain(cli.socket.as_deref(), args),
+        Command::Metrics(args) => return metrics::metrics(cli.socket.as_deref(), args),
         Command::ImportFail2ban(args) => import_fail2ban::run(args),
         Command::Notify(args) => return notify::run(&cli.config, args),
         Command::Generate(args) => generate::run(args),

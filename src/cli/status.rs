@@ -14,7 +14,8 @@ use super::exit;
 use crate::addr::Target;
 use crate::config::Compact;
 use crate::control::{
-    BannedAddr, Client, ClientError, Command, Explain, JailExplain, JailStats, JailStatus, Status,
+    BannedAddr, BlocklistStatus, Client, ClientError, Command, Explain, JailExplain, JailStats, JailStatus,
+    Status,
 };
 
 #[derive(Debug, clap::Args)]
@@ -207,6 +208,53 @@ fn describe_status(s: &Status) -> String {
     if s.jails.iter().any(|j| j.refused > 0) {
         out.push_str("nftables refused some bans (banjo keeps trying them): see banjo status JAIL\n");
     }
+    if let Some(b) = &s.blocklist {
+        out += &describe_blocklist(b);
+    }
+    out
+}
+
+fn describe_blocklist(b: &BlocklistStatus) -> String {
+    let mut out = format!(
+        "blocklist: {} network{} and address{} blocked for good\n",
+        b.blocked,
+        plural(b.blocked),
+        if b.blocked == 1 { "" } else { "es" }
+    );
+    for f in &b.files {
+        let _ = write!(
+            out,
+            "  {}: {} entr{}",
+            f.path,
+            f.entries,
+            if f.entries == 1 { "y" } else { "ies" }
+        );
+        if f.bad_lines > 0 {
+            let _ = write!(
+                out,
+                ", {} bad line{} skipped (see the journal)",
+                f.bad_lines,
+                plural(f.bad_lines)
+            );
+        }
+        if let Some(e) = &f.error {
+            let _ = write!(out, "; NOT read again: {e}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A network ban's addresses seen and its note, indented.
+fn ban_details(b: &BannedAddr, indent: &str) -> String {
+    let mut out = String::new();
+    if !b.seen.is_empty() {
+        let seen: Vec<String> = b.seen.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "{indent}{} seen in it: {}", b.addr, seen.join(" "));
+    }
+    if let Some(note) = &b.note {
+        let _ = writeln!(out, "{indent}{}: {note}", b.addr);
+    }
     out
 }
 
@@ -255,7 +303,11 @@ fn describe_jail(s: &JailStatus) -> String {
         .iter()
         .map(|b| vec![b.addr.to_string(), left(b.left), until(b), local(b.since)])
         .collect();
-    out + &table(&["ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "    ") + &refusals(&s.banned, "  ")
+    out += &table(&["ADDRESS", "LEFT", "UNTIL", "SINCE"], &rows, "    ");
+    for b in &s.banned {
+        out += &ban_details(b, "    ");
+    }
+    out + &refusals(&s.banned, "  ")
 }
 
 fn describe_stats(rows: &[JailStats]) -> String {
@@ -316,19 +368,25 @@ fn describe_explain(e: &Explain) -> String {
     } else {
         format!("{} is banned in {}\n", e.addr, banned.join(", "))
     };
+    for entry in &e.blocklist {
+        let _ = writeln!(out, "blocked for good by the blocklist: {entry}");
+    }
     if e.jails.is_empty() {
         out.push_str("no jail is enabled\n");
     }
     for j in &e.jails {
-        out.push_str(&describe_jail_explain(j));
+        out.push_str(&describe_jail_explain(j, &e.addr));
     }
     out
 }
 
-fn describe_jail_explain(j: &JailExplain) -> String {
+fn describe_jail_explain(j: &JailExplain, addr: &Target) -> String {
     let mut out = format!("{}:\n", j.jail);
     if let Some(reason) = &j.ignored {
         let _ = writeln!(out, "  ignored: {reason}");
+    }
+    if let Some(net) = &j.counted_as {
+        let _ = writeln!(out, "  its failures are counted under {net} (ipv6_prefix)");
     }
     match &j.ban {
         Some(b) => {
@@ -341,6 +399,10 @@ fn describe_jail_explain(j: &JailExplain) -> String {
                 b.failures,
                 plural(b.failures as usize)
             );
+            if b.addr != *addr {
+                let _ = writeln!(out, "  by the ban of {}", b.addr);
+            }
+            out += &ban_details(b, "  ");
             if let Some(why) = &b.refused {
                 let _ = writeln!(
                     out,

@@ -17,8 +17,9 @@ mod error;
 mod layers;
 mod net;
 pub mod notify;
+pub mod reference;
 mod resolve;
-mod schema;
+pub(crate) mod schema;
 mod values;
 
 #[cfg(test)]
@@ -33,8 +34,8 @@ pub use error::{ConfigError, EXAMPLE_CONFIG, Origin};
 pub use layers::{ENV_PREFIX, ENV_SPLIT};
 pub use net::IgnoreIp;
 pub use values::{
-    BlockType, Family, Hook, JournalMatch, LogLevel, MultilogSource, NotifyEvent, PortRange, Protocol,
-    SERVICES, UseDns, section_name,
+    BlockType, BlocklistScope, Family, Hook, JournalMatch, LogLevel, MultilogSource, NotifyEvent, PortRange,
+    Protocol, SERVICES, UseDns, section_name,
 };
 
 use crate::filter::FilterDef;
@@ -55,6 +56,8 @@ pub struct Config {
     pub filters: BTreeMap<String, FilterDef>,
     /// `[notify]`: banjo-notify's mails and commands (the daemon ignores it).
     pub notify: notify::Notify,
+    /// `[blocklist]`: list files of addresses and networks banned for good.
+    pub blocklist: Option<Blocklist>,
     /// The files read, in the order they were layered.
     pub files: Vec<PathBuf>,
     /// Files in config.d/ that were not read because their name does not end in `.toml`.
@@ -117,6 +120,11 @@ pub struct Jail {
     pub blocktype: BlockType,
     /// Addresses with failures kept before the oldest are evicted.
     pub maxtracked: usize,
+    /// IPv6 failures are counted, and banned, by the network of this many bits: 64 counts
+    /// every address of a /64 as one attacker; 128 counts each address alone.
+    pub ipv6_prefix: u8,
+    /// When bans of several narrower networks make a wider one.
+    pub widen: Widen,
     /// fail2ban's `bantime.increment`, when enabled.
     pub increment: Option<Increment>,
     /// Journal matches in effect: the jail's `journal`, else its filter's `journalmatch`;
@@ -127,6 +135,38 @@ pub struct Jail {
     pub multilog: Option<MultilogSource>,
     /// Where the jail's section was first written.
     pub origin: Origin,
+}
+
+/// Adaptive prefix bans: when `after` distinct networks (or IPv4 addresses) inside the next
+/// wider one were banned within `within`, the wider one is banned instead, up to the widest
+/// prefix of the family. The steps: an IPv6 ban narrower than /64 widens to its /64, a /64 or
+/// wider one by 8 bits (/56, /48, …); IPv4 by 8 bits (/32 → /24 → /16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Widen {
+    /// The widest IPv6 ban (48); no wider than `ipv6_prefix`: never widen.
+    pub ipv6_widest: u8,
+    /// The widest IPv4 ban (32: never widen).
+    pub ipv4_widest: u8,
+    /// Distinct narrower bans inside a wider network that make banjo ban the wider one.
+    pub after: u32,
+    /// How far back those bans may have started.
+    pub within: Duration,
+}
+
+impl Widen {
+    /// The widest prefix bans of this family may grow to.
+    pub fn widest(&self, ipv6: bool) -> u8 {
+        if ipv6 { self.ipv6_widest } else { self.ipv4_widest }
+    }
+}
+
+/// `[blocklist]`: files of addresses and networks, banned for good in a set of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocklist {
+    /// Absolute paths, read at start and on reload.
+    pub files: Vec<PathBuf>,
+    /// What the listed sources may not reach.
+    pub scope: BlocklistScope,
 }
 
 /// Where a jail's journal matches come from.

@@ -1,8 +1,10 @@
-//! `ignoreip` entries: addresses, CIDR networks and host names, as fail2ban accepts them.
-//! Host names are kept as written; resolving them is the daemon's job, not the config's.
+//! `ignoreip` entries: addresses, CIDR networks and host names, as fail2ban accepts them, and
+//! `file:PATH`, a list file of addresses and networks. Host names and files are kept as
+//! written; resolving the names and reading the files is the daemon's job, not the config's.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
 /// One `ignoreip` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -12,10 +14,14 @@ pub enum IgnoreIp {
     Net { addr: IpAddr, prefix: u8 },
     /// A host name, resolved by whoever checks addresses against the list.
     Host(String),
+    /// `file:PATH`: a file of addresses and networks, one a line (see `crate::addrlist`),
+    /// read by whoever checks addresses against the list, at start and on reload.
+    File(PathBuf),
 }
 
 impl IgnoreIp {
-    /// Whether `ip` lies in this network. Always false for a host name (resolve it first).
+    /// Whether `ip` lies in this network. Always false for a host name or a file (resolve or
+    /// read it first).
     /// An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is checked as the IPv4 address it carries.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let IgnoreIp::Net { addr, prefix } = self else {
@@ -41,6 +47,7 @@ impl fmt::Display for IgnoreIp {
             IgnoreIp::Net { addr, prefix } if *prefix == full_prefix(addr) => write!(f, "{addr}"),
             IgnoreIp::Net { addr, prefix } => write!(f, "{addr}/{prefix}"),
             IgnoreIp::Host(name) => f.write_str(name),
+            IgnoreIp::File(path) => write!(f, "file:{}", path.display()),
         }
     }
 }
@@ -49,8 +56,17 @@ impl std::str::FromStr for IgnoreIp {
     type Err = String;
 
     /// Parses one entry: "10.0.0.0/8", "192.168.0.0/255.255.0.0", "::1", "2001:db8::/32",
-    /// "mail.example.org".
+    /// "mail.example.org", "file:/etc/banjo/partners.txt".
     fn from_str(text: &str) -> Result<Self, String> {
+        if let Some(path) = text.strip_prefix("file:") {
+            let path = PathBuf::from(path);
+            if !path.is_absolute() {
+                return Err(format!(
+                    "`{text}`: the file's path must be absolute, e.g. file:/etc/banjo/partners.txt"
+                ));
+            }
+            return Ok(IgnoreIp::File(path));
+        }
         if let Some((addr, prefix)) = text.split_once('/') {
             let addr: IpAddr = addr
                 .parse()
@@ -193,8 +209,24 @@ mod tests {
     }
 
     #[test]
+    fn file_entries_name_an_absolute_path() {
+        let file = entry("file:/etc/banjo/partners.txt");
+        assert_eq!(file, IgnoreIp::File("/etc/banjo/partners.txt".into()));
+        assert!(!file.contains(ip("127.0.0.1")));
+        let e = "file:partners.txt".parse::<IgnoreIp>().unwrap_err();
+        assert!(e.contains("absolute"), "{e}");
+    }
+
+    #[test]
     fn display_prints_what_was_written() {
-        for text in ["127.0.0.1/8", "::1", "2001:db8::/32", "10.0.0.1", "host.example"] {
+        for text in [
+            "127.0.0.1/8",
+            "::1",
+            "2001:db8::/32",
+            "10.0.0.1",
+            "host.example",
+            "file:/etc/banjo/partners.txt",
+        ] {
             assert_eq!(entry(text).to_string(), text);
         }
     }

@@ -15,8 +15,8 @@ use super::error::{ConfigError, Origin};
 use super::net::IgnoreIp;
 use super::schema::{self, Section};
 use super::values::{self, render};
-use super::values::{BlockType, Family, Hook, LogLevel, PortRange, Protocol, UseDns};
-use super::{Config, Daemon, Increment, Jail, JournalFrom};
+use super::values::{BlockType, BlocklistScope, Family, Hook, LogLevel, PortRange, Protocol, UseDns};
+use super::{Blocklist, Config, Daemon, Increment, Jail, JournalFrom, Widen};
 use crate::filter::{self, FilterDef, FilterError};
 use crate::name::JailName;
 
@@ -63,6 +63,11 @@ struct Settings {
     maxtime: Option<Duration>,
     rndtime: Option<Duration>,
     overalljails: Option<bool>,
+    ipv6_prefix: Option<u8>,
+    ipv6_widest: Option<u8>,
+    ipv4_widest: Option<u8>,
+    widen_after: Option<u32>,
+    widen_within: Option<Duration>,
 }
 
 impl Settings {
@@ -89,6 +94,11 @@ impl Settings {
             maxtime: self.maxtime.or(f.maxtime),
             rndtime: self.rndtime.or(f.rndtime),
             overalljails: self.overalljails.or(f.overalljails),
+            ipv6_prefix: self.ipv6_prefix.or(f.ipv6_prefix),
+            ipv6_widest: self.ipv6_widest.or(f.ipv6_widest),
+            ipv4_widest: self.ipv4_widest.or(f.ipv4_widest),
+            widen_after: self.widen_after.or(f.widen_after),
+            widen_within: self.widen_within.or(f.widen_within),
         }
     }
 
@@ -115,6 +125,15 @@ impl Settings {
             maxtime: None,
             rndtime: Some(Duration::ZERO),
             overalljails: Some(false),
+            // RFC 7421: a /64 is one link; SLAAC and temporary addresses (RFC 8981) let one
+            // host use any address of it.
+            ipv6_prefix: Some(64),
+            // RIPE-690 §4.2: /48 for a business site, /56 for a home; wider than /48 spans
+            // end sites of different customers.
+            ipv6_widest: Some(48),
+            ipv4_widest: Some(32),
+            widen_after: Some(3),
+            widen_within: Some(Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -177,6 +196,8 @@ impl<'a> Walk<'a> {
         jail_names.extend(disabled_jails.iter().map(JailName::from));
         jail_names.sort();
         let notify = self.notify(&top, &jail_names);
+        let blocklist = self.table(&top, "blocklist");
+        let blocklist = blocklist.and_then(|t| self.blocklist(&t));
 
         if let Some(e) = ConfigError::from_list(self.problems) {
             return Err(e);
@@ -187,6 +208,7 @@ impl<'a> Walk<'a> {
             disabled_jails,
             filters,
             notify,
+            blocklist,
             files,
             ignored_files,
             base_dir: self.base_dir.to_path_buf(),
@@ -363,7 +385,35 @@ impl<'a> Walk<'a> {
             maxtime: self.field(t, "bantime_maxtime", values::ban_length),
             rndtime: self.field(t, "bantime_rndtime", values::ban_extra),
             overalljails: self.field(t, "bantime_overalljails", values::boolean),
+            ipv6_prefix: self.field(t, "ipv6_prefix", |v| values::prefix_len(v, 32, 128)),
+            ipv6_widest: self.field(t, "ipv6_widest", |v| values::prefix_len(v, 16, 128)),
+            ipv4_widest: self.field(t, "ipv4_widest", |v| values::prefix_len(v, 8, 32)),
+            widen_after: self
+                .field(t, "widen_after", |v| values::whole(v, "bans", 2, 1000))
+                .map(|n| n as u32),
+            widen_within: self.field(t, "widen_within", values::positive_duration),
         }
+    }
+
+    /// `[blocklist]`: its files (at least one) and scope.
+    fn blocklist(&mut self, t: &Table) -> Option<Blocklist> {
+        self.check_keys(t, Section::Blocklist);
+        let scope = self
+            .field(t, "scope", values::keyword::<BlocklistScope>)
+            .unwrap_or(BlocklistScope::All);
+        if t.get("files").is_none() {
+            self.problems.push(ConfigError::Invalid {
+                origin: self.table_origin(t.value),
+                key: t.key("files"),
+                message: format!(
+                    "[blocklist] needs its list files, e.g. files = {}",
+                    schema::example("files")
+                ),
+            });
+            return None;
+        }
+        let files = self.field(t, "files", values::abs_paths)?;
+        Some(Blocklist { files, scope })
     }
 
     fn filters(&mut self, table: Option<&Table<'_>>) -> BTreeMap<String, FilterDef> {
@@ -657,6 +707,13 @@ fn build_jail(name: &str, s: Settings) -> Option<Jail> {
         family: s.family?,
         blocktype: s.blocktype?,
         maxtracked: s.maxtracked?,
+        ipv6_prefix: s.ipv6_prefix?,
+        widen: Widen {
+            ipv6_widest: s.ipv6_widest?,
+            ipv4_widest: s.ipv4_widest?,
+            after: s.widen_after?,
+            within: s.widen_within?,
+        },
         increment,
         journal: vec![],
         journal_from: JournalFrom::Jail,

@@ -8,6 +8,8 @@ pub const TOP: &[Key] = &[
     ("daemon", "{ loglevel = \"info\" }"),
     ("defaults", "{ bantime = \"1h\" }"),
     ("filters", "{ NAME = { failregex = [\"…<HOST>…\"] } }"),
+    // Files of addresses and networks banned for good, in sets of their own.
+    ("blocklist", "{ files = [\"/var/lib/banjo/lists/drop.txt\"] }"),
     (
         "jails",
         "{ NAME = { journal = [\"_SYSTEMD_UNIT=NAME.service\"] } }",
@@ -46,6 +48,17 @@ pub const SETTINGS: &[Key] = &[
     ("bantime_maxtime", "\"1w\""),
     ("bantime_rndtime", "\"10m\""),
     ("bantime_overalljails", "false"),
+    // IPv6 failures are counted, and banned, by the network of this many bits (64: every
+    // address of a /64 counts as one attacker; 128: each address alone, as fail2ban does).
+    ("ipv6_prefix", "64"),
+    // The widest IPv6 ban adaptive widening may reach; ipv6_widest = ipv6_prefix: never widen.
+    ("ipv6_widest", "48"),
+    // The widest IPv4 ban adaptive widening may reach; 32 (the default): never widen.
+    ("ipv4_widest", "24"),
+    // How many distinct narrower bans inside the next wider network make banjo ban that one.
+    ("widen_after", "3"),
+    // How far back those narrower bans may have started.
+    ("widen_within", "\"1d\""),
 ];
 
 /// Keys only a [jails.NAME] section has.
@@ -101,6 +114,14 @@ pub const NOTIFY_EXEC: &[Key] = &[
     ("retry_delay", "\"10s\""),
 ];
 
+/// Keys of [blocklist].
+pub const BLOCKLIST: &[Key] = &[
+    // The list files: one address or network a line, `#` and `;` comments.
+    ("files", "[\"/var/lib/banjo/lists/drop.txt\"]"),
+    // What the listed sources may not reach: "all" (every port) or "jails" (the jails' ports).
+    ("scope", "\"all\""),
+];
+
 /// fail2ban spellings banjo accepts too: (alias, key).
 pub const ALIASES: &[(&str, &str)] = &[
     ("port", "ports"),
@@ -120,6 +141,7 @@ pub fn example(key: &str) -> &'static str {
         SETTINGS,
         JAIL_ONLY,
         FILTER,
+        BLOCKLIST,
         NOTIFY,
         NOTIFY_MAIL,
         NOTIFY_EXEC,
@@ -141,6 +163,7 @@ pub enum Section {
     Notify,
     NotifyMail,
     NotifyExec,
+    Blocklist,
 }
 
 impl Section {
@@ -154,6 +177,7 @@ impl Section {
             Section::Notify => "[notify]",
             Section::NotifyMail => "[notify.mail]",
             Section::NotifyExec => "[[notify.exec]]",
+            Section::Blocklist => "[blocklist]",
         }
     }
 
@@ -173,6 +197,7 @@ impl Section {
             Section::Notify => &[NOTIFY],
             Section::NotifyMail => &[NOTIFY_MAIL],
             Section::NotifyExec => &[NOTIFY_EXEC],
+            Section::Blocklist => &[BLOCKLIST],
         };
         lists.iter().flat_map(|l| l.iter().map(|(k, _)| *k)).collect()
     }
@@ -400,6 +425,7 @@ mod tests {
             Section::Notify,
             Section::NotifyMail,
             Section::NotifyExec,
+            Section::Blocklist,
         ] {
             for key in section.keys() {
                 assert_ne!(example(key), "…", "{key}");

@@ -91,6 +91,17 @@ keyword! {
 }
 
 keyword! {
+    /// What the `[blocklist]` keeps the listed sources from reaching.
+    BlocklistScope {
+        /// Every port and protocol of this host (the input hook; forwarded traffic is not
+        /// filtered by the blocklist).
+        All = "all",
+        /// The ports and protocols the inet jails guard, all of them together, dropped.
+        Jails = "jails",
+    }
+}
+
+keyword! {
     /// A transport protocol a ban covers.
     Protocol { Tcp = "tcp", Udp = "udp", UdpLite = "udplite", Sctp = "sctp" }
 }
@@ -544,9 +555,31 @@ pub fn protocols(value: &Value) -> Result<Vec<Protocol>, String> {
     Ok(out)
 }
 
-/// `ignoreip`: addresses, CIDR networks and host names.
+/// `ignoreip`: addresses, CIDR networks, host names and `file:PATH` lists.
 pub fn ignoreip(value: &Value) -> Result<Vec<IgnoreIp>, String> {
     items(value)?.iter().map(|item| item.parse()).collect()
+}
+
+/// A list of absolute paths (`[blocklist] files`), at least one.
+pub fn abs_paths(value: &Value) -> Result<Vec<PathBuf>, String> {
+    let items = match value {
+        Value::String(..) => vec![value.clone()],
+        Value::Array(_, list) => list.clone(),
+        _ => return Err("expected a list of absolute paths".into()),
+    };
+    if items.is_empty() {
+        return Err("expected at least one file".into());
+    }
+    items.iter().map(abs_path).collect()
+}
+
+/// A prefix length of an `ipv6_prefix`-like key: `min..=max` bits.
+pub fn prefix_len(value: &Value, min: u8, max: u8) -> Result<u8, String> {
+    let n = integer(value).ok_or_else(|| format!("expected a prefix length in bits, {min} to {max}"))?;
+    u8::try_from(n)
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("{n} is out of range: a prefix length from {min} to {max} bits"))
 }
 
 /// `bantime_multipliers`: whole numbers ≥ 1, as a list or fail2ban's "1 2 4 8".

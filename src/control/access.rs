@@ -1,6 +1,7 @@
 //! Who may ask what. The kernel tells who is at the other end of the socket (SO_PEERCRED,
 //! SO_PEERGROUPS); root and members of the admin group may do everything, members of the read
-//! group may ask the read-only commands (status, stats, banned, explain), anyone else nothing.
+//! group may ask the read-only commands (status, stats, banned, explain, metrics), anyone else
+//! nothing.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -15,7 +16,7 @@ use crate::sys;
 pub struct Access {
     /// Members may ban, unban and reload, and read.
     pub admin_group: Option<String>,
-    /// Members may read: status, stats, banned, explain.
+    /// Members may read: status, stats, banned, explain, metrics.
     pub read_group: Option<String>,
 }
 

@@ -29,8 +29,8 @@ pub use protocol::{
 };
 pub use server::{Handler, Server};
 pub use types::{
-    BannedAddr, Explain, FailureLine, JailExplain, JailStats, JailStatus, JailSummary, MultilineMemory,
-    Status, Unbanned, UnbannedAll,
+    BannedAddr, BlocklistFile, BlocklistStatus, Explain, FailureLine, JailExplain, JailStats, JailStatus,
+    JailSummary, MultilineMemory, Status, Unbanned, UnbannedAll,
 };
 
 /// The socket's file name in the runtime directory.

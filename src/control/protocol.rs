@@ -86,6 +86,8 @@ pub enum Command {
     },
     /// Why an address is or is not banned, jail by jail.
     Explain { addr: Target },
+    /// The daemon's counters in the Prometheus text format (a JSON string).
+    Metrics {},
 }
 
 impl Command {
@@ -100,6 +102,7 @@ impl Command {
         "unban_all",
         "reload",
         "explain",
+        "metrics",
     ];
 
     /// Its wire name.
@@ -114,6 +117,7 @@ impl Command {
             Command::UnbanAll {} => "unban_all",
             Command::Reload { .. } => "reload",
             Command::Explain { .. } => "explain",
+            Command::Metrics {} => "metrics",
         }
     }
 

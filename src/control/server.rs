@@ -61,6 +61,8 @@ pub trait Handler {
     fn reload(&mut self, jail: Option<&str>) -> Result<(), ControlError>;
     /// What each jail knows of `addr`.
     fn explain(&self, addr: Target) -> Explain;
+    /// The daemon's counters and gauges in the Prometheus text exposition format.
+    fn metrics(&self) -> String;
 }
 
 /// Answers one command with `handler`.
@@ -88,6 +90,7 @@ pub fn dispatch(handler: &mut dyn Handler, command: Command) -> Response {
         }
         Command::Reload { jail } => Response::from_result(handler.reload(jail.as_deref())),
         Command::Explain { addr } => Response::from_result(Ok(handler.explain(addr))),
+        Command::Metrics {} => Response::from_result(Ok(handler.metrics())),
     }
 }
 

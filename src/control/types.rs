@@ -23,6 +23,9 @@ pub struct Status {
     /// Seconds since it started.
     pub uptime: u64,
     pub jails: Vec<JailSummary>,
+    /// `[blocklist]`'s files as last read; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<BlocklistStatus>,
 }
 
 impl Status {
@@ -34,8 +37,29 @@ impl Status {
             started,
             uptime: seconds_left(now, started).unwrap_or(0),
             jails,
+            blocklist: None,
         }
     }
+}
+
+/// `[blocklist]` in `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlocklistStatus {
+    /// Networks and addresses in its sets (nested entries left out).
+    pub blocked: usize,
+    pub files: Vec<BlocklistFile>,
+}
+
+/// One list file in `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlocklistFile {
+    pub path: String,
+    pub entries: usize,
+    /// Lines skipped at the last read (logged with their line numbers).
+    pub bad_lines: usize,
+    /// Why the last read failed: the entries are those of the read before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One jail in `status`.
@@ -163,6 +187,12 @@ pub struct BannedAddr {
     /// is not blocked; banjo tries again every few seconds. Absent: in nftables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// For a network: the addresses that failed in it, or the narrower bans it took in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<Target>,
+    /// Why the ban is not of what was counted (widened; narrowed around an ignored address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl BannedAddr {
@@ -176,6 +206,8 @@ impl BannedAddr {
             count: ban.count,
             failures: ban.failures,
             refused: ban.refused.clone(),
+            seen: ban.seen.clone(),
+            note: ban.note.clone(),
         }
     }
 }
@@ -193,12 +225,18 @@ pub fn sort_bans(bans: &mut [BannedAddr]) {
 pub struct Explain {
     pub addr: Target,
     pub jails: Vec<JailExplain>,
+    /// The `[blocklist]` entries that hold it, as "FILE: ENTRY".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocklist: Vec<String>,
 }
 
 /// What one jail knows of an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JailExplain {
     pub jail: String,
+    /// What its failures are counted under, when not itself: its IPv6 network (`ipv6_prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_as: Option<Target>,
     /// Why the jail ignores it (an ignoreip entry, ignoreself), if it does.
     pub ignored: Option<String>,
     /// Its failures within findtime, oldest first.
@@ -219,6 +257,7 @@ impl JailExplain {
     pub fn new(e: &Explanation, ban: Option<&Ban>, now: Timestamp) -> JailExplain {
         JailExplain {
             jail: e.jail.to_string(),
+            counted_as: (e.counted_as != e.target).then_some(e.counted_as),
             ignored: e.ignored.as_ref().map(ToString::to_string),
             failures: e
                 .failures
@@ -293,6 +332,8 @@ mod tests {
             count: 0,
             failures: 5,
             lines: vec![],
+            seen: vec![],
+            note: None,
             refused: None,
         }
     }

@@ -2,7 +2,8 @@
 //! audit record and is saved to bans.json (at most once a second, by the save job). The
 //! policy is the ledger's (`crate::ban`); this room does the journal records and the file.
 //! What the kernel made of a ban is a ledger state too: a ban it refused stays, marked NOT
-//! blocked, and is tried again ([`Bans::refused`]).
+//! blocked, and is tried again ([`Bans::refused`]). Each change is counted for `banjo
+//! metrics` too (`metrics::BanCounts`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,9 @@ use anyhow::Result;
 use jiff::Timestamp;
 
 use super::audit;
+use super::metrics::{BanCause, BanCounts, UnbanCause};
 use crate::addr::Target;
-use crate::ban::{Change, Ledger, LedgerError};
+use crate::ban::{Change, Ledger, LedgerError, Lifted};
 use crate::firewall::Refusal;
 use crate::jail::BanOrder;
 use crate::name::JailName;
@@ -23,6 +25,7 @@ pub struct Bans {
     path: PathBuf,
     /// The ledger changed since it was last written.
     unsaved: bool,
+    counts: BanCounts,
 }
 
 impl Bans {
@@ -48,22 +51,52 @@ impl Bans {
             ledger,
             path: path.to_path_buf(),
             unsaved: false,
+            counts: BanCounts::default(),
         })
+    }
+
+    /// The jails configured now: their series are shown from the start, at 0.
+    pub fn know_jails<'a>(&mut self, jails: impl IntoIterator<Item = &'a JailName>) {
+        for jail in jails {
+            self.counts.know_jail(jail);
+        }
+    }
+
+    /// What `banjo metrics` shows of the bans: the counters, and the ledger's bans now.
+    pub fn counts(&self) -> &BanCounts {
+        &self.counts
     }
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
 
-    /// A ban decided by a jail or an admin; the kernel's change when it is new or longer.
-    pub fn ban(&mut self, order: BanOrder, now: Timestamp) -> Option<Change> {
-        let (jail, target) = (order.jail.clone(), order.target);
-        let change = self.ledger.ban(order, now)?;
-        self.unsaved = true;
-        if let Some(ban) = self.ledger.get(&jail, &target) {
-            audit::ban(ban);
+    /// A ban decided by a jail or an admin: the kernel's changes (the ban when it is new or
+    /// longer, the removals of the narrower bans it took in), each with its audit record; and
+    /// the ban that now holds the order's target (itself, or a wider one it lies in).
+    pub fn ban(&mut self, order: BanOrder, cause: BanCause, now: Timestamp) -> (Vec<Change>, Option<Target>) {
+        let jail = order.jail.clone();
+        let banned = self.ledger.ban(order, now);
+        if banned.changes.is_empty() {
+            return (Vec::new(), banned.holder);
         }
-        Some(change)
+        self.unsaved = true;
+        for (ban, why) in &banned.lifted {
+            let (why, unban_cause) = match why {
+                Lifted::Folded(into) => (format!("folded into the ban of {into}"), UnbanCause::Widened),
+                Lifted::Ended => ("bantime over".to_string(), UnbanCause::Expiry),
+            };
+            audit::unban(&ban.jail, &ban.target, &why);
+            self.counts.lifted(&ban.jail, ban.target, unban_cause);
+        }
+        let added = banned.changes.iter().any(Change::is_add);
+        if let Some(ban) = banned.holder.and_then(|t| self.ledger.get(&jail, &t))
+            && added
+        {
+            audit::ban(ban);
+            self.counts.banned(jail, ban.target, cause);
+        }
+        (banned.changes, banned.holder)
     }
 
     /// A ban found in the kernel that the ledger does not know (see `Ledger::adopt`).
@@ -74,21 +107,35 @@ impl Bans {
     /// The bans whose time is over at `now`.
     pub fn lift_expired(&mut self, now: Timestamp) -> Vec<Change> {
         let lifted = self.ledger.lift_expired(now);
-        self.record_lifted(&lifted, "bantime over");
+        self.record_lifted(&lifted, UnbanCause::Expiry, "bantime over");
         lifted
     }
 
-    /// An admin's unban.
-    pub fn unban(&mut self, jail: &str, target: &Target, why: &str) -> Option<Change> {
-        let lifted = self.ledger.unban(jail, target)?;
-        self.record_lifted(std::slice::from_ref(&lifted), why);
-        Some(lifted)
+    /// An admin's unban: the ban of `target`, the networks it lies in and (for a network)
+    /// the bans inside it; each record says which address or network the admin named.
+    pub fn unban(&mut self, jail: &str, target: &Target, why: &str) -> Vec<Change> {
+        let lifted = self.ledger.unban(jail, target);
+        for change in &lifted {
+            let lifted_target = change.target();
+            let why = if lifted_target == *target {
+                why.to_string()
+            } else if lifted_target.covers(target) {
+                format!("{why}: {target} lies in it")
+            } else {
+                format!("{why}: it lies in {target}")
+            };
+            audit::unban(change.jail(), &lifted_target, &why);
+            self.counts
+                .lifted(change.jail(), lifted_target, UnbanCause::Command);
+        }
+        self.unsaved |= !lifted.is_empty();
+        lifted
     }
 
     /// Every ban of a jail that is no longer configured.
     pub fn unban_jail(&mut self, jail: &str, why: &str) -> Vec<Change> {
         let lifted = self.ledger.unban_jail(jail);
-        self.record_lifted(&lifted, why);
+        self.record_lifted(&lifted, UnbanCause::Reload, why);
         lifted
     }
 
@@ -127,10 +174,16 @@ impl Bans {
         };
         let refused_now: HashSet<(&str, Target)> =
             refused.iter().map(|r| (r.jail.as_str(), r.target)).collect();
-        for (jail, target) in &taken {
-            if !refused_now.contains(&(jail.as_str(), *target)) {
-                self.ledger.mark_applied(jail, target);
+        let now = Timestamp::now();
+        for (jail, target) in taken {
+            if !refused_now.contains(&(jail.as_str(), target)) {
+                self.ledger.mark_applied(&jail, &target);
+                self.counts.in_kernel(&jail, target, now);
             }
+        }
+        if tried.is_none() {
+            // a reconcile put every ban in: those that waited for the kernel are there now
+            (self.counts).reconciled(|jail, target| !refused_now.contains(&(jail, target)), now);
         }
         for r in refused {
             let why = r.error.to_string();
@@ -140,6 +193,9 @@ impl Bans {
                 .and_then(|b| b.refused.clone());
             if self.ledger.mark_refused(&r.jail, &r.target, why.clone()) && before.as_ref() != Some(&why) {
                 audit::refused(&r.jail, &r.target, &why);
+                if before.is_none() {
+                    self.counts.refused(&r.jail);
+                }
             }
         }
     }
@@ -153,21 +209,29 @@ impl Bans {
             .collect()
     }
 
-    fn record_lifted(&mut self, lifted: &[Change], why: &str) {
+    fn record_lifted(&mut self, lifted: &[Change], cause: UnbanCause, why: &str) {
         for change in lifted {
             audit::unban(change.jail(), &change.target(), why);
+            self.counts.lifted(change.jail(), change.target(), cause);
         }
         self.unsaved |= !lifted.is_empty();
     }
 
-    /// Writes bans.json when the ledger changed since the last write.
-    pub fn save(&mut self) {
+    /// Writes bans.json when the ledger changed since the last write; false when that failed
+    /// (it is tried again at the next save).
+    pub fn save(&mut self) -> bool {
         if !self.unsaved {
-            return;
+            return true;
         }
         match self.ledger.save(&self.path) {
-            Ok(()) => self.unsaved = false,
-            Err(e) => tracing::error!("cannot save the bans: {e}"),
+            Ok(()) => {
+                self.unsaved = false;
+                true
+            }
+            Err(e) => {
+                tracing::error!("cannot save the bans: {e}");
+                false
+            }
         }
     }
 }

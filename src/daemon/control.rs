@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use super::Daemon;
+use super::metrics::BanCause;
 use crate::addr::Target;
 use crate::config::BanTime;
 use crate::control::{
@@ -18,13 +19,18 @@ impl Daemon {
             .ok_or_else(|| ControlError::no_jail(name, self.cfg.jails.iter().map(|j| j.name.as_str())))
     }
 
-    /// Lifts one ban now: ledger, kernel, audit; the address's failures are forgotten too.
+    /// Lifts the bans of `target` now (its own, the networks it lies in, the bans inside
+    /// it): ledger, kernel, audit; their failures are forgotten too.
     fn lift(&mut self, jail: &str, target: &Target, why: &str) -> bool {
-        let Some(change) = self.bans.unban(jail, target, why) else {
+        let lifted = self.bans.unban(jail, target, why);
+        if lifted.is_empty() {
             return false;
-        };
+        }
         self.jails.forget(jail, target);
-        self.enforce.queue(change);
+        for change in &lifted {
+            self.jails.forget(jail, &change.target());
+        }
+        self.enforce.queue_all(lifted);
         true
     }
 }
@@ -41,7 +47,9 @@ impl Handler for Daemon {
                 JailSummary::new(j, ledger.count(&j.name), refused)
             })
             .collect();
-        Status::new(self.started_at, Timestamp::now(), jails)
+        let mut status = Status::new(self.started_at, Timestamp::now(), jails);
+        status.blocklist = self.enforce.blocklist.status();
+        status
     }
 
     fn jail_status(&self, jail: &str) -> Result<JailStatus, ControlError> {
@@ -113,14 +121,14 @@ impl Handler for Daemon {
         let now = Timestamp::now();
         let order = running.jail.manual_ban(target, time, now, self.bans.ledger());
         let target = order.target;
-        if let Some(change) = self.bans.ban(order, now) {
-            self.enforce.queue(change);
-        }
+        let (changes, holder) = self.bans.ban(order, BanCause::Command, now);
+        self.enforce.queue_all(changes);
         self.flush();
+        // a network it lies in may hold it (a ban inside a banned network is that network's)
         let ban = self
             .bans
             .ledger()
-            .get(jail, &target)
+            .get(jail, &holder.unwrap_or(target))
             .ok_or_else(|| ControlError::internal("the ban was not recorded"))?;
         Ok(BannedAddr::new(ban, now))
     }
@@ -173,16 +181,19 @@ impl Handler for Daemon {
             .iter()
             .map(|(name, running)| {
                 let e = running.jail.explain(&target, now, self.bans.ledger());
-                let ban = self.bans.ledger().get(name, &target).or_else(|| {
-                    // an address inside a banned network is banned too
-                    self.bans
-                        .ledger()
-                        .active(name)
-                        .find(|b| b.target.contains(target.ip()))
-                });
+                // an address inside a banned network is banned too
+                let ban = self.bans.ledger().holding(name, &target);
                 JailExplain::new(&e, ban, now)
             })
             .collect();
-        Explain { addr: target, jails }
+        Explain {
+            addr: target,
+            jails,
+            blocklist: self.enforce.blocklist.holding(&target),
+        }
+    }
+
+    fn metrics(&self) -> String {
+        self.metrics_text(Timestamp::now())
     }
 }

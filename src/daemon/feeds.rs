@@ -10,6 +10,9 @@
 //! expiries and bans get their turn during a long backlog; [`Feeds::backlog`] then says the
 //! loop must come back at once (the journal's fd stays quiet for entries written before it
 //! last woke). Pipes are read until they would block.
+//!
+//! Its metrics: entries and lines read per source, the ones dropped (overlong pipe lines,
+//! journal entries that cannot be read), and how far behind the journal the reader is.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -22,12 +25,16 @@ use jiff::Timestamp;
 
 use crate::config::{self, Config, MultilogSource};
 use crate::filter::{Filter, MatchSet, MultilineStats, Outcome, Scratch, SourceLines};
+use crate::metrics::{Exposition, Kind};
 use crate::name::JailName;
 use crate::source::Entry;
 use crate::source::journal::{Follower, Location, Route, Start};
 use crate::source::multilog::Pipe;
 
-/// Journal entries read per loop turn before signals, expiries and bans get their turn.
+use super::hot::HotWindow;
+
+/// Journal entries read per loop turn (those no jail reads too) before signals, expiries and
+/// bans get their turn.
 pub const ENTRIES_PER_TURN: usize = 20_000;
 
 /// What the filters found in one entry: the jail and its filter's outcome, per hit.
@@ -104,10 +111,21 @@ pub struct Feeds {
     scratch: Scratch,
     /// Entries this read may still take.
     budget: usize,
+    /// Entries this read took.
+    taken: usize,
     backlog: bool,
+    /// Looks at the journal every few ms for a while after it moved (see `hot`).
+    hot: HotWindow,
     entries_read: u64,
     caught_up: bool,
     started: Instant,
+    /// The loop thread's CPU time when the journal was opened: the "caught up" line says
+    /// what the backlog cost, which a busy machine's wall clock does not.
+    started_cpu: std::time::Duration,
+    /// The log time of the last journal entry read.
+    last_entry: Option<Timestamp>,
+    /// Undecodable entries of journal readers closed by a reload.
+    undecodable_before: u64,
 }
 
 impl Feeds {
@@ -122,10 +140,15 @@ impl Feeds {
             cursor,
             scratch: Scratch::default(),
             budget: 0,
+            taken: 0,
             backlog: false,
+            hot: HotWindow::default(),
             entries_read: 0,
             caught_up: false,
             started: Instant::now(),
+            started_cpu: crate::sys::thread_cpu_time(),
+            last_entry: None,
+            undecodable_before: 0,
         }
     }
 
@@ -155,7 +178,9 @@ impl Feeds {
         filter: &impl Fn(&str) -> Option<Arc<Filter>>,
         now: Timestamp,
     ) -> Result<()> {
-        self.journal = None;
+        if let Some(old) = self.journal.take() {
+            self.undecodable_before += old.source.undecodable();
+        }
         let readers: Vec<&config::Jail> = cfg.jails.iter().filter(|j| !j.journal.is_empty()).collect();
         if readers.is_empty() {
             return Ok(());
@@ -179,6 +204,8 @@ impl Feeds {
         self.journal = Some(Feed::new(source, filters, jails));
         // what was written since the cursor (or within findtime) waits: read it before sleeping
         self.backlog = true;
+        self.started = Instant::now();
+        self.started_cpu = crate::sys::thread_cpu_time();
         Ok(())
     }
 
@@ -254,18 +281,43 @@ impl Feeds {
         self.backlog
     }
 
-    /// After the journal's fd woke: lets sd-journal take in rotated or new files.
+    /// After the journal's fd woke: lets sd-journal take in rotated or new files. Opens the
+    /// hot window: more entries are likely near.
     pub fn journal_woke(&mut self) -> Result<()> {
         if let Some(j) = &mut self.journal {
             j.source.process()?;
+            self.hot.moved(Instant::now());
         }
         Ok(())
+    }
+
+    /// Whether the journal is to be looked at this turn although its fd did not wake: a
+    /// backlog waits, or the hot window is open.
+    pub fn journal_due(&self, now: Instant) -> bool {
+        self.backlog || self.hot.open(now)
+    }
+
+    /// How long the loop may sleep before the journal is to be looked at again, when that is
+    /// sooner than its fd would say: zero during a backlog, a few ms in the hot window.
+    pub fn journal_sleep(&self, now: Instant) -> Option<std::time::Duration> {
+        if self.backlog {
+            return Some(std::time::Duration::ZERO);
+        }
+        self.hot.sleep(now)
     }
 
     /// Starts a read of the journal: up to [`ENTRIES_PER_TURN`] entries from here.
     pub fn begin_journal_read(&mut self) {
         self.budget = ENTRIES_PER_TURN;
+        self.taken = 0;
         self.backlog = false;
+    }
+
+    /// The read ended: if it took entries, the hot window reopens from now.
+    fn end_journal_read(&mut self) {
+        if self.taken > 0 {
+            self.hot.moved(Instant::now());
+        }
     }
 
     /// The next journal entry that some jail's matches select, with its hits (`hits` is
@@ -276,23 +328,26 @@ impl Feeds {
         let Some(feed) = &mut self.journal else {
             return Ok(None);
         };
-        if self.budget == 0 {
-            self.backlog = true;
-            return Ok(None);
-        }
-        self.budget -= 1;
-        let Some(entry) = feed.source.next_entry(&mut self.routes)? else {
+        let Some(entry) = feed.source.next_entry(&mut self.routes, &mut self.budget)? else {
+            self.end_journal_read();
+            if self.budget == 0 {
+                self.backlog = true;
+                return Ok(None);
+            }
             if !self.caught_up {
                 self.caught_up = true;
                 tracing::info!(
-                    "caught up with the journal: {} entries in {:.3}s",
+                    "caught up with the journal: {} entries in {:.3}s (CPU {:.3}s)",
                     self.entries_read,
-                    self.started.elapsed().as_secs_f64()
+                    self.started.elapsed().as_secs_f64(),
+                    (crate::sys::thread_cpu_time().saturating_sub(self.started_cpu)).as_secs_f64()
                 );
             }
             return Ok(None);
         };
         self.entries_read += 1;
+        self.taken += 1;
+        self.last_entry = entry.time;
         let routes = &self.routes;
         feed.check(&entry, now, &mut self.scratch, |i| routes.contains(&i), hits);
         Ok(Some(entry))
@@ -334,6 +389,55 @@ impl Feeds {
             sum.add(s);
             sum
         })
+    }
+
+    /// The sources' metrics. A pipe's counts are its own since it was opened (a pipe that a
+    /// reload keeps is not reopened).
+    pub fn expose(&self, out: &mut Exposition, now: Timestamp) {
+        let journal = self.journal.is_some() || self.entries_read > 0;
+        out.family(
+            "banjo_source_entries_total",
+            Kind::Counter,
+            "Journal entries (of the jails' matches) and multilog lines read, by source.",
+        );
+        if journal {
+            out.sample(&[("source", "journal")], self.entries_read);
+        }
+        for pipe in &self.pipes {
+            let source = format!("multilog:{}", pipe.source.name);
+            out.sample(&[("source", &source)], pipe.source.lines);
+        }
+        out.family(
+            "banjo_source_dropped_total",
+            Kind::Counter,
+            "Lines not read, by source and reason: overlong (a multilog line past 64 KiB) or \
+             undecodable (a journal entry sd-journal cannot read).",
+        );
+        if journal {
+            let undecodable =
+                self.undecodable_before + self.journal.as_ref().map_or(0, |j| j.source.undecodable());
+            out.sample(&[("source", "journal"), ("reason", "undecodable")], undecodable);
+        }
+        for pipe in &self.pipes {
+            let source = format!("multilog:{}", pipe.source.name);
+            out.sample(
+                &[("source", &source), ("reason", "overlong")],
+                pipe.source.overlong(),
+            );
+        }
+        if self.journal.is_some() {
+            out.family(
+                "banjo_journal_lag_seconds",
+                Kind::Gauge,
+                "How far behind the journal banjo reads: now minus the log time of the last \
+                 entry read while entries wait to be read; 0 once it has read them all.",
+            );
+            let lag = match (self.backlog, self.last_entry) {
+                (true, Some(last)) => now.duration_since(last).as_secs_f64().max(0.0),
+                _ => 0.0,
+            };
+            out.sample(&[], lag);
+        }
     }
 
     /// The journal cursor to save: the last entry read (`moved`: it changed since last time).

@@ -4,15 +4,19 @@
 //! (`crate::jail`, `crate::ban`); this room draws the random numbers and moves the values.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::Timestamp;
 
 use super::Daemon;
+use super::metrics::BanCause;
 use super::progress::Pending;
 use super::resolver::{Answer, Lookup};
 use crate::addr::Target;
+use crate::addrlist::AddrList;
+use crate::ban::Ledger;
 use crate::config::Config;
 use crate::filter::{Filter, Outcome};
 use crate::jail::{BanHistory, Decision, Failure, HostAction, IgnoreList, Jail, Resolved};
@@ -35,6 +39,9 @@ pub struct Jails {
     unsaved: bool,
     /// Failures from progress.json of jails not (yet) configured, kept for a reload.
     restored: BTreeMap<JailName, Vec<Pending>>,
+    /// The `ignoreip` list files as last read: a file that cannot be read on reload keeps
+    /// these, so a partner is never banned because its list was being rewritten.
+    ignore_files: BTreeMap<PathBuf, Vec<Target>>,
 }
 
 impl Jails {
@@ -45,13 +52,16 @@ impl Jails {
             rng: seed(),
             unsaved: false,
             restored,
+            ignore_files: BTreeMap::new(),
         }
     }
 
     /// (Re)builds the jails from the config, keeping the windows of jails that stay; a new
-    /// jail takes its failures saved in progress.json, if any.
-    pub fn build(&mut self, cfg: &Config) {
-        let resolved = resolve_ignores(cfg);
+    /// jail takes its failures saved in progress.json, if any, and remembers its recent bans
+    /// from the ledger's history (so widening counts bans made before a restart).
+    pub fn build(&mut self, cfg: &Config, ledger: &Ledger) {
+        let resolved = resolve_ignores(cfg, &self.ignore_files);
+        self.ignore_files = resolved.files.clone();
         let mut old = std::mem::take(&mut self.running);
         for jc in &cfg.jails {
             let ignore = IgnoreList::for_jail(jc, &resolved);
@@ -72,11 +82,14 @@ impl Jails {
                     running.jail
                 }
                 None => {
+                    let now = Timestamp::now();
                     let mut jail = Jail::new(jc, ignore);
                     if let Some(saved) = self.restored.remove(&jc.name) {
                         let saved = saved.into_iter().map(|p| (p.target, p.failures)).collect();
-                        jail.restore_pending(saved, Timestamp::now());
+                        jail.restore_pending(saved, now);
                     }
+                    let recent = ledger.records().filter(|(j, _, _)| *j == jc.name.as_str());
+                    jail.remember_bans(recent.map(|(_, target, r)| (target, r.last)), now);
                     jail
                 }
             };
@@ -206,9 +219,10 @@ impl Daemon {
     fn count(&mut self, jail: &JailName, target: Target, time: Timestamp, line: &str, now: Timestamp) {
         let failure = Failure { target, time, line };
         match self.jails.failure(jail, failure, now, self.bans.ledger()) {
-            Decision::Ban(order) => {
-                if let Some(change) = self.bans.ban(order, now) {
-                    self.enforce.queue(change);
+            Decision::Ban(orders) => {
+                for order in orders {
+                    let (changes, _) = self.bans.ban(order, BanCause::Failures { at: time }, now);
+                    self.enforce.queue_all(changes);
                 }
             }
             Decision::Counted { failures } => {
@@ -220,14 +234,43 @@ impl Daemon {
 }
 
 /// Host names of every jail's ignoreip, resolved once per load (blocking: at load and reload
-/// time only), and this host's addresses.
-fn resolve_ignores(cfg: &Config) -> Resolved {
+/// time only), its list files, read (a bad line is logged and skipped, a file that cannot be
+/// read keeps what it had in `before`), and this host's addresses.
+fn resolve_ignores(cfg: &Config, before: &BTreeMap<PathBuf, Vec<Target>>) -> Resolved {
     let mut names = BTreeMap::new();
+    let mut files = BTreeMap::new();
     for j in &cfg.jails {
         for name in Resolved::names_in(&j.ignoreip) {
             names
                 .entry(name.to_string())
                 .or_insert_with(|| sys::resolve(name));
+        }
+        for path in Resolved::files_in(&j.ignoreip) {
+            if files.contains_key(path) {
+                continue;
+            }
+            match AddrList::read(path) {
+                Ok(list) => {
+                    for bad in &list.bad {
+                        tracing::warn!(file = %path.display(), line = bad.line, "ignoreip: {bad}");
+                    }
+                    tracing::info!(
+                        "ignoreip: {} address(es) and network(s) from {}",
+                        list.entries.len(),
+                        path.display()
+                    );
+                    files.insert(path.to_path_buf(), list.entries);
+                }
+                Err(e) => {
+                    let kept = before.get(path).cloned().unwrap_or_default();
+                    tracing::error!(
+                        jail = %j.name,
+                        "ignoreip: {e}; the {} entr(ies) read before stay until it can be read (on reload)",
+                        kept.len()
+                    );
+                    files.insert(path.to_path_buf(), kept);
+                }
+            }
         }
     }
     let own = if cfg.jails.iter().any(|j| j.ignoreself) {
@@ -238,7 +281,7 @@ fn resolve_ignores(cfg: &Config) -> Resolved {
     } else {
         Vec::new()
     };
-    Resolved { names, own }
+    Resolved { names, own, files }
 }
 
 fn seed() -> u64 {

@@ -8,17 +8,21 @@
 //! - `bans`: the ledger, its audit records and bans.json;
 //! - `enforce`: the firewall (a [`Backend`]), its monitor and the changes of a turn;
 //! - `timers`: the periodic jobs, one `Every` each; `notify`: every sd_notify call;
-//! - `reload`: SIGHUP and `banjo reload`; `control`: the control socket's questions.
+//! - `reload`: SIGHUP and `banjo reload`; `control`: the control socket's questions;
+//! - `metrics`: the rooms' counters put together for `banjo metrics`.
 //!
 //! [`Daemon::start`] is the start-up as named steps; [`Daemon::turn`] is one turn of the loop.
 //! [`Parts`] are what a test replaces: the firewall, the resolver, the journal, the signals.
 pub mod audit;
 mod bans;
+mod blocklist;
 mod control;
 mod enforce;
 mod feeds;
+mod hot;
 mod jails;
 pub mod log;
+mod metrics;
 mod notify;
 mod progress;
 mod reload;
@@ -41,7 +45,7 @@ pub use resolver::{LOOKUP_TIMEOUT, Resolve, SystemResolver};
 pub use start::Parts;
 
 use bans::Bans;
-use enforce::Enforce;
+use enforce::{Enforce, Reapply};
 use feeds::Feeds;
 use jails::Jails;
 use notify::Notify;
@@ -112,8 +116,10 @@ pub struct Daemon {
     timers: Timers,
     notify: Notify,
     progress_path: PathBuf,
-    /// Config generations: a reload in a turn ends the turn (the pipe indexes changed).
-    reloads: u64,
+    /// Reloads so far: one in a turn ends the turn (the pipe indexes changed).
+    reloads: reload::Reloads,
+    /// Failed writes of the state files, by file.
+    save_errors: crate::metrics::Counters<&'static str>,
     started_at: Timestamp,
 }
 
@@ -140,12 +146,12 @@ impl Daemon {
             .filter(|(_, r)| *r)
             .map(|(w, _)| w)
             .collect();
-        if self.feeds.backlog() && !woke.contains(&Wake::Journal) {
+        if self.feeds.journal_due(Instant::now()) && !woke.contains(&Wake::Journal) {
             self.read_journal()?;
         }
-        let generation = self.reloads;
+        let generation = self.reloads.generation();
         for wake in woke {
-            if self.reloads != generation {
+            if self.reloads.generation() != generation {
                 break; // the sources were rebuilt: what else woke is polled again next turn
             }
             match wake {
@@ -160,7 +166,7 @@ impl Daemon {
                 }
                 Wake::Monitor => {
                     if self.enforce.changed_by_others() {
-                        self.reapply("the table was changed by someone else");
+                        self.reapply(Reapply::ChangedByOthers);
                     }
                 }
                 Wake::Control => {
@@ -196,13 +202,13 @@ impl Daemon {
         Ok(sources.into_iter().unzip())
     }
 
-    /// Until the next expiry, lookup timeout or watchdog ping, at most a second; not at all
-    /// while a journal backlog waits.
+    /// Until the next expiry, lookup timeout or watchdog ping, at most a second; a few ms in
+    /// the journal's hot window; not at all while a journal backlog waits.
     fn sleep(&self, now: Timestamp) -> Duration {
-        if self.feeds.backlog() {
-            return Duration::ZERO;
-        }
         let mut sleep = self.timers.sleep(Instant::now());
+        if let Some(journal) = self.feeds.journal_sleep(Instant::now()) {
+            sleep = sleep.min(journal);
+        }
         if let Some(next) = self.bans.ledger().next_expiry() {
             sleep = sleep.min(crate::time::left(next, now).unwrap_or_default());
         }
@@ -251,7 +257,9 @@ impl Daemon {
     /// Writes bans.json and progress.json (the journal cursor with the failures counted up to
     /// it), each when it changed.
     fn save(&mut self) {
-        self.bans.save();
+        if !self.bans.save() {
+            self.save_errors.inc("bans.json");
+        }
         let (cursor, moved) = self.feeds.cursor();
         let cursor = cursor.map(str::to_string);
         let Some(pending) = self.jails.pending(moved) else {
@@ -265,6 +273,7 @@ impl Daemon {
         if let Err(e) = progress.save(&self.progress_path) {
             tracing::error!("{e}");
             self.jails.save_failed();
+            self.save_errors.inc("progress.json");
         }
     }
 

@@ -99,7 +99,8 @@ impl Daemon {
             timers: Timers::new(Instant::now(), notify::watchdog_period()),
             notify: Notify::default(),
             progress_path,
-            reloads: 0,
+            reloads: Default::default(),
+            save_errors: Default::default(),
             started_at: now,
             cfg,
         };
@@ -111,7 +112,8 @@ impl Daemon {
         d.adopt_kernel_bans(now);
         d.restore(now)?;
         // 5. jails, with the failures saved before the restart
-        d.jails.build(&d.cfg);
+        d.jails.build(&d.cfg, d.bans.ledger());
+        d.bans.know_jails(d.cfg.jails.iter().map(|j| &j.name));
         // 6. sources
         let jails = &d.jails;
         d.feeds.open(&d.cfg, |j| jails.filter(j), now)?;

@@ -94,7 +94,7 @@ impl Daemon {
             notify::watchdog();
         }
         if self.timers.check_table.due(now) && !self.enforce.table_exists() {
-            self.reapply("the table was gone");
+            self.reapply(super::enforce::Reapply::TableGone);
         }
         if self.timers.retry_refused.due(now) {
             // sent with the next turn's changes, which follows within a second

@@ -58,10 +58,11 @@ fn counted(n: u32) -> Decision {
     Decision::Counted { failures: n }
 }
 
+/// The one ban a decision makes.
 pub(crate) fn order(d: Decision) -> BanOrder {
     match d {
-        Decision::Ban(order) => order,
-        other => panic!("expected a ban, got {other:?}"),
+        Decision::Ban(mut orders) if orders.len() == 1 => orders.remove(0),
+        other => panic!("expected one ban, got {other:?}"),
     }
 }
 

@@ -1,6 +1,6 @@
-//! Failure windows: per address, the times and lines of its recent failures, oldest first;
-//! and an index by newest failure, so stale windows are dropped and the least recently failing
-//! address is evicted in O(log n).
+//! Failure windows: per address (or per IPv6 network, see `ipv6_prefix`), the times and lines
+//! of its recent failures, oldest first; and an index by newest failure, so stale windows are
+//! dropped and the least recently failing one is evicted in O(log n).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
@@ -22,6 +22,9 @@ pub struct SeenFailure {
     pub time: Timestamp,
     /// The matched line, cut to [`MAX_LINE`] bytes at a character boundary.
     pub line: String,
+    /// The address that failed, when the window is a network's (failures counted by prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<IpAddr>,
 }
 
 impl SeenFailure {
@@ -33,7 +36,14 @@ impl SeenFailure {
         SeenFailure {
             time,
             line: line[..end].to_string(),
+            addr: None,
         }
+    }
+
+    /// The same, from `addr` (a window of a network).
+    pub fn with_addr(mut self, addr: IpAddr) -> SeenFailure {
+        self.addr = Some(addr);
+        self
     }
 }
 
@@ -120,6 +130,16 @@ impl Windows {
             self.by_newest.remove(&(newest.time, *target));
         }
         Some(window)
+    }
+
+    /// Takes out every window of a network or address inside `net` (an admin's unban of a
+    /// network). O(windows): an admin's command, never a failure's.
+    pub(super) fn take_inside(&mut self, net: &Target) -> usize {
+        let inside: Vec<Target> = self.by_target.keys().filter(|t| net.covers(t)).copied().collect();
+        for t in &inside {
+            self.take(t);
+        }
+        inside.len()
     }
 
     /// Keeps only the newest `keep` failures of every window (a lower `maxretry`).

@@ -48,6 +48,52 @@ group_ban_from_journal() {
   phase "ban"
 }
 
+# The Prometheus endpoint (banjo-metrics.socket, shipped disabled) scraped with curl as
+# Prometheus does, on both loopback addresses; the text checked by Debian's promtool on the host
+# ($PROMTOOL, which make e2e fetches); a ban moves the counters; journalctl -x explains the ban
+# record with the catalog's text (installed by the package, put in the database by systemd's
+# dpkg trigger).
+METRICS_IP=192.0.2.77
+scrape() { IN curl -fsS --max-time 10 "http://$1:9110/metrics"; }
+scraped() { contains "$1" scrape 127.0.0.1; }
+group_metrics_and_catalog() {
+  local text
+  check "banjo-metrics.socket installed, not enabled" \
+    bash -c "! nsenter -t $PID1 -a systemctl is-enabled banjo-metrics.socket"
+  IN systemctl enable --now banjo-metrics.socket >/dev/null 2>&1 || bad "systemctl enable --now banjo-metrics.socket"
+  check "banjo-metrics.socket listening" IN systemctl is-active banjo-metrics.socket
+  text=$(scrape 127.0.0.1) || { bad "curl http://127.0.0.1:9110/metrics"; IN journalctl --no-pager -n 20 -u 'banjo-metrics@*' || true; }
+  check "curl http://127.0.0.1:9110/metrics: the ban of the journal group is counted" \
+    contains 'banjo_bans_total{jail="sshd",cause="failures"} 1' echo "$text"
+  check "curl http://[::1]:9110/metrics answers too" contains "banjo_build_info" scrape '[::1]'
+  if [ -n "${PROMTOOL:-}" ]; then
+    if out=$("$PROMTOOL" check metrics <<<"$text" 2>&1) && [ -z "$out" ]; then ok "promtool check metrics accepts the scrape"; else
+      bad "promtool check metrics: $out"; fi
+  else
+    bad "promtool check metrics: \$PROMTOOL not set (make e2e sets it)"
+  fi
+  check "before banjo ban: no command ban counted" scraped 'banjo_bans_total{jail="sshd",cause="command"} 0'
+  IN banjo ban sshd "$METRICS_IP" >/dev/null || bad "banjo ban sshd $METRICS_IP"
+  check "after banjo ban: the scrape counts it" scraped 'banjo_bans_total{jail="sshd",cause="command"} 1'
+  check "after banjo ban: two IPv4 bans active" scraped 'banjo_bans_active{jail="sshd",family="ipv4"} 2'
+  IN banjo unban "$METRICS_IP" >/dev/null || bad "banjo unban $METRICS_IP"
+  check "after banjo unban: the scrape counts it" scraped 'banjo_unbans_total{jail="sshd",cause="command"} 1'
+  check "a scrape's service is gone after it (no banjo-metrics@ left running)" \
+    wait_for 5 bash -c "[ -z \"\$(nsenter -t $PID1 -a systemctl list-units --no-legend --state=running 'banjo-metrics@*')\" ]"
+  check "a request other than GET /metrics: 404" \
+    bash -c "nsenter -t $PID1 -a curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:9110/nothing | grep -qx 404"
+  IN systemctl disable --now banjo-metrics.socket 2>/dev/null || bad "systemctl disable --now banjo-metrics.socket"
+  check "journalctl -x explains banjo's ban record (the catalog)" \
+    contains "failures of $IP within its findtime" \
+    IN journalctl -x -u banjo MESSAGE_ID=12dddcb6204944748f53bc07146ad80a IP="$IP" --no-pager
+  check "journalctl -x explains the unban record" \
+    contains "The ban of $METRICS_IP in jail sshd ended" \
+    IN journalctl -x -u banjo MESSAGE_ID=690a63557246427ea6ee271444359589 --no-pager
+  check "man banjo.toml: banjo.toml(5) installed, documents read_group" \
+    bash -c "nsenter -t $PID1 -a zcat /usr/share/man/man5/banjo.toml.5.gz | grep -q read_group"
+  phase "metrics and catalog"
+}
+
 group_socket_activation() {
   IN systemctl stop banjo.service 2>/dev/null
   check "banjo.service stopped" bash -c "! nsenter -t $PID1 -a systemctl is-active banjo.service"

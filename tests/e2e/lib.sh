@@ -9,8 +9,9 @@
 CACHE=${E2E_CACHE:-/var/tmp/banjo-e2e}
 # What every e2e rootfs holds: systemd as PID 1, nftables to inspect banjo's table, iproute2 for
 # the attacker's namespace, OpenSSH (server and client) for the sshd checks, python3 for tools,
-# Debian's default MTA (exim4) and whois for banjo-notify's mails (notify.sh).
-E2E_PACKAGES=systemd,systemd-sysv,dbus,nftables,iproute2,procps,python3-minimal,openssh-server,openssh-client,exim4-daemon-light,whois
+# Debian's default MTA (exim4) and whois for banjo-notify's mails (notify.sh), curl to scrape
+# banjo-metrics.socket as Prometheus does.
+E2E_PACKAGES=systemd,systemd-sysv,dbus,nftables,iproute2,procps,python3-minimal,openssh-server,openssh-client,exim4-daemon-light,whois,curl
 
 T0=$EPOCHREALTIME; TP=$T0
 ms() { local a=${1/./} b=${2/./}; echo $(( (10#$b - 10#$a) / 1000 )); }

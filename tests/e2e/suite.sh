@@ -10,8 +10,9 @@ source "$HERE/checks.sh"
 source "$HERE/notify.sh"
 
 # The groups, in order; each leaves banjo running for the next.
-GROUPS_IN_ORDER="install notify_unconfigured ban_from_journal socket_activation reload_restart_stop
-                 broken_config sshd_maxauthtries notify autopkgtest reinstall purge notify_purged"
+GROUPS_IN_ORDER="install notify_unconfigured ban_from_journal metrics_and_catalog socket_activation
+                 reload_restart_stop broken_config sshd_maxauthtries notify autopkgtest reinstall purge
+                 notify_purged"
 
 WORK=$(mktemp -d "$CACHE/run-$SUITE.XXXXXX")
 SHARE=$WORK/share

@@ -86,6 +86,7 @@ fn every_command_round_trips() {
             jail: Some("sshd".into()),
         },
         Command::Explain { addr },
+        Command::Metrics {},
     ];
     assert_eq!(commands.len() - 3, Command::NAMES.len());
     for command in commands {

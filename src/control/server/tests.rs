@@ -28,6 +28,8 @@ fn banned(jail: &str, addr: Target) -> BannedAddr {
         count: 0,
         failures: 0,
         refused: None,
+        seen: vec![],
+        note: None,
     }
 }
 
@@ -66,7 +68,14 @@ impl Handler for Fake {
         ))
     }
     fn explain(&self, addr: Target) -> Explain {
-        Explain { addr, jails: vec![] }
+        Explain {
+            addr,
+            jails: vec![],
+            blocklist: vec![],
+        }
+    }
+    fn metrics(&self) -> String {
+        "banjo_build_info{version=\"test\"} 1\n".to_string()
     }
 }
 

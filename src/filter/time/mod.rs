@@ -15,8 +15,6 @@
 //! the fraction), `%f` takes up to nine digits (tai64nlocal writes nine; Python's stops at six),
 //! a fraction is kept in the time (fail2ban drops it), and a leap second `:60` is invalid as in
 //! Python.
-#[cfg(test)]
-mod alloc_count;
 mod convert;
 mod fields;
 mod regex;

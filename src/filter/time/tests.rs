@@ -562,7 +562,7 @@ fn finding_dates_allocates_nothing_once_warm() {
     };
     run();
     run();
-    assert_eq!(super::alloc_count::allocations(run), 0);
+    assert_eq!(crate::sys::alloc_count::allocations(run), 0);
 }
 
 #[test]

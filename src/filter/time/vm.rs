@@ -940,7 +940,7 @@ mod tests {
 
     #[test]
     fn no_allocation_once_warm() {
-        use crate::filter::time::alloc_count::allocations;
+        use crate::sys::alloc_count::allocations;
         let prog = regex::parse(r"^(?:\W{0,2})?(%b %d %H:%M:%S(?:\.%f)?)(?=\b|\W|$)", false, 2).unwrap();
         let code = Code::compile(&prog).unwrap();
         let look = regex::parse(r"(?<=\[)(?:a|a)*(%d/%b/%Y)", false, 2).unwrap();
