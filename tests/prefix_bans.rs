@@ -43,6 +43,24 @@ impl Scene {
             "to-a",
             "nodad",
         ]);
+        // A pins S's link-layer address: its neighbour probes for S take any source address A
+        // has, a banned one too, and S's input hook drops those; the entry would then fail
+        // (seen under load, once the entry went stale) and a connection that should complete
+        // would not, whatever the bans.
+        let mac = lab.server.exec(&["cat", "/sys/class/net/to-a/address"]);
+        let mac = String::from_utf8_lossy(&mac.stdout).trim().to_string();
+        lab.attacker.ip(&[
+            "-6",
+            "neigh",
+            "replace",
+            &format!("{net}::1"),
+            "lladdr",
+            &mac,
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ]);
         let listener = in_netns(&lab.server, || {
             TcpListener::bind("[::]:25").expect("listen on [::]:25")
         });
