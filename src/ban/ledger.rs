@@ -143,12 +143,12 @@ impl Ledger {
             let until = later(ban.until, order.until);
             let changed = until != ban.until;
             ban.failures = order.failures;
-            ban.lines = order.lines;
+            ban.set_lines(order.lines);
             if !order.seen.is_empty() {
-                ban.seen = order.seen;
+                ban.set_seen(order.seen);
             }
             if order.note.is_some() {
-                ban.note = order.note;
+                ban.set_note(order.note);
             }
             if changed {
                 self.set_until(&order.jail, &target, until);
@@ -159,18 +159,17 @@ impl Ledger {
                 until,
             };
         }
-        let ban = Ban {
-            jail: self.intern(&order.jail),
+        let mut ban = Ban::new(
+            self.intern(&order.jail),
             target,
-            since: order.since,
-            until: order.until,
-            count: order.count,
-            failures: order.failures,
-            lines: order.lines,
-            seen: order.seen,
-            note: order.note,
-            refused: None,
-        };
+            order.since,
+            order.until,
+            order.count,
+            order.failures,
+        );
+        ban.set_lines(order.lines);
+        ban.set_seen(order.seen);
+        ban.set_note(order.note);
         self.count_in_history(&ban);
         let until = ban.until;
         self.insert(ban);
@@ -412,7 +411,7 @@ impl Ledger {
     pub fn mark_refused(&mut self, jail: &str, target: &Target, why: String) -> bool {
         match self.ban_mut(jail, target) {
             Some(ban) => {
-                ban.refused = Some(why);
+                ban.set_refused(Some(why));
                 true
             }
             None => false,
@@ -422,13 +421,13 @@ impl Ledger {
     /// Records that the kernel took the ban of `target` in `jail` (a refusal is forgotten).
     pub fn mark_applied(&mut self, jail: &str, target: &Target) {
         if let Some(ban) = self.ban_mut(jail, target) {
-            ban.refused = None;
+            ban.set_refused(None);
         }
     }
 
     /// The bans the kernel refused the last time, jail by jail.
     pub fn refused(&self) -> impl Iterator<Item = &Ban> + '_ {
-        self.all().filter(|b| b.refused.is_some())
+        self.all().filter(|b| b.refused().is_some())
     }
 
     fn ban_mut(&mut self, jail: &str, target: &Target) -> Option<&mut Ban> {
@@ -470,6 +469,14 @@ impl Ledger {
     /// When the next ban ends: the daemon's next wake-up for [`Ledger::expire`].
     pub fn next_expiry(&self) -> Option<Timestamp> {
         self.expiries.first().map(|(until, _, _)| *until)
+    }
+
+    /// Builds the expiry index again with full nodes: one by one, in order (a state file's
+    /// bans sorted by address, most ending together), insertions leave each B-tree node
+    /// about half full. Built from a sorted list,
+    /// every node is full. For after a load.
+    pub(super) fn pack_expiries(&mut self) {
+        self.expiries = std::mem::take(&mut self.expiries).into_iter().collect();
     }
 
     /// Removes and returns the bans that end at or before `now`, earliest first.
@@ -585,6 +592,26 @@ fn later(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_expiries_end_the_same_bans_in_the_same_order() {
+        let mut ledger = Ledger::default();
+        for i in 0..1000 {
+            let until = 600 + i64::from(i % 7);
+            ledger.add(order(
+                "sshd",
+                &format!("10.0.{}.{}", i / 256, i % 256),
+                0,
+                Some(until),
+            ));
+        }
+        let mut packed = ledger.clone();
+        packed.pack_expiries();
+        assert_eq!(packed.next_expiry(), ledger.next_expiry());
+        assert_eq!(packed.expire(at(603)), ledger.expire(at(603)));
+        assert_eq!(packed.expire(at(700)), ledger.expire(at(700)));
+        assert!(packed.is_empty());
+    }
 
     #[test]
     fn history_of_a_target_banned_in_one_jail_keeps_no_spare_room() {
@@ -775,7 +802,7 @@ mod tests {
             "and still wanted in the kernel"
         );
         let ban = ledger.get("sshd", &target("192.0.2.1")).unwrap();
-        assert_eq!(ban.refused.as_deref(), Some("the set is full"));
+        assert_eq!(ban.refused(), Some("the set is full"));
         ledger.mark_applied("sshd", &target("192.0.2.1"));
         assert_eq!(ledger.refused().count(), 0);
     }

@@ -146,6 +146,7 @@ impl Ledger {
         let mut ledger = parse(path, &bytes, now, history_age)?;
         drop(bytes);
         ledger.prune_history(now);
+        ledger.pack_expiries();
         Ok(ledger)
     }
 }

@@ -44,13 +44,13 @@ fn until(ban: &Ban) -> String {
 /// what was counted (NOTE), in the fields and in the message.
 pub fn ban(ban: &Ban) {
     let t = bantime(ban);
-    let seen: Vec<String> = ban.seen.iter().map(ToString::to_string).collect();
+    let seen: Vec<String> = ban.seen().iter().map(ToString::to_string).collect();
     let seen = seen.join(" ");
     let mut extra = String::new();
     if !seen.is_empty() {
         extra += &format!(" seen={seen}");
     }
-    if let Some(note) = &ban.note {
+    if let Some(note) = ban.note() {
         extra += &format!(" ({note})");
     }
     tracing::warn!(
@@ -61,9 +61,9 @@ pub fn ban(ban: &Ban) {
         until = %until(ban),
         failures = ban.failures,
         bans_before = ban.count,
-        matches = %ban.lines.join("\n"),
+        matches = %ban.lines().join("\n"),
         seen = %seen,
-        note = ban.note.as_deref().unwrap_or_default(),
+        note = ban.note().unwrap_or_default(),
         "Ban {} jail={} bantime={} failures={}{extra}",
         ban.target,
         ban.jail,
