@@ -77,21 +77,16 @@ pub fn unban(jail: &str, target: &Target, why: &str) {
     tracing::info!(message_id = UNBAN_ID, jail = %jail, ip = %target, reason = why, "Unban {target} jail={jail} ({why})");
 }
 
-/// A ban from the state file (or found in the kernel) put back at start.
-pub fn restore(ban: &Ban) {
-    let t = bantime(ban);
+/// The bans of a jail put back at start (from the state file, or found in the kernel): one
+/// record per jail, not one per ban — with 100k bans, a record each took longer than the
+/// rest of the start-up (state file, kernel) together, and told nothing the ban records and
+/// `banjo status JAIL` do not.
+pub fn restore(jail: &str, bans: usize) {
     tracing::info!(
         message_id = RESTORE_ID,
-        jail = %ban.jail,
-        ip = %ban.target,
-        bantime = %t,
-        until = %until(ban),
-        failures = ban.failures,
-        "Restore Ban {} jail={} bantime={} until={}",
-        ban.target,
-        ban.jail,
-        t,
-        until(ban)
+        jail = %jail,
+        bans,
+        "Restore {bans} ban(s) jail={jail}"
     );
 }
 

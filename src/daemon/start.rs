@@ -176,8 +176,8 @@ impl Daemon {
     fn restore(&mut self, now: Timestamp) -> Result<()> {
         self.reconcile(now)
             .context("cannot restore the bans into nftables")?;
-        for ban in self.bans.ledger().all() {
-            audit::restore(ban);
+        for (jail, bans) in self.bans.ledger().counts() {
+            audit::restore(jail, bans);
         }
         Ok(())
     }
