@@ -9,8 +9,11 @@
 //! every ban, and an address is banned when it lies in any ban of the jail.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use jiff::Timestamp;
 
 use super::nets::NetIndex;
@@ -77,10 +80,65 @@ pub enum Lifted {
     Ended,
 }
 
+/// One jail's bans, found by target: a hash table of the bans themselves. A
+/// `HashMap<Target, Ban>` held each target twice (key and ban), and each of its slots, a
+/// third of them spare, paid for both.
+#[derive(Debug, Clone, Default)]
+struct JailBans {
+    table: HashTable<Ban>,
+    hasher: RandomState,
+}
+
+impl JailBans {
+    fn get(&self, target: &Target) -> Option<&Ban> {
+        (self.table).find(self.hasher.hash_one(target), |b| b.target == *target)
+    }
+
+    fn get_mut(&mut self, target: &Target) -> Option<&mut Ban> {
+        let hash = self.hasher.hash_one(target);
+        self.table.find_mut(hash, |b| b.target == *target)
+    }
+
+    fn contains(&self, target: &Target) -> bool {
+        self.get(target).is_some()
+    }
+
+    /// Puts `ban` in; the ban it replaced, if its target had one.
+    fn insert(&mut self, ban: Ban) -> Option<Ban> {
+        let JailBans { table, hasher } = self;
+        let hash = hasher.hash_one(ban.target);
+        match table.entry(hash, |b| b.target == ban.target, |b| hasher.hash_one(b.target)) {
+            Entry::Occupied(mut held) => Some(std::mem::replace(held.get_mut(), ban)),
+            Entry::Vacant(room) => {
+                room.insert(ban);
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, target: &Target) -> Option<Ban> {
+        let hash = self.hasher.hash_one(target);
+        let held = self.table.find_entry(hash, |b| b.target == *target).ok()?;
+        Some(held.remove().0)
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Ban> + '_ {
+        self.table.iter()
+    }
+}
+
 /// Active bans, their expiries and the ban history. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    bans: BTreeMap<JailName, HashMap<Target, Ban>>,
+    bans: BTreeMap<JailName, JailBans>,
     /// Per jail, its network bans by address.
     nets: HashMap<JailName, NetIndex>,
     /// (until, jail, target) of every ban that ends.
@@ -206,7 +264,7 @@ impl Ledger {
         let (target, until) = (ban.target, ban.until);
         self.nets.entry(jail.clone()).or_default().insert(&target);
         let bans = self.bans.entry(jail.clone()).or_default();
-        if let Some(old) = bans.insert(target, ban)
+        if let Some(old) = bans.insert(ban)
             && let Some(old_until) = old.until
         {
             self.expiries.remove(&(old_until, jail.clone(), target));
@@ -262,7 +320,7 @@ impl Ledger {
         let Some(bans) = self.bans.remove(jail) else {
             return Vec::new();
         };
-        let bans: Vec<Ban> = bans.into_values().collect();
+        let bans: Vec<Ban> = bans.table.into_iter().collect();
         let name = self.intern(jail);
         for ban in &bans {
             if let Some(until) = ban.until {
@@ -450,7 +508,7 @@ impl Ledger {
 
     /// How many bans a jail has.
     pub fn count(&self, jail: &str) -> usize {
-        self.bans.get(jail).map_or(0, HashMap::len)
+        self.bans.get(jail).map_or(0, JailBans::len)
     }
 
     /// (jail, bans) for every jail with at least one ban, by name.
@@ -459,7 +517,7 @@ impl Ledger {
     }
 
     pub fn len(&self) -> usize {
-        self.bans.values().map(HashMap::len).sum()
+        self.bans.values().map(JailBans::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -540,7 +598,7 @@ impl Ledger {
         self.history.retain(|target, entries| {
             entries.retain(|(jail, record)| {
                 let keep = after(record.ages_from(), age) > now
-                    || bans.get(jail).is_some_and(|m| m.contains_key(target));
+                    || bans.get(jail).is_some_and(|m| m.contains(target));
                 pruned += usize::from(!keep);
                 keep
             });
@@ -592,6 +650,26 @@ fn later(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jails_bans_are_found_replaced_and_removed_by_target() {
+        let mut bans = JailBans::default();
+        let ban = |addr: &str, failures| {
+            let mut b = Ban::new("sshd".into(), target(addr), at(0), None, 0, 1);
+            b.failures = failures;
+            b
+        };
+        for i in 0..100 {
+            assert!(bans.insert(ban(&format!("192.0.2.{i}"), 1)).is_none());
+        }
+        let old = bans.insert(ban("192.0.2.7", 9)).expect("replaced");
+        assert_eq!((old.failures, bans.len()), (1, 100));
+        assert_eq!(bans.get(&target("192.0.2.7")).map(|b| b.failures), Some(9));
+        bans.get_mut(&target("192.0.2.8")).unwrap().failures = 8;
+        assert_eq!(bans.remove(&target("192.0.2.8")).map(|b| b.failures), Some(8));
+        assert!(!bans.contains(&target("192.0.2.8")) && bans.remove(&target("192.0.2.8")).is_none());
+        assert_eq!(bans.values().count(), 99);
+    }
 
     #[test]
     fn packed_expiries_end_the_same_bans_in_the_same_order() {
