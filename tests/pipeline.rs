@@ -289,12 +289,14 @@ fn one_refused_element_never_keeps_the_others_out() {
     assert_eq!(p.firewall.holds("app", b), None, "refused: not in the set");
     let ledger = p.daemon.ledger();
     assert_eq!(ledger.len(), 3, "a refused ban is still a ban");
-    let why = ledger.get("app", &b).and_then(|ban| ban.refused.clone());
+    let why = ledger
+        .get("app", &b)
+        .and_then(|ban| ban.refused().map(str::to_owned));
     assert!(
         why.as_deref().is_some_and(|w| w.contains("full")),
         "marked NOT blocked with the kernel's reason: {why:?}"
     );
-    assert!(ledger.get("app", &a).is_some_and(|ban| ban.refused.is_none()));
+    assert!(ledger.get("app", &a).is_some_and(|ban| ban.refused().is_none()));
 
     // the set has room again: the retry job (every 10 s) puts it in and clears the mark
     p.firewall.accept("app", b);
@@ -308,7 +310,7 @@ fn one_refused_element_never_keeps_the_others_out() {
         .daemon
         .ledger()
         .get("app", &b)
-        .is_some_and(|ban| ban.refused.is_some())
+        .is_some_and(|ban| ban.refused().is_some())
     {
         assert!(turned.elapsed() < WAIT, "the mark stays after the kernel took it");
         p.daemon.turn().unwrap();

@@ -75,18 +75,14 @@ mod tests {
     use super::*;
 
     fn ban(until: Option<i64>) -> Ban {
-        Ban {
-            jail: "sshd".into(),
-            target: "192.0.2.1".parse().unwrap(),
-            since: Timestamp::from_second(0).unwrap(),
-            until: until.map(|s| Timestamp::from_second(s).unwrap()),
-            count: 0,
-            failures: 3,
-            lines: vec![],
-            seen: vec![],
-            note: None,
-            refused: None,
-        }
+        Ban::new(
+            "sshd".into(),
+            "192.0.2.1".parse().unwrap(),
+            Timestamp::from_second(0).unwrap(),
+            until.map(|s| Timestamp::from_second(s).unwrap()),
+            0,
+            3,
+        )
     }
 
     #[test]

@@ -13,12 +13,14 @@
 //! `until`/`last_until` are `null` for a permanent ban.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::ledger::{BanRecord, Ledger};
@@ -71,15 +73,6 @@ struct FileOut<'a> {
     version: u32,
     bans: Vec<&'a Ban>,
     history: Vec<RecordRow<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FileIn<'a> {
-    version: u64,
-    #[serde(default)]
-    bans: Vec<Ban>,
-    #[serde(default, borrow)]
-    history: Vec<RecordRowIn<'a>>,
 }
 
 /// Read when the whole file does not parse, to tell a newer format from damage.
@@ -150,37 +143,36 @@ impl Ledger {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Ledger::new(history_age)),
             Err(e) => return Err(LedgerError::io("read", path, e)),
         };
-        let file = parse(path, &bytes)?;
-        let mut ledger = Ledger::new(history_age);
-        for row in file.history {
-            let record = BanRecord {
-                count: row.count,
-                last: row.last,
-                last_until: row.last_until,
-            };
-            ledger.insert_record(&row.jail, row.target.canonical(), record);
-        }
-        for mut ban in file.bans {
-            if ban.until.is_some_and(|until| until <= now) {
-                continue;
-            }
-            ban.target = ban.target.canonical();
-            ledger.insert(ban);
-        }
+        let mut ledger = parse(path, &bytes, now, history_age)?;
+        drop(bytes);
         ledger.prune_history(now);
+        ledger.pack_expiries();
         Ok(ledger)
     }
 }
 
-fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<FileIn<'a>, LedgerError> {
+/// Parses the file straight into a ledger: each ban and history row is put in as it is read,
+/// so no list of every ban is ever held beside the ledger (with 100k bans that list was as
+/// big as the ledger itself, and the memory it took stayed in the heap after start).
+fn parse(path: &Path, bytes: &[u8], now: Timestamp, history_age: Duration) -> Result<Ledger, LedgerError> {
     let unknown = |version| LedgerError::UnknownVersion {
         path: path.to_path_buf(),
         version,
         supported: FORMAT_VERSION,
     };
-    match serde_json::from_slice::<FileIn>(bytes) {
-        Ok(file) if file.version == u64::from(FORMAT_VERSION) => Ok(file),
-        Ok(file) => Err(unknown(file.version)),
+    let mut ledger = Ledger::new(history_age);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read = serde::de::DeserializeSeed::deserialize(
+        FileSeed {
+            ledger: &mut ledger,
+            now,
+        },
+        &mut de,
+    )
+    .and_then(|version| de.end().map(|()| version));
+    match read {
+        Ok(version) if version == u64::from(FORMAT_VERSION) => Ok(ledger),
+        Ok(version) => Err(unknown(version)),
         Err(e) => match serde_json::from_slice::<VersionOnly>(bytes) {
             Ok(v) if v.version != u64::from(FORMAT_VERSION) => Err(unknown(v.version)),
             _ => Err(LedgerError::Corrupt {
@@ -188,6 +180,107 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<FileIn<'a>, LedgerError> {
                 message: e.to_string(),
             }),
         },
+    }
+}
+
+/// The whole file, read into `ledger`; answers the file's version.
+struct FileSeed<'l> {
+    ledger: &'l mut Ledger,
+    now: Timestamp,
+}
+
+impl<'de> DeserializeSeed<'de> for FileSeed<'_> {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<u64, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FileSeed<'_> {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("banjo's state: an object with version, bans and history")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut version = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "version" => version = Some(map.next_value::<u64>()?),
+                "bans" => map.next_value_seed(Rows {
+                    ledger: &mut *self.ledger,
+                    now: self.now,
+                    kind: RowKind::Ban,
+                })?,
+                "history" => map.next_value_seed(Rows {
+                    ledger: &mut *self.ledger,
+                    now: self.now,
+                    kind: RowKind::Record,
+                })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        version.ok_or_else(|| de::Error::missing_field("version"))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RowKind {
+    Ban,
+    Record,
+}
+
+/// The list of bans or of history records, each put into the ledger as it is read (a ban
+/// that ended before `now` is left out).
+struct Rows<'l> {
+    ledger: &'l mut Ledger,
+    now: Timestamp,
+    kind: RowKind,
+}
+
+impl<'de> DeserializeSeed<'de> for Rows<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Rows<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        match self.kind {
+            RowKind::Ban => {
+                while let Some(mut ban) = seq.next_element::<Ban>()? {
+                    if ban.until.is_some_and(|until| until <= self.now) {
+                        continue;
+                    }
+                    ban.target = ban.target.canonical();
+                    self.ledger.insert(ban);
+                }
+            }
+            RowKind::Record => {
+                while let Some(row) = seq.next_element::<RecordRowIn>()? {
+                    let record = BanRecord {
+                        count: row.count,
+                        last: row.last,
+                        last_until: row.last_until,
+                    };
+                    self.ledger
+                        .insert_record(&row.jail, row.target.canonical(), record);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -205,9 +205,9 @@ impl BannedAddr {
             left: ban.until.map(|u| seconds_left(u, now).unwrap_or(0)),
             count: ban.count,
             failures: ban.failures,
-            refused: ban.refused.clone(),
-            seen: ban.seen.clone(),
-            note: ban.note.clone(),
+            refused: ban.refused().map(str::to_owned),
+            seen: ban.seen().to_vec(),
+            note: ban.note().map(str::to_owned),
         }
     }
 }
@@ -324,18 +324,14 @@ mod tests {
     }
 
     fn ban(jail: &str, addr: &str, until: Option<&str>) -> Ban {
-        Ban {
-            jail: jail.into(),
-            target: addr.parse().unwrap(),
-            since: t("2025-03-01T12:00:00Z"),
-            until: until.map(t),
-            count: 0,
-            failures: 5,
-            lines: vec![],
-            seen: vec![],
-            note: None,
-            refused: None,
-        }
+        Ban::new(
+            jail.into(),
+            addr.parse().unwrap(),
+            t("2025-03-01T12:00:00Z"),
+            until.map(t),
+            0,
+            5,
+        )
     }
 
     #[test]

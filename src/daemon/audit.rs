@@ -44,13 +44,13 @@ fn until(ban: &Ban) -> String {
 /// what was counted (NOTE), in the fields and in the message.
 pub fn ban(ban: &Ban) {
     let t = bantime(ban);
-    let seen: Vec<String> = ban.seen.iter().map(ToString::to_string).collect();
+    let seen: Vec<String> = ban.seen().iter().map(ToString::to_string).collect();
     let seen = seen.join(" ");
     let mut extra = String::new();
     if !seen.is_empty() {
         extra += &format!(" seen={seen}");
     }
-    if let Some(note) = &ban.note {
+    if let Some(note) = ban.note() {
         extra += &format!(" ({note})");
     }
     tracing::warn!(
@@ -61,9 +61,9 @@ pub fn ban(ban: &Ban) {
         until = %until(ban),
         failures = ban.failures,
         bans_before = ban.count,
-        matches = %ban.lines.join("\n"),
+        matches = %ban.lines().join("\n"),
         seen = %seen,
-        note = ban.note.as_deref().unwrap_or_default(),
+        note = ban.note().unwrap_or_default(),
         "Ban {} jail={} bantime={} failures={}{extra}",
         ban.target,
         ban.jail,
@@ -77,21 +77,16 @@ pub fn unban(jail: &str, target: &Target, why: &str) {
     tracing::info!(message_id = UNBAN_ID, jail = %jail, ip = %target, reason = why, "Unban {target} jail={jail} ({why})");
 }
 
-/// A ban from the state file (or found in the kernel) put back at start.
-pub fn restore(ban: &Ban) {
-    let t = bantime(ban);
+/// The bans of a jail put back at start (from the state file, or found in the kernel): one
+/// record per jail, not one per ban — with 100k bans, a record each took longer than the
+/// rest of the start-up (state file, kernel) together, and told nothing the ban records and
+/// `banjo status JAIL` do not.
+pub fn restore(jail: &str, bans: usize) {
     tracing::info!(
         message_id = RESTORE_ID,
-        jail = %ban.jail,
-        ip = %ban.target,
-        bantime = %t,
-        until = %until(ban),
-        failures = ban.failures,
-        "Restore Ban {} jail={} bantime={} until={}",
-        ban.target,
-        ban.jail,
-        t,
-        until(ban)
+        jail = %jail,
+        bans,
+        "Restore {bans} ban(s) jail={jail}"
     );
 }
 

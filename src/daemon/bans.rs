@@ -190,7 +190,7 @@ impl Bans {
             let before = self
                 .ledger
                 .get(&r.jail, &r.target)
-                .and_then(|b| b.refused.clone());
+                .and_then(|b| b.refused().map(str::to_owned));
             if self.ledger.mark_refused(&r.jail, &r.target, why.clone()) && before.as_ref() != Some(&why) {
                 audit::refused(&r.jail, &r.target, &why);
                 if before.is_none() {

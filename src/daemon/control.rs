@@ -43,7 +43,7 @@ impl Handler for Daemon {
             .iter()
             .map(|j| {
                 let ledger = self.bans.ledger();
-                let refused = ledger.active(&j.name).filter(|b| b.refused.is_some()).count();
+                let refused = ledger.active(&j.name).filter(|b| b.refused().is_some()).count();
                 JailSummary::new(j, ledger.count(&j.name), refused)
             })
             .collect();

@@ -262,7 +262,7 @@ impl BanCounts {
         for ban in ledger.all() {
             let family = if ban.target.ip().is_ipv4() { "ipv4" } else { "ipv6" };
             *active.entry((&ban.jail, family)).or_default() += 1;
-            if ban.refused.is_some() {
+            if ban.refused().is_some() {
                 *refused.entry(&ban.jail).or_default() += 1;
             }
         }

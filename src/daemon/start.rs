@@ -75,7 +75,7 @@ impl Parts {
 
 impl Daemon {
     /// The start-up, step by step: state, firewall, control socket, bans restored, jails,
-    /// sources. The caller then says READY=1.
+    /// sources, the start-up's passing memory given back. The caller then says READY=1.
     pub fn start(config_path: &Path, cfg: Config, parts: Parts) -> Result<Daemon> {
         let now = Timestamp::now();
         // 1. state: bans.json and progress.json
@@ -117,6 +117,9 @@ impl Daemon {
         // 6. sources
         let jails = &d.jails;
         d.feeds.open(&d.cfg, |j| jails.filter(j), now)?;
+        // 7. the heap's free pages back to the system: reading the state file and putting
+        //    every ban into the kernel needed passing buffers as big as the ledger
+        crate::sys::release_free_memory();
         Ok(d)
     }
 
@@ -173,8 +176,8 @@ impl Daemon {
     fn restore(&mut self, now: Timestamp) -> Result<()> {
         self.reconcile(now)
             .context("cannot restore the bans into nftables")?;
-        for ban in self.bans.ledger().all() {
-            audit::restore(ban);
+        for (jail, bans) in self.bans.ledger().counts() {
+            audit::restore(jail, bans);
         }
         Ok(())
     }
