@@ -841,6 +841,65 @@ fn bridge_table_drops_bridged_traffic() {
     assert_eq!(client.connect("10.231.5.1:80", WAIT), Ok(()));
 }
 
+/// The blocklist's shape: one name with rules in several hooks and both tables shares its
+/// sets per table, and a change reaches the sets of every table.
+#[test]
+fn a_name_in_several_hooks_and_tables_bans_in_each() {
+    if !root_or_skip("a_name_in_several_hooks_and_tables_bans_in_each") {
+        return;
+    }
+    let ns = Netns::new();
+    let _in = ns.enter();
+    let mut fw = Firewall::open().unwrap();
+    let entry = |family, hook, port: &[u16]| JailRules {
+        name: "_blocklist".into(),
+        hook,
+        family,
+        ports: ports(port),
+        protocols: vec![Protocol::Tcp],
+        blocktype: BlockType::Drop,
+    };
+    let entries = vec![
+        entry(Family::Inet, Hook::Input, &[25]),
+        entry(Family::Inet, Hook::Input, &[22]),
+        entry(Family::Inet, Hook::Forward, &[]),
+        entry(Family::Bridge, Hook::Forward, &[80]),
+    ];
+    fw.apply(&layout(entries.clone())).unwrap();
+    let inet = ns.nft_json("table inet banjo");
+    assert_eq!(objects(&inet, "set").len(), 4, "one copy of the sets per table");
+    assert_eq!(objects(&inet, "rule").len(), 3 * 4);
+    let bridge = ns.nft_json("table bridge banjo");
+    assert_eq!(objects(&bridge, "set").len(), 4);
+    assert_eq!(objects(&bridge, "rule").len(), 4);
+    let listed = Target::Net(ip("192.0.2.0"), 24);
+    fw.change(&[ban("_blocklist", listed, None)]).unwrap();
+    for table in ["inet banjo", "bridge banjo"] {
+        let out = ns.sh(&format!("nft list set {table} _blocklist-net4"));
+        assert!(out.contains("192.0.2.0/24"), "{table}: {out}");
+    }
+    assert_eq!(fw.list("_blocklist").unwrap().len(), 1);
+    // reconcile keeps both copies, and a second apply finds nothing to change
+    let report = fw.reconcile(&[ban("_blocklist", listed, None)]).unwrap();
+    assert_eq!((report.added, report.removed), (0, 0));
+    let before = ns.sh("nft -a list ruleset");
+    fw.apply(&layout(entries.clone())).unwrap();
+    assert_eq!(ns.sh("nft -a list ruleset"), before);
+    // the same rules twice are refused before anything is sent
+    let mut twice = entries.clone();
+    twice.push(entries[0].clone());
+    assert!(matches!(
+        fw.apply(&layout(twice)),
+        Err(FirewallError::Unsupported { .. })
+    ));
+    fw.change(&[unban("_blocklist", listed)]).unwrap();
+    assert!(fw.list("_blocklist").unwrap().is_empty());
+    assert!(
+        !ns.sh("nft list set bridge banjo _blocklist-net4")
+            .contains("192.0.2.0")
+    );
+}
+
 #[test]
 fn monitor_sees_others_change_banjos_table() {
     if !root_or_skip("monitor_sees_others_change_banjos_table") {

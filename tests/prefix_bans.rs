@@ -1,6 +1,7 @@
 //! IPv6-aware banning with real packets (issue 14): failures counted by /64, the /64 banned
 //! in the jail's interval set, escalation to the /56, an ignoreip address (from a `file:`
-//! list) never caught by a prefix, and `[blocklist]` files dropped after start and reload.
+//! list) never caught by a prefix, and `[blocklist]` files dropped after start and reload,
+//! on a router's forward hook and a switch's bridge table too, per jail with `scope = "jails"`.
 //! The lab's attacker namespace holds many addresses of fd31:K::/48 on one veth (nodad), and
 //! each connection is made from a chosen source address. All need root; they skip without.
 mod common;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use common::daemon::Banjo;
 use common::journal::Journal;
-use common::net::{Lab, Netns, in_netns};
+use common::net::{BridgeLab, ForwardLab, Lab, Netns, connects, in_netns, listen};
 use common::{fixture, read, wait_until};
 
 const READY: Duration = Duration::from_secs(10);
@@ -319,6 +320,182 @@ fn blocklist_files_are_dropped_after_start_and_after_reload() {
     assert!(
         s.connects_from(&s.addr(3, 2)),
         "a network no longer listed connects"
+    );
+}
+
+/// The daemon tests' config FIXTURE with a `[blocklist]` of the file LIST and scope SCOPE.
+fn with_blocklist(fixture_name: &str, list: &std::path::Path, scope: &str) -> String {
+    read(&fixture(fixture_name))
+        + &format!(
+            "\n[blocklist]\nfiles = [\"{}\"]\nscope = \"{scope}\"\n",
+            list.display()
+        )
+}
+
+/// A list file holding ADDR, in a directory that lives as long as the returned guard.
+fn list_of(addr: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("drop.txt");
+    std::fs::write(&path, format!("{addr} ; listed\n")).expect("write the list");
+    (dir, path)
+}
+
+/// Whether a connection from FROM to ADDR:PORT is refused at once (a reject), as opposed to
+/// completing or timing out (a drop).
+fn refused(from: &Netns, addr: &str, port: u16) -> bool {
+    let target: std::net::SocketAddr = format!("{addr}:{port}").parse().expect("address:port");
+    in_netns(from, || {
+        std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3))
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
+}
+
+#[test]
+fn blocklist_holds_in_the_forward_hook_of_a_router() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = ForwardLab::new();
+    let router_ip = format!("10.231.{}.1", lab.k);
+    let (_dir, list) = list_of(&lab.client_ip);
+    let (_smtp, _other, _own) = (
+        listen(&lab.server, 25),
+        listen(&lab.server, 8025),
+        listen(&lab.router, 8026),
+    );
+    assert!(
+        wait_until(BAN, || connects(&lab.client, &lab.server_ip, 25)),
+        "C → S:25 before banjo"
+    );
+    // forward.toml's one jail guards port 25 of the servers behind the router
+    let mut banjo = Banjo::start(
+        &lab.router,
+        &journal,
+        &with_blocklist("daemon/forward.toml", &list, "jails"),
+    );
+    banjo.wait_ready(READY);
+    if lab
+        .router
+        .wait_banned("_blocklist-v4", &lab.client_ip, BAN)
+        .is_none()
+    {
+        panic!(
+            "the listed address is not in _blocklist-v4\n{}",
+            banjo.diagnostics()
+        );
+    }
+    assert!(
+        !connects(&lab.client, &lab.server_ip, 25),
+        "scope jails: routed to the jail's port, dropped in the forward hook"
+    );
+    assert!(
+        connects(&lab.client, &lab.server_ip, 8025),
+        "scope jails: a port the jail does not guard"
+    );
+    assert!(
+        connects(&lab.client, &router_ip, 8026),
+        "scope jails: the router itself, which no jail guards"
+    );
+    banjo.write_config(&with_blocklist("daemon/forward.toml", &list, "all"));
+    assert!(banjo.reload(READY), "reload\n{}", banjo.diagnostics());
+    assert!(
+        wait_until(BAN, || !connects(&lab.client, &lab.server_ip, 8025)),
+        "scope all: every routed port\n{}",
+        lab.router
+            .nft(&["list", "table", "inet", "banjo"])
+            .stdout
+            .escape_ascii()
+    );
+    assert!(
+        !connects(&lab.client, &router_ip, 8026),
+        "scope all: the router's own ports too (the input hook)"
+    );
+    assert!(!connects(&lab.client, &lab.server_ip, 25));
+}
+
+#[test]
+fn blocklist_holds_in_the_bridge_table_of_a_switch() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = BridgeLab::new();
+    let (_dir, list) = list_of(&lab.client_ip);
+    let (_smtp, _other) = (listen(&lab.server, 25), listen(&lab.server, 8025));
+    assert!(
+        wait_until(BAN, || connects(&lab.client, &lab.server_ip, 25)),
+        "C → S:25 before banjo (bridge ports take a moment)"
+    );
+    // bridge.toml's one jail guards port 25 of the frames bridged between the ports
+    let mut banjo = Banjo::start(
+        &lab.switch,
+        &journal,
+        &with_blocklist("daemon/bridge.toml", &list, "jails"),
+    );
+    banjo.wait_ready(READY);
+    if lab
+        .switch
+        .wait_banned_in("bridge", "_blocklist-v4", &lab.client_ip, BAN)
+        .is_none()
+    {
+        panic!(
+            "the listed address is not in `table bridge banjo` set _blocklist-v4\n{}",
+            banjo.diagnostics()
+        );
+    }
+    assert!(
+        !connects(&lab.client, &lab.server_ip, 25),
+        "scope jails: bridged to the jail's port, dropped in the bridge table"
+    );
+    assert!(
+        connects(&lab.client, &lab.server_ip, 8025),
+        "scope jails: a port the jail does not guard"
+    );
+    banjo.write_config(&with_blocklist("daemon/bridge.toml", &list, "all"));
+    assert!(banjo.reload(READY), "reload\n{}", banjo.diagnostics());
+    assert!(
+        wait_until(BAN, || !connects(&lab.client, &lab.server_ip, 8025)),
+        "scope all: every bridged port"
+    );
+    assert!(
+        lab.switch
+            .wait_banned_in("inet", "_blocklist-v4", &lab.client_ip, BAN)
+            .is_some(),
+        "scope all: the switch's own input hook holds the list too"
+    );
+}
+
+#[test]
+fn blocklist_scope_jails_drops_or_rejects_as_each_jail_does() {
+    skip_unless_capable!();
+    let journal = Journal::start();
+    let lab = Lab::new();
+    let (_dir, list) = list_of(&lab.attacker_ip);
+    let listeners: Vec<_> = [25, 8080, 9090].iter().map(|p| listen(&lab.server, *p)).collect();
+    // vpopmail drops on 25, 465, 587; app (8080) rejects
+    let cfg = with_blocklist("daemon/vpopmail-and-app.toml", &list, "jails")
+        .replace("ports = [8080]", "ports = [8080]\nblocktype = \"reject\"");
+    let mut banjo = Banjo::start(&lab.server, &journal, &cfg);
+    banjo.wait_ready(READY);
+    if lab
+        .server
+        .wait_banned("_blocklist-v4", &lab.attacker_ip, BAN)
+        .is_none()
+    {
+        panic!(
+            "the listed address is not in _blocklist-v4\n{}",
+            banjo.diagnostics()
+        );
+    }
+    let a = &lab.server_ip_a;
+    assert!(!connects(&lab.attacker, a, 25), "vpopmail's port");
+    assert!(!refused(&lab.attacker, a, 25), "vpopmail drops");
+    assert!(
+        refused(&lab.attacker, a, 8080),
+        "app's port, rejected as app does"
+    );
+    assert!(connects(&lab.attacker, a, 9090), "a port no jail guards");
+    assert!(connects(&lab.good, &lab.server_ip_g, 25), "an unlisted client");
+    assert!(
+        wait_until(BAN, || listeners[0].accepted() == 1),
+        "only the good client reached port 25"
     );
 }
 

@@ -297,7 +297,7 @@ pub const BLOCKLIST: &[Entry] = &[
         "scope",
         "\"all\" or \"jails\"",
         Toml("\"all\""),
-        "What the listed sources may not reach: every port (all), or the ports of the inet jails together (jails); either way in the inet input hook.",
+        "What the listed sources may not reach: every port (all) in the input hook and in every hook and table the jails use (the forward hook, the bridge table); or what each jail guards (jails): a rule per jail with its ports, protocols, hook, family and blocktype.",
     ),
 ];
 

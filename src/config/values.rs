@@ -93,10 +93,11 @@ keyword! {
 keyword! {
     /// What the `[blocklist]` keeps the listed sources from reaching.
     BlocklistScope {
-        /// Every port and protocol of this host (the input hook; forwarded traffic is not
-        /// filtered by the blocklist).
+        /// Every port and protocol, in the input hook and in every hook and family the
+        /// jails use (forwarded and bridged traffic too).
         All = "all",
-        /// The ports and protocols the inet jails guard, all of them together, dropped.
+        /// What each jail guards: a rule per jail with its ports, protocols, hook, family
+        /// and blocktype.
         Jails = "jails",
     }
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::addr::Target;
 use crate::addrlist::{self, AddrList};
 use crate::ban::Change;
-use crate::config::{self, BlocklistScope, Config};
+use crate::config::{BlocklistScope, Config};
 use crate::control::{BlocklistFile, BlocklistStatus};
 use crate::firewall::{BlockType, Family, Hook, JailRules};
 use crate::name::JailName;
@@ -142,42 +142,57 @@ impl Blocklist {
     }
 }
 
-/// The blocklist's rules: one set of rules in the input hook, for every port and protocol
-/// (`scope = "all"`) or for the ports and protocols of the inet jails together (`"jails"`);
-/// dropped. `None` without a `[blocklist]`.
-pub fn rules(cfg: &Config) -> Option<JailRules> {
-    let list = cfg.blocklist.as_ref()?;
-    let (ports, protocols) = match list.scope {
-        BlocklistScope::All => (Vec::new(), Vec::new()),
-        BlocklistScope::Jails => jails_ports(&cfg.jails),
+/// The blocklist's rules, all looking up its sets (one copy per table), dropping what the
+/// listed sources send. Empty without a `[blocklist]`.
+///
+/// - `scope = "all"`: every port and protocol, in the inet input hook and in every other
+///   hook and family a jail uses (inet forward on a router, the bridge table's hooks on a
+///   bridge), so the list holds wherever banjo enforces anything.
+/// - `scope = "jails"`: one rule per jail, with that jail's family, hook, ports, protocols
+///   and blocktype, so a listed source meets exactly what a ban in that jail would do (jails
+///   with the same firewall side share one rule). Without jails there is nothing to guard
+///   but this host: every port in the inet input hook, as `"all"`.
+pub fn rules(cfg: &Config) -> Vec<JailRules> {
+    let Some(list) = cfg.blocklist.as_ref() else {
+        return Vec::new();
     };
-    Some(JailRules {
+    let everything = |family, hook| JailRules {
         name: JailName::new(NAME),
-        hook: Hook::Input,
-        family: Family::Inet,
-        ports,
-        protocols,
+        hook,
+        family,
+        ports: Vec::new(),
+        protocols: Vec::new(),
         blocktype: BlockType::Drop,
-    })
-}
-
-/// The ports and protocols the inet jails guard, together; every port when one guards all.
-fn jails_ports(jails: &[config::Jail]) -> (Vec<config::PortRange>, Vec<config::Protocol>) {
-    let inet: Vec<&config::Jail> = jails.iter().filter(|j| j.family == Family::Inet).collect();
-    let ports = if inet.iter().any(|j| j.ports.is_empty()) {
-        Vec::new()
-    } else {
-        inet.iter().flat_map(|j| j.ports.iter().cloned()).collect()
     };
-    let protocols = if inet.iter().any(|j| j.protocols.is_empty()) {
-        Vec::new()
-    } else {
-        let mut p: Vec<config::Protocol> = inet.iter().flat_map(|j| j.protocols.iter().copied()).collect();
-        p.sort_by_key(|p| p.to_string());
-        p.dedup();
-        p
-    };
-    (ports, protocols)
+    let mut out: Vec<JailRules> = Vec::new();
+    match list.scope {
+        BlocklistScope::Jails if !cfg.jails.is_empty() => {
+            for j in &cfg.jails {
+                let rules = JailRules {
+                    name: JailName::new(NAME),
+                    hook: j.hook,
+                    family: j.family,
+                    ports: j.ports.clone(),
+                    protocols: j.protocols.clone(),
+                    blocktype: j.blocktype,
+                };
+                if !out.contains(&rules) {
+                    out.push(rules);
+                }
+            }
+        }
+        _ => {
+            for family in [Family::Inet, Family::Bridge] {
+                for hook in [Hook::Input, Hook::Forward] {
+                    let used = cfg.jails.iter().any(|j| j.family == family && j.hook == hook);
+                    if used || (family == Family::Inet && hook == Hook::Input) {
+                        out.push(everything(family, hook));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -213,21 +228,76 @@ mod tests {
     #[test]
     fn without_a_blocklist_there_are_no_rules_and_no_entries() {
         let c = cfg("");
-        assert_eq!(rules(&c), None);
+        assert_eq!(rules(&c), []);
         let mut list = Blocklist::default();
         list.reload(&c);
         assert_eq!(list.changes().count(), 0);
     }
 
+    const JAILS: &str = "[jails.ssh]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\n\
+         ports = [22]\nprotocols = [\"tcp\"]\nblocktype = \"reject\"\n\
+         [jails.smtp]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\nports = [25, 587]\n\
+         protocols = [\"tcp\"]\n\
+         [jails.web]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\nports = [80]\n\
+         protocols = [\"tcp\"]\nhook = \"forward\"\n\
+         [jails.lan]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\nports = [80]\n\
+         protocols = [\"tcp\"]\nhook = \"forward\"\nfamily = \"bridge\"\n\
+         [jails.same-as-lan]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\nports = [80]\n\
+         protocols = [\"tcp\"]\nhook = \"forward\"\nfamily = \"bridge\"\n";
+
+    fn shape(r: &JailRules) -> (Family, Hook, Vec<u16>, BlockType) {
+        (
+            r.family,
+            r.hook,
+            r.ports.iter().map(|p| p.low).collect(),
+            r.blocktype,
+        )
+    }
+
     #[test]
-    fn scope_jails_takes_the_ports_of_the_jails_together() {
-        let c = cfg("[blocklist]\nfiles = [\"/x\"]\nscope = \"jails\"\n\
-             [jails.a]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\nports = [22]\nprotocols = [\"tcp\"]\n\
-             [jails.b]\nfilter = \"sshd\"\njournal = [\"_SYSTEMD_UNIT=ssh.service\"]\nports = [25, 587]\nprotocols = [\"tcp\"]\n");
-        let r = rules(&c).unwrap();
-        assert_eq!(r.ports.len(), 3);
-        assert_eq!(r.name.as_str(), NAME);
-        let all = rules(&cfg("[blocklist]\nfiles = [\"/x\"]\n")).unwrap();
-        assert!(all.ports.is_empty() && all.protocols.is_empty());
+    fn scope_jails_is_one_rule_per_jail_with_its_hook_ports_and_blocktype() {
+        let c = cfg(&format!(
+            "[blocklist]\nfiles = [\"/x\"]\nscope = \"jails\"\n{JAILS}"
+        ));
+        let r = rules(&c);
+        assert!(r.iter().all(|r| r.name.as_str() == NAME));
+        let got: Vec<_> = r.iter().map(shape).collect();
+        let want = [
+            (Family::Inet, Hook::Input, vec![22], BlockType::Reject),
+            (Family::Inet, Hook::Input, vec![25, 587], BlockType::Drop),
+            (Family::Inet, Hook::Forward, vec![80], BlockType::Drop),
+            (Family::Bridge, Hook::Forward, vec![80], BlockType::Drop),
+        ];
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "two jails with the same firewall side share a rule: {got:?}"
+        );
+        assert!(want.iter().all(|w| got.contains(w)), "{got:?}");
+    }
+
+    #[test]
+    fn scope_all_holds_in_every_hook_and_family_the_jails_use_and_input_at_least() {
+        let c = cfg(&format!("[blocklist]\nfiles = [\"/x\"]\n{JAILS}"));
+        let got: Vec<_> = rules(&c).iter().map(shape).collect();
+        assert_eq!(
+            got,
+            [
+                (Family::Inet, Hook::Input, vec![], BlockType::Drop),
+                (Family::Inet, Hook::Forward, vec![], BlockType::Drop),
+                (Family::Bridge, Hook::Forward, vec![], BlockType::Drop),
+            ]
+        );
+        let alone: Vec<_> = rules(&cfg("[blocklist]\nfiles = [\"/x\"]\n"))
+            .iter()
+            .map(shape)
+            .collect();
+        assert_eq!(alone, [(Family::Inet, Hook::Input, vec![], BlockType::Drop)]);
+        let no_jails = cfg("[blocklist]\nfiles = [\"/x\"]\nscope = \"jails\"\n");
+        let got: Vec<_> = rules(&no_jails).iter().map(shape).collect();
+        assert_eq!(
+            got, alone,
+            "without jails, \"jails\" guards this host as \"all\" does"
+        );
     }
 }

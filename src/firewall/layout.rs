@@ -7,7 +7,9 @@
 //!   `policy accept`, priority `filter - 1` (-1 in inet, -201 in bridge): banjo's drop happens
 //!   before the usual `filter` chains, the way fail2ban's nftables action does it; an accept
 //!   elsewhere cannot undo a drop here, and banjo never accepts anything;
-//! - per jail four rules in its hook's chain, one per set:
+//! - per jail four rules in its hook's chain, one per set (a name listed more than once, as
+//!   the blocklist is, has its sets once per table and four rules per entry, all looking
+//!   up the same sets):
 //!   `meta l4proto {…} th dport {…} ip saddr @<jail>-v4 drop` (anonymous sets for more than one
 //!   protocol or port, `cmp` for one; no port match when the jail has no ports);
 //! - `reject-banned`, a regular chain that rules of `blocktype = reject` jails go to:
@@ -34,6 +36,7 @@ use super::nfnl::{self, Msg, NFT_SET_ANONYMOUS, NFT_SET_CONSTANT, NFT_SET_INTERV
 use super::txn::Txn;
 use super::{JailRules, Layout};
 use crate::config::{BlockType, Family, Hook, PortRange, Protocol};
+use crate::name::JailName;
 
 pub const REJECT_CHAIN: &str = "reject-banned";
 /// Bumped when the rules banjo writes change shape, so that old rules are replaced.
@@ -283,8 +286,12 @@ pub fn check(layout: &Layout) -> Result<(), FirewallError> {
         if jail.name.is_empty() || SetKind::Net6.set_name(&jail.name).len() > 255 {
             return Err(unsupported("the name must have 1 to 250 bytes".into()));
         }
-        if layout.jails[..i].iter().any(|j| j.name == jail.name) {
-            return Err(unsupported("the layout lists this jail twice".into()));
+        // a name may have rules in several hooks and families (the blocklist's share its
+        // sets); the same rules twice would only match twice
+        if layout.jails[..i].iter().any(|j| j == jail) {
+            return Err(unsupported(
+                "the layout lists the same rules of this jail twice".into(),
+            ));
         }
         if jail.family == Family::Bridge && jail.hook == Hook::Forward && jail.blocktype == BlockType::Reject
         {
@@ -324,7 +331,13 @@ pub fn plan<'a>(layout: &'a Layout, family: Family) -> Plan<'a> {
     }
     let mut sets = Vec::new();
     let mut rules = Vec::new();
+    // a name's sets once per table, however many of its rules there are
+    let mut named: Vec<&JailName> = Vec::new();
     for jail in &jails {
+        if named.contains(&&jail.name) {
+            continue;
+        }
+        named.push(&jail.name);
         for kind in SetKind::ALL {
             sets.push(SetState {
                 name: kind.set_name(&jail.name),

@@ -383,7 +383,10 @@ impl Firewall {
     pub fn list(&mut self, jail: &str) -> Result<Vec<(Target, Option<Duration>)>, FirewallError> {
         let mut out = Vec::new();
         for kind in SetKind::ALL {
-            let set = self.jail_set(jail, kind)?;
+            // the first family's sets: a name in both tables holds the same elements in each
+            let Some(set) = self.jail_sets(jail, kind)?.into_iter().next() else {
+                continue;
+            };
             out.extend(
                 self.read_set(&set)?
                     .into_iter()
@@ -413,7 +416,9 @@ impl Firewall {
         let mut groups = self.group(adds)?;
         for jail in &layout.jails {
             for kind in SetKind::ALL {
-                groups.entry(self.jail_set(&jail.name, kind)?).or_default();
+                for set in self.jail_sets(&jail.name, kind)? {
+                    groups.entry(set).or_default();
+                }
             }
         }
         let mut attempt = 0;
@@ -538,47 +543,55 @@ impl Firewall {
         }
     }
 
-    fn jail_set(&self, jail: &str, kind: SetKind) -> Result<JailSet, FirewallError> {
+    /// The sets of kind `kind` of the name `jail`: one per family whose table has rules
+    /// of that name (the blocklist's, in the inet and the bridge table, hold the same
+    /// elements).
+    fn jail_sets(&self, jail: &str, kind: SetKind) -> Result<Vec<JailSet>, FirewallError> {
         let layout = self
             .layout
             .as_ref()
             .ok_or(FirewallError::NoLayout("changing or listing bans"))?;
-        let rules =
-            layout
-                .jails
-                .iter()
-                .find(|j| j.name == jail)
-                .ok_or_else(|| FirewallError::UnknownJail {
-                    jail: jail.to_string(),
-                    table: layout.table.clone(),
-                })?;
-        Ok(JailSet {
-            jail: jail.to_string(),
-            family: layout::family_code(rules.family),
-            family_name: rules.family.as_str(),
-            table: layout.table.clone(),
-            kind,
-        })
+        let sets: Vec<JailSet> = FAMILIES
+            .into_iter()
+            .filter(|f| layout.jails.iter().any(|j| j.name == jail && j.family == *f))
+            .map(|family| JailSet {
+                jail: jail.to_string(),
+                family: layout::family_code(family),
+                family_name: family.as_str(),
+                table: layout.table.clone(),
+                kind,
+            })
+            .collect();
+        if sets.is_empty() {
+            return Err(FirewallError::UnknownJail {
+                jail: jail.to_string(),
+                table: layout.table.clone(),
+            });
+        }
+        Ok(sets)
     }
 
-    /// Sorts targets into their sets; the last of repeated targets wins.
+    /// Sorts targets into their sets (every family's, for a name in more than one table);
+    /// the last of repeated targets wins.
     fn group<'a>(
         &self,
         items: impl Iterator<Item = (&'a str, Target, Option<Duration>)>,
     ) -> Result<Groups, FirewallError> {
         let mut groups: Groups = BTreeMap::new();
-        let mut seen: HashMap<(String, Placed), usize> = HashMap::new();
+        let mut seen: HashMap<(String, u8, Placed), usize> = HashMap::new();
         for (jail, target, timeout) in items {
             let placed =
                 Placed::new(target).map_err(|why| FirewallError::BadTarget(target.to_string(), why))?;
-            let set = self.jail_set(jail, placed.kind)?;
-            let list = groups.entry(set).or_default();
             let timeout = timeout.map(elements::timeout_ms);
-            match seen.get(&(jail.to_string(), placed)) {
-                Some(&i) => list[i].1 = timeout,
-                None => {
-                    seen.insert((jail.to_string(), placed), list.len());
-                    list.push((placed, timeout));
+            for set in self.jail_sets(jail, placed.kind)? {
+                let key = (jail.to_string(), set.family, placed);
+                let list = groups.entry(set).or_default();
+                match seen.get(&key) {
+                    Some(&i) => list[i].1 = timeout,
+                    None => {
+                        seen.insert(key, list.len());
+                        list.push((placed, timeout));
+                    }
                 }
             }
         }
