@@ -17,7 +17,8 @@ use hashbrown::hash_table::Entry;
 use jiff::Timestamp;
 
 use super::nets::NetIndex;
-use super::{Ban, Change, Target};
+use super::{Ban, Change};
+use crate::addr::Target;
 use crate::jail::{BanHistory, BanOrder};
 use crate::name::JailName;
 use crate::time::after;

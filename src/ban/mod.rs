@@ -26,16 +26,12 @@ mod with_jails;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::addr::Target;
 use crate::name::JailName;
 
 pub use change::{Change, SHORTEST_TIMEOUT};
 pub use ledger::{Added, BanRecord, Banned, DEFAULT_HISTORY_AGE, Ledger, Lifted};
 pub use store::{FORMAT_VERSION, LedgerError, quarantine};
-
-// Moved to the bottom of the tree (crate::addr, crate::time); kept here so that code still
-// naming them through ban/ compiles while other branches are merged.
-pub use crate::addr::{ParseTargetError, Target};
-pub use crate::time;
 
 /// One active ban.
 ///

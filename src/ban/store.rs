@@ -23,8 +23,9 @@ use jiff::Timestamp;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::Ban;
 use super::ledger::{BanRecord, Ledger};
-use super::{Ban, Target};
+use crate::addr::Target;
 use crate::time::{opt_ts, ts};
 
 /// The state file format this banjo writes and reads.
