@@ -112,6 +112,62 @@ impl Repeat {
     }
 }
 
+/// The last conversion of read fields to a time. The time depends only on the template, the
+/// fields' values (those present) and "now", unless a field needs its text (`FROM_TEXT`): lines
+/// of one second whose date is not where the last one's was (an access log's addresses differ in
+/// length, so `Repeat` cannot apply) skip the calendar work.
+#[derive(Clone, Debug, Default)]
+struct SameFields {
+    template: usize,
+    now: Option<Timestamp>,
+    /// Per field: its value, None when the field did not take part.
+    vals: Vec<Option<i32>>,
+    time: Option<Timestamp>,
+}
+
+impl SameFields {
+    fn get(
+        &self,
+        template: usize,
+        now: Timestamp,
+        values: &[regex::Span],
+        vals: &[i32],
+    ) -> Option<Option<Timestamp>> {
+        if self.template != template || self.now != Some(now) || self.vals.len() != vals.len() {
+            return None;
+        }
+        let same = values
+            .iter()
+            .zip(vals)
+            .zip(&self.vals)
+            .all(|((span, &val), &old)| {
+                let val = span.get().map(|_| val);
+                val != Some(fields::FROM_TEXT) && val == old
+            });
+        same.then_some(self.time)
+    }
+
+    fn put(
+        &mut self,
+        template: usize,
+        now: Timestamp,
+        values: &[regex::Span],
+        vals: &[i32],
+        time: Option<Timestamp>,
+    ) {
+        self.template = template;
+        self.now = Some(now);
+        self.vals.clear();
+        self.vals.extend(
+            values
+                .iter()
+                .zip(vals)
+                .map(|(span, &val)| span.get().map(|_| val)),
+        );
+        self.time = time;
+    }
+}
+
 /// Position memory: where the last date started or ended and the bytes around it.
 #[derive(Clone, Copy, Debug)]
 struct Edge {
@@ -134,6 +190,7 @@ pub struct TimeFinder {
     repeat: Repeat,
     /// The last line's result came from `repeat`.
     repeated: bool,
+    same_fields: SameFields,
 }
 
 impl TimeFinder {
@@ -211,6 +268,7 @@ impl TimeFinder {
             first_unused: 0,
             repeat: Repeat::default(),
             repeated: false,
+            same_fields: SameFields::default(),
         }
     }
 
@@ -243,8 +301,15 @@ impl TimeFinder {
                 let keys = template.keys();
                 let n = keys.len();
                 let spans = &self.vm.spans;
-                self.clock
-                    .fields_time(keys, &spans.values[..n], &spans.vals[..n], line, now)
+                let id = Arc::as_ptr(template) as usize;
+                let (values, vals) = (&spans.values[..n], &spans.vals[..n]);
+                if let Some(time) = self.same_fields.get(id, now, values, vals) {
+                    time
+                } else {
+                    let time = self.clock.fields_time(keys, values, vals, line, now);
+                    self.same_fields.put(id, now, values, vals, time);
+                    time
+                }
             }
         };
         if self.repeated {
