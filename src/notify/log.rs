@@ -24,6 +24,16 @@ pub const EXEC_FAILED_ID: &str = "2bc4c5b7f57b46a482e7094cd382e725";
 /// configured, a record it could not read.
 pub const DROPPED_ID: &str = "b340345f668a41b8b9c91fa3f942891b";
 
+/// Every MESSAGE_ID banjo-notify writes: each has an entry in catalog/banjo.catalog beside
+/// the daemon's (a test checks).
+pub const ALL_IDS: [&str; 5] = [
+    MAIL_SENT_ID,
+    MAIL_FAILED_ID,
+    EXEC_DONE_ID,
+    EXEC_FAILED_ID,
+    DROPPED_ID,
+];
+
 /// The outcome of one sendmail run: sent, to be retried, or given up.
 pub fn mail(subject: &str, to: &str, attempt: u32, why: &str, run: &Finished, finish: Finish) {
     let (stdout, stderr) = run.output();
