@@ -139,6 +139,24 @@ pub(crate) enum Search {
     Hit(Hit),
 }
 
+impl Search {
+    /// The outcome of a search whose hit `hit` makes into one (a failure, or context).
+    pub(crate) fn outcome(self, hit: impl FnOnce(Hit) -> Outcome) -> Outcome {
+        match self {
+            Search::Missed => Outcome::Missed,
+            Search::Ignored {
+                failregex,
+                ignoreregex,
+                ..
+            } => Outcome::Ignored {
+                failregex,
+                ignoreregex,
+            },
+            Search::Hit(h) => hit(h),
+        }
+    }
+}
+
 impl Filter {
     /// Compiles every regex; an error names the filter, the key and the regex's position.
     pub fn compile(def: &FilterDef) -> Result<Filter, FilterError> {
@@ -306,18 +324,7 @@ impl Filter {
     /// fed this way sees each line as the first of its kind).
     /// `candidate(i)` says whether failregex i (or the prefregex, i = len) may match at all.
     pub(crate) fn evaluate(&self, text: &[u8], candidate: impl Fn(usize) -> bool) -> Outcome {
-        match self.search(text, candidate) {
-            Search::Missed => Outcome::Missed,
-            Search::Ignored {
-                failregex,
-                ignoreregex,
-                ..
-            } => Outcome::Ignored {
-                failregex,
-                ignoreregex,
-            },
-            Search::Hit(hit) => multiline::single(hit),
-        }
+        self.search(text, candidate).outcome(multiline::single)
     }
 
     /// fail2ban's order: prefregex must match and narrows the text to its `<F-CONTENT>`;

@@ -183,18 +183,9 @@ impl FilterState {
         candidate: impl Fn(usize) -> bool,
     ) -> Outcome {
         if self.buffer.max <= 1 {
-            return match filter.search(text, candidate) {
-                Search::Missed => Outcome::Missed,
-                Search::Ignored {
-                    failregex,
-                    ignoreregex,
-                    ..
-                } => Outcome::Ignored {
-                    failregex,
-                    ignoreregex,
-                },
-                Search::Hit(hit) => self.assemble(hit, 1, time),
-            };
+            return filter
+                .search(text, candidate)
+                .outcome(|hit| self.assemble(hit, 1, time));
         }
         self.buffer.push(text);
         let (search, content) = filter.search_narrowed(&self.buffer.joined, candidate);
