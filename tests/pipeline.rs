@@ -61,19 +61,14 @@ impl Pipeline {
         }
         let journal = d.join("journal");
         std::fs::create_dir_all(&journal).unwrap();
-        let config = d.join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[daemon]\nstate_dir = \"{state}\"\nruntime_dir = \"{run}\"\n\n\
-                 [filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
+        let config = write_config(
+            d,
+            &format!(
+                "[filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
                  [jails.app]\nfilter = \"{filter}\"\nmultilog = \"{fifo}\"\nignoreself = false\n{jail}\n",
-                state = d.join("state").display(),
-                run = d.join("run").display(),
                 fifo = fifo.display(),
             ),
-        )
-        .unwrap();
+        );
         let daemon = start_daemon(&config, &journal, resolver, firewall.clone());
         // banjo holds the FIFO open read-write: opening it to write does not block
         let fifo = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
@@ -126,6 +121,43 @@ fn start_daemon(config: &Path, journal: &Path, resolver: Arc<dyn Resolve>, firew
         signals: None,
     };
     Daemon::start(config, cfg, parts).unwrap()
+}
+
+/// Writes `dir/config.toml`: a `[daemon]` whose state and runtime live in `dir`, then `body`.
+fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\nruntime_dir = \"{}\"\n\n{body}",
+            dir.join("state").display(),
+            dir.join("run").display(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Turns the loop until the firewall was asked for anything (or WAIT passed), then `extra`
+/// turns more, so that what would wrongly follow has its chance too.
+fn turn_until_changed(daemon: &mut Daemon, firewall: &Recording, extra: usize) {
+    let deadline = Instant::now() + WAIT;
+    while firewall.changes().is_empty() && Instant::now() < deadline {
+        daemon.turn().unwrap();
+    }
+    for _ in 0..extra {
+        daemon.turn().unwrap();
+    }
+}
+
+/// The targets the firewall was asked to add, in order.
+fn added_targets(firewall: &Recording) -> Vec<Target> {
+    firewall
+        .changes()
+        .iter()
+        .filter(|c| c.is_add())
+        .map(Change::target)
+        .collect()
 }
 
 fn added(jail: &str, t: Target) -> impl Fn(&Change) -> bool {
@@ -336,31 +368,16 @@ fn journal_directory_entries_reach_the_firewall() {
         return;
     };
     let firewall = Recording::new();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\nstate_dir = \"{}\"\nruntime_dir = \"{}\"\n\n\
-             [filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
+    let config = write_config(
+        dir.path(),
+        "[filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
              [jails.app]\nfilter = \"app\"\njournal = [\"SYSLOG_IDENTIFIER=app\"]\nignoreself = false\n\
              maxretry = 2\nfindtime = \"10m\"\nbantime = \"1h\"\n",
-            dir.path().join("state").display(),
-            dir.path().join("run").display(),
-        ),
-    )
-    .unwrap();
+    );
     let mut daemon = start_daemon(&config, &journal, Arc::new(SystemResolver), firewall.clone());
-    let deadline = Instant::now() + WAIT;
-    while firewall.changes().is_empty() && Instant::now() < deadline {
-        daemon.turn().unwrap();
-    }
+    turn_until_changed(&mut daemon, &firewall, 0);
     assert_eq!(
-        firewall
-            .changes()
-            .iter()
-            .filter(|c| c.is_add())
-            .map(Change::target)
-            .collect::<Vec<_>>(),
+        added_targets(&firewall),
         [target("192.0.2.20")],
         "the address with two failures, not the one with one"
     );
@@ -528,34 +545,16 @@ fn journal_sshd_multi_line_failure_bans_the_address_of_its_connection() {
         return;
     };
     let firewall = Recording::new();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[daemon]\nstate_dir = \"{}\"\nruntime_dir = \"{}\"\n\n\
-             [jails.sshd]\nfilter = \"sshd\"\njournal = [\"SYSLOG_IDENTIFIER=sshd\"]\nignoreself = false\n\
+    let config = write_config(
+        dir.path(),
+        "[jails.sshd]\nfilter = \"sshd\"\njournal = [\"SYSLOG_IDENTIFIER=sshd\"]\nignoreself = false\n\
              maxretry = 2\nfindtime = \"10m\"\nbantime = \"1h\"\n",
-            dir.path().join("state").display(),
-            dir.path().join("run").display(),
-        ),
-    )
-    .unwrap();
+    );
     let mut daemon = start_daemon(&config, &journal, Arc::new(SystemResolver), firewall.clone());
-    let deadline = Instant::now() + WAIT;
-    while firewall.changes().is_empty() && Instant::now() < deadline {
-        daemon.turn().unwrap();
-    }
     // the entries are all read in the first turns; a few more find nothing else
-    for _ in 0..3 {
-        daemon.turn().unwrap();
-    }
+    turn_until_changed(&mut daemon, &firewall, 3);
     assert_eq!(
-        firewall
-            .changes()
-            .iter()
-            .filter(|c| c.is_add())
-            .map(Change::target)
-            .collect::<Vec<_>>(),
+        added_targets(&firewall),
         [target("192.0.2.50")],
         "the address of the connections that failed; not the one with context lines only, \
          not the one another identifier logged"

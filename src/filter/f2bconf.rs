@@ -1868,11 +1868,11 @@ mod tests {
             .is_some_and(|s| s.to_string_lossy().ends_with("common"))
     }
 
-    #[test]
-    fn every_real_fail2ban_filter_loads() {
+    /// The real filter.d and its `.conf` files, sorted; `None` (said on stderr) without one.
+    fn real_filter_paths() -> Option<(PathBuf, Vec<PathBuf>)> {
         let Some(dir) = real_filter_d() else {
             eprintln!("no fail2ban filter.d found (set BANJO_FAIL2BAN_FILTER_D); skipping");
-            return;
+            return None;
         };
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
@@ -1880,6 +1880,14 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|x| x == "conf"))
             .collect();
         paths.sort();
+        Some((dir, paths))
+    }
+
+    #[test]
+    fn every_real_fail2ban_filter_loads() {
+        let Some((dir, paths)) = real_filter_paths() else {
+            return;
+        };
         let mut failures = Vec::new();
         for path in &paths {
             for params in [vec![], vec![("logtype".to_string(), "journal".to_string())]] {
@@ -1935,16 +1943,10 @@ mod tests {
 
     #[test]
     fn every_real_fail2ban_filter_compiles_in_every_mode() {
-        let Some(dir) = real_filter_d() else {
-            eprintln!("no fail2ban filter.d found (set BANJO_FAIL2BAN_FILTER_D); skipping");
+        let Some((_, mut paths)) = real_filter_paths() else {
             return;
         };
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "conf") && !is_fragment(p))
-            .collect();
-        paths.sort();
+        paths.retain(|p| !is_fragment(p));
         let (mut failures, mut compiled, mut fallback) = (Vec::new(), 0, 0);
         for path in &paths {
             let text = std::fs::read_to_string(path).unwrap();
