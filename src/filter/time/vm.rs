@@ -118,6 +118,104 @@ enum First {
 
 /// The branch of a guarded `Split` the first path is in: where it started, and what to put
 /// back when it fails before the rest of the attempt made another choice.
+/// The last match the fast path found, as bytes: an attempt's answer depends only on the
+/// bytes from the one before its start to the furthest it read (and, if it read past the end,
+/// on where the line ends), and on whether it starts the line. The next attempt of the same
+/// code on the same bytes, at another place (an access log's date after addresses of other
+/// lengths), takes the same match, shifted, without running.
+#[derive(Clone, Debug, Default)]
+struct SameMatch {
+    /// The code (its address); 0: none kept.
+    code: usize,
+    /// The bytes from the start (less one, unless at 0) to the furthest read, within the line.
+    bytes: Vec<u8>,
+    at_line_start: bool,
+    /// How far past the start it read, and whether that was past the line's end.
+    reach: usize,
+    /// The line's length after the start, when it read past the end.
+    rest: Option<usize>,
+    /// The match's end, after the start; steps spent.
+    end: usize,
+    steps: u32,
+    start: usize,
+    spans: Spans,
+}
+
+impl SameMatch {
+    #[allow(clippy::too_many_arguments)]
+    fn keep(
+        &mut self,
+        code: &Code,
+        line: &[u8],
+        start: usize,
+        end: usize,
+        read: usize,
+        steps: u32,
+        spans: &Spans,
+    ) {
+        let lo = start.saturating_sub(1);
+        let hi = read.min(line.len());
+        self.code = std::ptr::from_ref(code) as usize;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&line[lo..hi.max(lo)]);
+        self.at_line_start = start == 0;
+        self.reach = read.saturating_sub(start);
+        self.rest = (read > line.len()).then(|| line.len() - start);
+        self.end = end - start;
+        self.steps = steps;
+        self.start = start;
+        let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
+        self.spans.caps[..=g].copy_from_slice(&spans.caps[..=g]);
+        self.spans.values[..v].copy_from_slice(&spans.values[..v]);
+        self.spans.vals[..v].copy_from_slice(&spans.vals[..v]);
+    }
+
+    /// The kept match moved to `start`, when the attempt there would read the same bytes.
+    fn replay(&self, code: &Code, line: &[u8], start: usize, steps: u32, spans: &mut Spans) -> Option<usize> {
+        if self.code != std::ptr::from_ref(code) as usize
+            || (start == 0) != self.at_line_start
+            || steps < self.steps
+        {
+            return None;
+        }
+        let lo = start.saturating_sub(1);
+        match self.rest {
+            Some(rest) if line.len() != start + rest => return None,
+            None if line.len() < start + self.reach => return None,
+            _ => {}
+        }
+        if line.get(lo..lo + self.bytes.len())? != &self.bytes[..] {
+            return None;
+        }
+        let shift = |s: Span| -> Span {
+            if s == Span::NONE {
+                s
+            } else {
+                let moved = |x: u32| {
+                    if x == u32::MAX {
+                        x
+                    } else {
+                        (x as usize - self.start + start) as u32
+                    }
+                };
+                Span {
+                    start: moved(s.start),
+                    end: moved(s.end),
+                }
+            }
+        };
+        let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
+        for (d, s) in spans.caps[..=g].iter_mut().zip(&self.spans.caps[..=g]) {
+            *d = shift(*s);
+        }
+        for (d, s) in spans.values[..v].iter_mut().zip(&self.spans.values[..v]) {
+            *d = shift(*s);
+        }
+        spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
+        Some(start + self.end)
+    }
+}
+
 #[derive(Clone, Copy)]
 struct RepChoice {
     pc: usize,
@@ -490,12 +588,14 @@ pub(super) struct Vm {
     colons: Option<Vec<usize>>,
     colons_known: Option<usize>,
     pub(super) attempts: u64,
+    /// The last match of the fast path, for the next attempt on the same bytes.
+    same_match: SameMatch,
     /// Tests compare the fast path with the machine alone.
     #[cfg(test)]
     pub(super) machine_only: bool,
-    /// Attempts the fast path decided, and those it left to the machine.
+    /// Attempts the fast path decided, those it left to the machine, and kept matches replayed.
     #[cfg(test)]
-    pub(super) first_path_counts: (u64, u64),
+    pub(super) first_path_counts: (u64, u64, u64),
 }
 
 impl Vm {
@@ -542,6 +642,19 @@ impl Vm {
         #[cfg(not(test))]
         let fast = code.first_path;
         if fast {
+            if let Some(end) = self
+                .same_match
+                .replay(code, line, start, self.steps, &mut self.spans)
+            {
+                #[cfg(test)]
+                {
+                    self.first_path_counts.2 += 1;
+                }
+                let m = &self.same_match;
+                self.read = self.read.max(start + m.reach);
+                self.steps -= m.steps;
+                return Some(end);
+            }
             let first = self.first_path(code, line, start);
             #[cfg(test)]
             if first == First::Unknown {
@@ -579,7 +692,8 @@ impl Vm {
         self.clear_spans(code);
         let mut pc = 0usize;
         let mut pos = start;
-        let mut read = self.read;
+        // This attempt's own reach; the search's is the larger of both.
+        let mut read = 0;
         let mut steps = self.steps;
         let mut choices = 0u32;
         let mut branch: Option<Branch> = None;
@@ -744,7 +858,9 @@ impl Vm {
                     return First::Unknown;
                 }
                 Inst::Match => {
-                    self.read = read;
+                    self.same_match
+                        .keep(code, line, start, pos, read, self.steps - steps, &self.spans);
+                    self.read = self.read.max(read);
                     self.steps = steps;
                     return First::Match(pos);
                 }
@@ -779,7 +895,7 @@ impl Vm {
                     }
                     _ if choices > 0 => return First::Unknown,
                     _ => {
-                        self.read = read;
+                        self.read = self.read.max(read);
                         self.steps = steps;
                         return First::NoMatch;
                     }
