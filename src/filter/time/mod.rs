@@ -95,14 +95,7 @@ struct Repeat {
     vals: Vec<i32>,
     /// The time found, and the "now" it was found for.
     time: Option<(Timestamp, Option<Timestamp>)>,
-    /// Searches since it last applied: a source whose lines never repeat (an access log's
-    /// addresses come first) stops paying for the copy, but for a sample now and then.
-    misses: u32,
 }
-
-/// Misses after which the repeat is kept only every `RESAMPLE` searches.
-const KEEP_MISSES: u32 = 8;
-const RESAMPLE: u32 = 64;
 
 impl Repeat {
     fn applies(&self, template: usize, from: usize, to: usize, line: &[u8]) -> bool {
@@ -454,23 +447,14 @@ impl TimeFinder {
         }
         let id = Arc::as_ptr(t) as usize;
         if self.repeat.applies(id, from, to, line) {
-            self.repeat.misses = 0;
             self.repeated = true;
             let n = self.repeat.values.len();
             self.vm.spans.values[..n].copy_from_slice(&self.repeat.values);
             self.vm.spans.vals[..n].copy_from_slice(&self.repeat.vals);
             return self.repeat.hit;
         }
-        let hit = t.search(line, from, to.min(line.len()), &mut self.vm);
-        let misses = self.repeat.misses.saturating_add(1);
-        self.repeat.misses = misses;
-        if misses > KEEP_MISSES && misses % RESAMPLE != 0 {
-            // The last one kept stays true of the line it was made on; this line's time is
-            // not kept in it.
-            self.repeated = false;
-            return hit;
-        }
         self.repeated = true;
+        let hit = t.search(line, from, to.min(line.len()), &mut self.vm);
         let len = to.min(line.len());
         let r = &mut self.repeat;
         r.template = id;
