@@ -588,8 +588,10 @@ pub(super) struct Vm {
     colons: Option<Vec<usize>>,
     colons_known: Option<usize>,
     pub(super) attempts: u64,
-    /// The last match of the fast path, for the next attempt on the same bytes.
-    same_match: SameMatch,
+    /// The last matches of the fast path, for the next attempt on the same bytes: one that
+    /// read past the line's end and one that did not (a search bounded where the last date
+    /// ended, and one over the whole line, alternate in an access log).
+    same_match: [SameMatch; 2],
     /// Tests compare the fast path with the machine alone.
     #[cfg(test)]
     pub(super) machine_only: bool,
@@ -642,18 +644,19 @@ impl Vm {
         #[cfg(not(test))]
         let fast = code.first_path;
         if fast {
-            if let Some(end) = self
+            let replayed = self
                 .same_match
-                .replay(code, line, start, self.steps, &mut self.spans)
-            {
+                .iter()
+                .position(|m| m.replay(code, line, start, self.steps, &mut self.spans).is_some());
+            if let Some(k) = replayed {
                 #[cfg(test)]
                 {
                     self.first_path_counts.2 += 1;
                 }
-                let m = &self.same_match;
+                let m = &self.same_match[k];
                 self.read = self.read.max(start + m.reach);
                 self.steps -= m.steps;
-                return Some(end);
+                return Some(start + m.end);
             }
             let first = self.first_path(code, line, start);
             #[cfg(test)]
@@ -858,8 +861,16 @@ impl Vm {
                     return First::Unknown;
                 }
                 Inst::Match => {
-                    self.same_match
-                        .keep(code, line, start, pos, read, self.steps - steps, &self.spans);
+                    let past_end = usize::from(read > line.len());
+                    self.same_match[past_end].keep(
+                        code,
+                        line,
+                        start,
+                        pos,
+                        read,
+                        self.steps - steps,
+                        &self.spans,
+                    );
                     self.read = self.read.max(read);
                     self.steps = steps;
                     return First::Match(pos);
