@@ -631,7 +631,9 @@ impl Field {
                 if byte_is(c(0), b'Z', ci) {
                     out.push(1);
                 }
-                if name_is(b, at, b"UTC", ci) || name_is(b, at, b"GMT", ci) {
+                // Access logs write `+0200`: a sign is no name, and it costs no compare.
+                if !matches!(c(0), b'+' | b'-') && (name_is(b, at, b"UTC", ci) || name_is(b, at, b"GMT", ci))
+                {
                     out.push(3);
                 }
                 numeric_offset(b, at, 0, out);

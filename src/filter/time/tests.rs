@@ -565,6 +565,183 @@ fn finding_dates_allocates_nothing_once_warm() {
     assert_eq!(crate::sys::alloc_count::allocations(run), 0);
 }
 
+/// Lines the fast path must answer as the machine does: every branch of the default templates'
+/// optional tails taken and not, near misses, dates at odd places.
+const FAST_PATH_LINES: &[&str] = &[
+    "Jul 12 00:00:00 mail sshd[907]: Failed password for root from 192.0.2.1 port 22 ssh2",
+    "Jul  5 08:09:10 host x",
+    "Feb 28 10:11:12 host x",
+    "Mar  1 10:11:12 2024 host x",
+    "Sep 30 23:59:59.123456 host x",
+    "Sat Jul 12 00:00:01 2025 x",
+    "Thu Jul 11 01:21:41.5 2013 [x] y",
+    "Jul 12 0:00:00 host",
+    "Jul 12 24:00:00 host",
+    "Jul 12 00:00:00.x",
+    "Jul 12 00:00:00 20",
+    "Jul 12 00:00:00 2099 x",
+    "CEST Mon Jul 12 00:00:00 2022 x",
+    "+0200 Jul 12 00:00:00 x",
+    "84.71.201.89 - - [12/Jul/2022:00:00:01 +0200] \"GET /x HTTP/1.1\" 200 15 \"-\" \"curl/7.88.1\"",
+    "2001:db8::1 - - [2/Jul/2022:00:00:01 -0330] \"GET / HTTP/1.1\" 404 0",
+    "10.0.0.1 - - [12/Jul/2022:00:00:01] x",
+    "10.0.0.1 - - [12/Jul/2022 00:00:01 +02] x",
+    "[12-Jul-2022 08:56:39 +0200]: x",
+    "12-Jul-2022 08:56:39.123 x",
+    "2022-07-12 10:00:00 x",
+    "2022-07-12T10:00:00.123+02:00 x",
+    "2022-07-12T10:00:00,5 UTC x",
+    "2022-07-12  10:00:00 x",
+    "2022/07/12 10:00:00 [error] x",
+    "2022.07.12 10:00:00 x",
+    "2022-07/12 10:00:00 x",
+    "20220712T100000.5Z x",
+    "20220712 100000 x",
+    "220712 10:00:00 x",
+    "07/12/2022:10:00:00 x",
+    "07-12-2022 10:00:00.7 x",
+    "12/07/2022 10:00:00 x",
+    "12-07-22 10:00:00 x",
+    "<07/12/22@10:00:00> x",
+    "Jul-12-22 10:00:00 x",
+    "Jul 12, 2022 10:00:00 AM x",
+    "10:00:00 x",
+    "[10:00:00] x",
+    "1700000000 x",
+    "[1700000000.123] x",
+    "@4000000059f5194706e649ec x",
+    "x 12:34:56 y 12:34 z 1:2:3",
+    "no date here at all, 12:30 is no date either",
+    "",
+    "1",
+    "Jul",
+    "Jul 12 00:00:0",
+];
+
+/// Every template's search with the fast path gives what the machine alone gives: the hit,
+/// every capture and value, how far it read and the steps it spent. Over the lines above and
+/// every line of fail2ban's sample logs (when `make compat` fetched them into target/compat).
+#[test]
+fn the_fast_path_answers_as_the_machine_does() {
+    let mut templates: Vec<Arc<Template>> = template::defaults().to_vec();
+    for pattern in [
+        "%d/%b/%Y:%H:%M:%S %z",
+        "%d/%b[^/]*/%Y:%H:%M:%S %z",
+        "^%H:%M:%S.%f",
+        "^%Y-%m-%d %H:%M:%S",
+        "^%Y:%m:%d-%H:%M:%S",
+        "^%b %d, %ExY %I:%M:%S %p",
+        "^%m/%d/%Y %H:%M:%S",
+        r"^(?:%Y-)?%m-%d[ T]%H:%M:%S(?:\.%f)?",
+        r"^(?:=[^=]+={3,} )?(%ExY(?P<_sep>[-/.])%m(?P=_sep)%d[T ]%H:%M:%S(?:[.,]%f)?(?:\s*%z)?)",
+        "^<W>{DATE}",
+        r"^<\d+>\d+\s+{DATE}",
+        r"^[^\[]*\[({DATE})",
+        r"^[^\[]*(\[{DATE}\s*\])",
+        "^L %d/%m/%Y - %H:%M:%S",
+        r"^\[%d/%b/%Y %H:%M:%S\]",
+        "^t=%Y-%m-%dT%H:%M:%S%z",
+        "{^LN-BEG}%b-%d-%Exy %H:%M:%S",
+        "%e %B %Y %l:%M %p",
+        "%j %U %w %a %A %Z",
+    ] {
+        let finder = TimeFinder::pinned(pattern, TimeZone::UTC).expect(pattern);
+        templates.extend(finder.slots.iter().map(|s| s.template.clone()));
+    }
+    let logs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/compat/root/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
+    let mut lines: Vec<Vec<u8>> = FAST_PATH_LINES.iter().map(|l| l.as_bytes().to_vec()).collect();
+    let mut files = 0;
+    let mut dirs = vec![logs];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read(&path) {
+                files += 1;
+                lines.extend(text.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+            }
+        }
+    }
+    // Each line again further in: a kept match is moved to where its bytes are now.
+    let moved: Vec<Vec<u8>> = lines
+        .iter()
+        .map(|l| [b"192.0.2.10 - ".as_slice(), l].concat())
+        .collect();
+    let lines: Vec<Vec<u8>> = lines.into_iter().zip(moved).flat_map(|(a, b)| [a, b]).collect();
+    eprintln!(
+        "{} lines ({files} sample files), {} templates",
+        lines.len(),
+        templates.len()
+    );
+    let mut fast = Vm::default();
+    let mut machine = Vm::default();
+    machine.machine_only = true;
+    for t in &templates {
+        for line in &lines {
+            for vm in [&mut fast, &mut machine] {
+                vm.new_line();
+            }
+            let a = t.search(line, 0, line.len(), &mut fast);
+            let b = t.search(line, 0, line.len(), &mut machine);
+            let what = || format!("{} on {:?}", t.name, String::from_utf8_lossy(line));
+            assert_eq!(a, b, "hit: {}", what());
+            assert_eq!(fast.read, machine.read, "read: {}", what());
+            assert_eq!(fast.steps_left(), machine.steps_left(), "steps: {}", what());
+            if a.is_some() {
+                let n = t.keys().len();
+                assert_eq!(fast.spans.caps, machine.spans.caps, "captures: {}", what());
+                assert_eq!(
+                    fast.spans.values[..n],
+                    machine.spans.values[..n],
+                    "values: {}",
+                    what()
+                );
+                // A value counts where its field took part (`SameFields`, `fields_time`).
+                let taken = |vm: &Vm| -> Vec<Option<i32>> {
+                    (0..n)
+                        .map(|i| vm.spans.values[i].get().map(|_| vm.spans.vals[i]))
+                        .collect()
+                };
+                assert_eq!(taken(&fast), taken(&machine), "vals: {}", what());
+            }
+        }
+    }
+    let (decided, left, replayed) = fast.first_path_counts;
+    eprintln!("fast path: {decided} attempts decided, {left} left to the machine, {replayed} replayed");
+    assert!(replayed > 0, "kept matches are replayed");
+    assert!(decided > left, "the fast path decides most attempts");
+    // The bench's common lines never need the machine.
+    for (pattern, line) in [
+        ("{^LN-BEG}", FAST_PATH_LINES[0]),
+        ("%d/%b/%Y:%H:%M:%S %z", FAST_PATH_LINES[14]),
+    ] {
+        let mut finder = TimeFinder::pinned(pattern, TimeZone::UTC).unwrap();
+        finder.find(line.as_bytes(), ts(NOW)).unwrap();
+        finder.vm.first_path_counts = (0, 0, 0);
+        let other = line.replace("00:00:0", "00:00:1");
+        finder.find(other.as_bytes(), ts(NOW)).unwrap();
+        assert_eq!(finder.vm.first_path_counts.1, 0, "{pattern} on {line}");
+        assert!(finder.vm.first_path_counts.0 > 0, "{pattern} on {line}");
+        if pattern.starts_with('%') {
+            // The same second after addresses of other lengths: the match of the first is
+            // replayed where the date is in the second.
+            // The third's address is as long as the second's: its search ends where the last
+            // date ended, as the search of `other` did.
+            for (address, replayed) in [("10.1.2.3", 0), ("172.16.100.1", 1), ("172.16.100.2", 2)] {
+                let next = other.replace("84.71.201.89", address);
+                let found = finder.find(next.as_bytes(), ts(NOW)).unwrap();
+                assert_eq!(&next[found.start..found.end], "12/Jul/2022:00:00:11 +0200");
+                assert_eq!(finder.vm.first_path_counts.2, replayed, "{pattern} on {next}");
+            }
+        }
+    }
+}
+
 #[test]
 fn percent_escapes_from_fail2ban_files_are_accepted() {
     assert_eq!(unescape_percent("^%%Y-%%m %%%% 100%%"), "^%Y-%m %%%% 100%%");

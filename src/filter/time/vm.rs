@@ -85,6 +85,154 @@ pub(super) struct Code {
     values: usize,
     ci: bool,
     max_year_digit: u8,
+    /// The first path may be run on its own (`Vm::first_path`): no look-around, lazy repeat or
+    /// loop of a group in the code.
+    first_path: bool,
+    /// Per instruction: for a `Split`, the captures and values its branch writes (what skipping
+    /// the branch restores); empty for the rest.
+    writes: Vec<Box<[Write]>>,
+    /// Per instruction: no capture or value is written before it (the code only jumps
+    /// forward), so going back to it means clearing them all.
+    clean: Vec<bool>,
+}
+
+/// A capture (`cap`) or value slot an instruction writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Write {
+    cap: bool,
+    slot: u8,
+}
+
+/// Slots one skipped branch may restore on the first path; a branch writing more is left to
+/// the machine.
+const MAX_SAVED: usize = 6;
+
+/// What the first path of an attempt says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum First {
+    Match(usize),
+    NoMatch,
+    /// A choice it made may have to be undone: the machine decides.
+    Unknown,
+}
+
+/// The branch of a guarded `Split` the first path is in: where it started, and what to put
+/// back when it fails before the rest of the attempt made another choice.
+/// The last match the fast path found, as bytes: an attempt's answer depends only on the
+/// bytes from the one before its start to the furthest it read (and, if it read past the end,
+/// on where the line ends), and on whether it starts the line. The next attempt of the same
+/// code on the same bytes, at another place (an access log's date after addresses of other
+/// lengths), takes the same match, shifted, without running.
+#[derive(Clone, Debug, Default)]
+struct SameMatch {
+    /// The code (its address); 0: none kept.
+    code: usize,
+    /// The bytes from the start (less one, unless at 0) to the furthest read, within the line.
+    bytes: Vec<u8>,
+    at_line_start: bool,
+    /// How far past the start it read, and whether that was past the line's end.
+    reach: usize,
+    /// The line's length after the start, when it read past the end.
+    rest: Option<usize>,
+    /// The match's end, after the start; steps spent.
+    end: usize,
+    steps: u32,
+    start: usize,
+    spans: Spans,
+}
+
+impl SameMatch {
+    #[allow(clippy::too_many_arguments)]
+    fn keep(
+        &mut self,
+        code: &Code,
+        line: &[u8],
+        start: usize,
+        end: usize,
+        read: usize,
+        steps: u32,
+        spans: &Spans,
+    ) {
+        let lo = start.saturating_sub(1);
+        let hi = read.min(line.len());
+        self.code = std::ptr::from_ref(code) as usize;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&line[lo..hi.max(lo)]);
+        self.at_line_start = start == 0;
+        self.reach = read.saturating_sub(start);
+        self.rest = (read > line.len()).then(|| line.len() - start);
+        self.end = end - start;
+        self.steps = steps;
+        self.start = start;
+        let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
+        self.spans.caps[..=g].copy_from_slice(&spans.caps[..=g]);
+        self.spans.values[..v].copy_from_slice(&spans.values[..v]);
+        self.spans.vals[..v].copy_from_slice(&spans.vals[..v]);
+    }
+
+    /// The kept match moved to `start`, when the attempt there would read the same bytes.
+    fn replay(&self, code: &Code, line: &[u8], start: usize, steps: u32, spans: &mut Spans) -> Option<usize> {
+        if self.code != std::ptr::from_ref(code) as usize
+            || (start == 0) != self.at_line_start
+            || steps < self.steps
+        {
+            return None;
+        }
+        let lo = start.saturating_sub(1);
+        match self.rest {
+            Some(rest) if line.len() != start + rest => return None,
+            None if line.len() < start + self.reach => return None,
+            _ => {}
+        }
+        if line.get(lo..lo + self.bytes.len())? != &self.bytes[..] {
+            return None;
+        }
+        let shift = |s: Span| -> Span {
+            if s == Span::NONE {
+                s
+            } else {
+                let moved = |x: u32| {
+                    if x == u32::MAX {
+                        x
+                    } else {
+                        (x as usize - self.start + start) as u32
+                    }
+                };
+                Span {
+                    start: moved(s.start),
+                    end: moved(s.end),
+                }
+            }
+        };
+        let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
+        for (d, s) in spans.caps[..=g].iter_mut().zip(&self.spans.caps[..=g]) {
+            *d = shift(*s);
+        }
+        for (d, s) in spans.values[..v].iter_mut().zip(&self.spans.values[..v]) {
+            *d = shift(*s);
+        }
+        spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
+        Some(start + self.end)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RepChoice {
+    pc: usize,
+    pos: usize,
+    len: usize,
+    stop: usize,
+    greedy: bool,
+    choices: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Branch {
+    alt: usize,
+    pos: usize,
+    choices: u32,
+    n: usize,
+    saved: [(Write, Span, i32); MAX_SAVED],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,12 +250,67 @@ impl Code {
             values: prog.values.len(),
             ci: prog.ci,
             max_year_digit: prog.max_year_digit,
+            first_path: false,
+            writes: Vec::new(),
+            clean: Vec::new(),
         };
         let mut regs = 0u8;
         c.seq(&prog.seq, &mut regs)?;
         c.insts.push(Inst::Match);
         c.link_follows();
+        c.plan_first_path();
         Ok(c)
+    }
+
+    /// Whether the first path can run alone, and what each `Split`'s branch writes.
+    fn plan_first_path(&mut self) {
+        self.first_path = self.insts.iter().enumerate().all(|(pc, i)| match i {
+            Inst::Look { .. } | Inst::SplitLazy(_) | Inst::Mark(_) | Inst::Progress(_) => false,
+            Inst::Split { alt, .. } | Inst::Jmp(alt) => *alt as usize > pc,
+            _ => true,
+        });
+        self.writes = (0..self.insts.len())
+            .map(|pc| match self.insts[pc] {
+                Inst::Split { alt, .. } if alt as usize > pc => {
+                    let mut w: Vec<Write> = Vec::new();
+                    for i in &self.insts[pc + 1..alt as usize] {
+                        let (cap, value) = match *i {
+                            Inst::Open { cap, value } | Inst::Close { cap, value } => (cap, value),
+                            Inst::Field { slot, .. } => (0, slot),
+                            _ => continue,
+                        };
+                        for x in [
+                            (cap != 0).then_some(Write { cap: true, slot: cap }),
+                            (value != NONE).then_some(Write {
+                                cap: false,
+                                slot: value,
+                            }),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        {
+                            if !w.contains(&x) {
+                                w.push(x);
+                            }
+                        }
+                    }
+                    w.into_boxed_slice()
+                }
+                _ => Box::default(),
+            })
+            .collect();
+        let mut clean = true;
+        self.clean = (self.insts.iter())
+            .map(|i| {
+                let was = clean;
+                clean &= match *i {
+                    Inst::Open { cap, value } | Inst::Close { cap, value } => cap == 0 && value == NONE,
+                    Inst::Field { .. } => false,
+                    _ => true,
+                };
+                was
+            })
+            .collect();
     }
 
     fn class(&mut self, set: &[bool; 256]) -> u16 {
@@ -228,11 +431,15 @@ impl Code {
                     values: self.values,
                     ci: self.ci,
                     max_year_digit: self.max_year_digit,
+                    first_path: false,
+                    writes: Vec::new(),
+                    clean: Vec::new(),
                 };
                 let mut sub_regs = 0;
                 sub.alternatives(&l.alts, &mut sub_regs)?;
                 sub.insts.push(Inst::Match);
                 sub.link_follows();
+                sub.plan_first_path();
                 self.looks.push(sub);
                 self.insts.push(Inst::Look {
                     code: (self.looks.len() - 1) as u16,
@@ -381,6 +588,16 @@ pub(super) struct Vm {
     colons: Option<Vec<usize>>,
     colons_known: Option<usize>,
     pub(super) attempts: u64,
+    /// The last matches of the fast path, for the next attempt on the same bytes: one that
+    /// read past the line's end and one that did not (a search bounded where the last date
+    /// ended, and one over the whole line, alternate in an access log).
+    same_match: [SameMatch; 2],
+    /// Tests compare the fast path with the machine alone.
+    #[cfg(test)]
+    pub(super) machine_only: bool,
+    /// Attempts the fast path decided, those it left to the machine, and kept matches replayed.
+    #[cfg(test)]
+    pub(super) first_path_counts: (u64, u64, u64),
 }
 
 impl Vm {
@@ -422,13 +639,286 @@ impl Vm {
     /// One attempt at exactly `start`; the match end, spans filled.
     pub(super) fn attempt(&mut self, code: &Code, line: &[u8], start: usize) -> Option<usize> {
         self.attempts += 1;
-        self.frames.clear();
+        #[cfg(test)]
+        let fast = code.first_path && !self.machine_only;
+        #[cfg(not(test))]
+        let fast = code.first_path;
+        if fast {
+            let replayed = self
+                .same_match
+                .iter()
+                .position(|m| m.replay(code, line, start, self.steps, &mut self.spans).is_some());
+            if let Some(k) = replayed {
+                #[cfg(test)]
+                {
+                    self.first_path_counts.2 += 1;
+                }
+                let m = &self.same_match[k];
+                self.read = self.read.max(start + m.reach);
+                self.steps -= m.steps;
+                return Some(start + m.end);
+            }
+            let first = self.first_path(code, line, start);
+            #[cfg(test)]
+            if first == First::Unknown {
+                self.first_path_counts.1 += 1;
+            } else {
+                self.first_path_counts.0 += 1;
+            }
+            match first {
+                First::Match(end) => return Some(end),
+                First::NoMatch => return None,
+                First::Unknown => {}
+            }
+        }
+        self.backtracking(code, line, start)
+    }
+
+    fn clear_spans(&mut self, code: &Code) {
         for s in &mut self.spans.caps[..=code.groups.min(MAX_GROUPS - 1)] {
             *s = Span::NONE;
         }
         for s in &mut self.spans.values[..code.values.min(MAX_VALUES)] {
             *s = Span::NONE;
         }
+    }
+
+    /// The fast path of an attempt: the machine's first path, without its stack. Every choice
+    /// is taken as the machine takes it first; a match is then the machine's match (its first
+    /// path that succeeds). A failure is final when no choice was made, and a failure inside
+    /// the branch of the last guarded `Split` (an optional tail such as `(?: %ExY)?`, the
+    /// first of two alternatives) skips that branch as the machine would, when nothing else was
+    /// chosen since it was entered. Anything else is `Unknown`. It reads, writes and counts
+    /// steps exactly as the machine's first path does, so `read` and the budget come out the
+    /// same.
+    fn first_path(&mut self, code: &Code, line: &[u8], start: usize) -> First {
+        self.clear_spans(code);
+        let mut pc = 0usize;
+        let mut pos = start;
+        // This attempt's own reach; the search's is the larger of both.
+        let mut read = 0;
+        let mut steps = self.steps;
+        let mut choices = 0u32;
+        let mut branch: Option<Branch> = None;
+        let mut rep: Option<RepChoice> = None;
+        loop {
+            if steps == 0 {
+                return First::Unknown;
+            }
+            steps -= 1;
+            let ok = match &code.insts[pc] {
+                Inst::Byte(b) => {
+                    read = read.max(pos + 1);
+                    let ok = line.get(pos) == Some(b);
+                    pos += usize::from(ok);
+                    ok
+                }
+                Inst::ByteFold(b) => {
+                    read = read.max(pos + 1);
+                    let ok = line.get(pos).is_some_and(|c| c.to_ascii_lowercase() == *b);
+                    pos += usize::from(ok);
+                    ok
+                }
+                Inst::Str { at, len, fold } => text_at(code, *at, *len, *fold, line, &mut pos, &mut read),
+                Inst::Class(c) => {
+                    read = read.max(pos + 1);
+                    if line
+                        .get(pos)
+                        .is_some_and(|&b| code.classes[usize::from(*c)][usize::from(b)])
+                    {
+                        pos += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Inst::Field {
+                    field,
+                    slot,
+                    follow,
+                    skip,
+                } => {
+                    let cands = field_lengths(code, *field, *follow, line, pos, &mut read);
+                    match cands.as_slice() {
+                        [] => false,
+                        [first, rest @ ..] => {
+                            choices += u32::from(!rest.is_empty());
+                            let end = pos + usize::from(*first);
+                            self.spans.values[usize::from(*slot)] = span(pos, end);
+                            self.spans.vals[usize::from(*slot)] = field.value(&line[pos..end]);
+                            pos = end;
+                            if *skip {
+                                pos += 1;
+                                pc += 1;
+                            }
+                            true
+                        }
+                    }
+                }
+                Inst::Split { alt, guard } => {
+                    if *guard != NO_FOLLOW {
+                        read = read.max(pos + 1);
+                        if !line
+                            .get(pos)
+                            .is_some_and(|&b| code.classes[usize::from(*guard)][usize::from(b)])
+                        {
+                            pc = *alt as usize;
+                            continue;
+                        }
+                    }
+                    if let Some(b) = &branch {
+                        if pc < b.alt {
+                            // A choice inside the branch: past what the fast path follows.
+                            return First::Unknown;
+                        }
+                        // The branch was taken to its end: a choice that stays.
+                        choices += 1;
+                    }
+                    let writes = &code.writes[pc];
+                    if writes.len() > MAX_SAVED {
+                        return First::Unknown;
+                    }
+                    let mut saved = [(Write { cap: false, slot: 0 }, Span::NONE, 0); MAX_SAVED];
+                    for (s, w) in saved.iter_mut().zip(writes.iter()) {
+                        *s = if w.cap {
+                            (*w, self.spans.caps[usize::from(w.slot)], 0)
+                        } else {
+                            let i = usize::from(w.slot);
+                            (*w, self.spans.values[i], self.spans.vals[i])
+                        };
+                    }
+                    branch = Some(Branch {
+                        alt: *alt as usize,
+                        pos,
+                        choices,
+                        n: writes.len(),
+                        saved,
+                    });
+                    true
+                }
+                Inst::Jmp(to) => {
+                    pc = *to as usize;
+                    continue;
+                }
+                Inst::Open { cap, value } => {
+                    if *cap != 0 {
+                        self.spans.caps[usize::from(*cap)] = span(pos, u32::MAX as usize);
+                    }
+                    if *value != NONE {
+                        self.spans.values[usize::from(*value)] = span(pos, u32::MAX as usize);
+                        self.spans.vals[usize::from(*value)] = FROM_TEXT;
+                    }
+                    true
+                }
+                Inst::Close { cap, value } => {
+                    if *cap != 0 {
+                        self.spans.caps[usize::from(*cap)].end = pos as u32;
+                    }
+                    if *value != NONE {
+                        self.spans.values[usize::from(*value)].end = pos as u32;
+                    }
+                    true
+                }
+                Inst::Assert(a) => {
+                    read = read.max(pos + 1);
+                    regex::assert(*a, line, pos)
+                }
+                Inst::Rep {
+                    class,
+                    min,
+                    max,
+                    greedy,
+                } => {
+                    let run = run_of(code, *class, *max, line, pos, &mut read);
+                    let min = *min as usize;
+                    if run < min {
+                        false
+                    } else {
+                        let (len, stop) = if *greedy { (run, min) } else { (min, run) };
+                        if len != stop {
+                            if rep.is_none() && branch.is_none() && code.clean[pc] {
+                                // A repeat before anything is written (`^[^\[]*\[`, `\W{0,2}`):
+                                // its other lengths are tried here, as the machine tries them.
+                                rep = Some(RepChoice {
+                                    pc,
+                                    pos,
+                                    len,
+                                    stop,
+                                    greedy: *greedy,
+                                    choices,
+                                });
+                            }
+                            choices += 1;
+                        }
+                        pos += len;
+                        true
+                    }
+                }
+                Inst::BackRef(g) => {
+                    same_again(code, self.spans.caps[usize::from(*g)], line, &mut pos, &mut read)
+                }
+                Inst::Look { .. } | Inst::SplitLazy(_) | Inst::Mark(_) | Inst::Progress(_) => {
+                    return First::Unknown;
+                }
+                Inst::Match => {
+                    let past_end = usize::from(read > line.len());
+                    self.same_match[past_end].keep(
+                        code,
+                        line,
+                        start,
+                        pos,
+                        read,
+                        self.steps - steps,
+                        &self.spans,
+                    );
+                    self.read = self.read.max(read);
+                    self.steps = steps;
+                    return First::Match(pos);
+                }
+            };
+            if ok {
+                pc += 1;
+                continue;
+            }
+            match branch.take() {
+                Some(b) if pc < b.alt && choices == b.choices => {
+                    for &(w, old, val) in &b.saved[..b.n] {
+                        let i = usize::from(w.slot);
+                        if w.cap {
+                            self.spans.caps[i] = old;
+                        } else {
+                            self.spans.values[i] = old;
+                            self.spans.vals[i] = val;
+                        }
+                    }
+                    (pc, pos) = (b.alt, b.pos);
+                }
+                Some(_) => return First::Unknown,
+                None => match &mut rep {
+                    Some(r) if choices == r.choices + 1 => {
+                        r.len = if r.greedy { r.len - 1 } else { r.len + 1 };
+                        (pc, pos) = (r.pc + 1, r.pos + r.len);
+                        if r.len == r.stop {
+                            choices = r.choices;
+                            rep = None;
+                        }
+                        self.clear_spans(code);
+                    }
+                    _ if choices > 0 => return First::Unknown,
+                    _ => {
+                        self.read = self.read.max(read);
+                        self.steps = steps;
+                        return First::NoMatch;
+                    }
+                },
+            }
+        }
+    }
+
+    /// The whole machine: every choice, with its stack.
+    fn backtracking(&mut self, code: &Code, line: &[u8], start: usize) -> Option<usize> {
+        self.frames.clear();
+        self.clear_spans(code);
         let mut pc = 0usize;
         let mut pos = start;
         let mut read = self.read;
@@ -457,21 +947,7 @@ impl Vm {
                         false
                     }
                 }
-                Inst::Str { at, len, fold } => {
-                    let want = &code.text[*at as usize..(*at + *len) as usize];
-                    read = read.max(pos + want.len());
-                    let same = line.get(pos..pos + want.len()).is_some_and(|got| {
-                        if *fold {
-                            got.eq_ignore_ascii_case(want)
-                        } else {
-                            got == want
-                        }
-                    });
-                    if same {
-                        pos += want.len();
-                    }
-                    same
-                }
+                Inst::Str { at, len, fold } => text_at(code, *at, *len, *fold, line, &mut pos, &mut read),
                 Inst::Class(c) => {
                     read = read.max(pos + 1);
                     if line
@@ -490,18 +966,7 @@ impl Vm {
                     follow,
                     skip,
                 } => {
-                    let mut cands = Cands::default();
-                    field.candidates(line, pos, code.ci, code.max_year_digit, &mut cands);
-                    read = read.max(pos + field.reads());
-                    if *follow != NO_FOLLOW {
-                        let longest = cands.as_slice().iter().max().copied().unwrap_or(0);
-                        read = read.max(pos + usize::from(longest) + 1);
-                        let set = &code.classes[usize::from(*follow)];
-                        cands.retain(|l| {
-                            line.get(pos + usize::from(l))
-                                .is_some_and(|&b| set[usize::from(b)])
-                        });
-                    }
+                    let cands = field_lengths(code, *field, *follow, line, pos, &mut read);
                     match cands.as_slice() {
                         [] => false,
                         [first, rest @ ..] => {
@@ -623,13 +1088,7 @@ impl Vm {
                     max,
                     greedy,
                 } => {
-                    let set = &code.classes[usize::from(*class)];
-                    let limit = (*max as usize).min(line.len().saturating_sub(pos));
-                    let run = line[pos..pos + limit]
-                        .iter()
-                        .take_while(|&&b| set[usize::from(b)])
-                        .count();
-                    read = read.max(pos + run + 1);
+                    let run = run_of(code, *class, *max, line, pos, &mut read);
                     let min = *min as usize;
                     if run < min {
                         false
@@ -648,24 +1107,9 @@ impl Vm {
                         true
                     }
                 }
-                Inst::BackRef(g) => match self.spans.caps[usize::from(*g)].get() {
-                    Some((s, e)) => {
-                        let n = e - s;
-                        read = read.max(pos + n);
-                        let same = line.get(pos..pos + n).is_some_and(|got| {
-                            if code.ci {
-                                got.eq_ignore_ascii_case(&line[s..e])
-                            } else {
-                                got == &line[s..e]
-                            }
-                        });
-                        if same {
-                            pos += n;
-                        }
-                        same
-                    }
-                    None => false,
-                },
+                Inst::BackRef(g) => {
+                    same_again(code, self.spans.caps[usize::from(*g)], line, &mut pos, &mut read)
+                }
                 Inst::Look {
                     code: sub,
                     behind,
@@ -773,6 +1217,83 @@ impl Vm {
             }
         }
     }
+}
+
+/// `Str`: the fixed text at `pos`, read past on a match.
+#[inline(always)]
+fn text_at(
+    code: &Code,
+    at: u32,
+    len: u32,
+    fold: bool,
+    line: &[u8],
+    pos: &mut usize,
+    read: &mut usize,
+) -> bool {
+    let want = &code.text[at as usize..(at + len) as usize];
+    *read = (*read).max(*pos + want.len());
+    let same = line.get(*pos..*pos + want.len()).is_some_and(|got| {
+        if fold {
+            got.eq_ignore_ascii_case(want)
+        } else {
+            got == want
+        }
+    });
+    if same {
+        *pos += want.len();
+    }
+    same
+}
+
+/// `BackRef`: the text group `cap` took, again at `pos`.
+#[inline(always)]
+fn same_again(code: &Code, cap: Span, line: &[u8], pos: &mut usize, read: &mut usize) -> bool {
+    let Some((s, e)) = cap.get() else { return false };
+    let n = e - s;
+    *read = (*read).max(*pos + n);
+    let same = line.get(*pos..*pos + n).is_some_and(|got| {
+        if code.ci {
+            got.eq_ignore_ascii_case(&line[s..e])
+        } else {
+            got == &line[s..e]
+        }
+    });
+    if same {
+        *pos += n;
+    }
+    same
+}
+
+/// `Rep`: how many bytes of the class follow `pos`, up to `max`.
+#[inline(always)]
+fn run_of(code: &Code, class: u16, max: u32, line: &[u8], pos: usize, read: &mut usize) -> usize {
+    let set = &code.classes[usize::from(class)];
+    let limit = (max as usize).min(line.len().saturating_sub(pos));
+    let run = line[pos..pos + limit]
+        .iter()
+        .take_while(|&&b| set[usize::from(b)])
+        .count();
+    *read = (*read).max(pos + run + 1);
+    run
+}
+
+/// The lengths a field can take at `pos`, in the machine's order: the field's candidates, less
+/// those the byte after cannot follow (`follow`); `read` grows by what that looked at.
+#[inline(always)]
+fn field_lengths(code: &Code, field: Field, follow: u16, line: &[u8], pos: usize, read: &mut usize) -> Cands {
+    let mut cands = Cands::default();
+    field.candidates(line, pos, code.ci, code.max_year_digit, &mut cands);
+    *read = (*read).max(pos + field.reads());
+    if follow != NO_FOLLOW {
+        let longest = cands.as_slice().iter().max().copied().unwrap_or(0);
+        *read = (*read).max(pos + usize::from(longest) + 1);
+        let set = &code.classes[usize::from(follow)];
+        cands.retain(|l| {
+            line.get(pos + usize::from(l))
+                .is_some_and(|&b| set[usize::from(b)])
+        });
+    }
+    cands
 }
 
 fn span(start: usize, end: usize) -> Span {
