@@ -75,13 +75,9 @@ impl<S> Feed<S> {
         hits: &mut Hits,
     ) {
         let jails = &self.jails;
-        let mut hit = |i: usize, outcome| hits.push((jails[i].clone(), outcome));
+        let hit = |i: usize, outcome| hits.push((jails[i].clone(), outcome));
         match &mut self.lines {
-            None => self.set.check(&entry.text, scratch, |i, outcome| {
-                if takes(i) {
-                    hit(i, outcome);
-                }
-            }),
+            None => self.set.check_taken(&entry.text, scratch, takes, hit),
             Some(lines) => {
                 let time = entry.time.unwrap_or(now);
                 lines.feed(&self.set, &entry.text, time, scratch, takes, hit);
