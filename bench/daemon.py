@@ -13,8 +13,10 @@
                 250 ms notice), 50 ms apart on a pipe
                 (* = journal: through a private journald; pipe: a multilog FIFO)
   intake        journal entries/s through `banjo run`'s reader, routing, filters and counting
-                (10 jails, a huge maxretry), beside the bare sd-journal read (bench/jread.c) and
-                journalctl -o cat of the same journal, each pinned to one core, in rounds; by
+                (10 jails, a huge maxretry), beside the bare sd-journal read (bench/jread.c),
+                the same reading every field of each entry (jread -a: the floor of a reader
+                that builds banjo's line) and journalctl -o cat of the same journal, each
+                pinned to one core, in rounds; by
                 the wall clock and by each reader's CPU time (banjo's "caught up" line gives
                 its loop thread's)
   restore       100k bans in the state file: start until READY=1 (state read, table applied,
@@ -377,14 +379,16 @@ def intake(lab, binaries, a):
     jdir = lab.journald.journal_dir()
     cpu = str(os.cpu_count() - 1)
     pin = ["taskset", "-c", cpu]
-    readers = ["jread", "journalctl", *(label for label, _ in binaries)]
+    readers = ["jread", "jread-a", "journalctl", *(label for label, _ in binaries)]
     walls, cpus, counts = {r: [] for r in readers}, {r: [] for r in readers}, {}
     for _ in range(a.rounds):
         if a.jread:
-            s, c, out = timed([*pin, a.jread, jdir])
-            walls["jread"].append(s)
-            cpus["jread"].append(c)
-            counts["jread"] = int(out.split()[0].split(b"=")[1])
+            # jread -a: every field of each entry, the floor of a reader building banjo's line
+            for name, opts in (("jread", []), ("jread-a", ["-a"])):
+                s, c, out = timed([*pin, a.jread, *opts, jdir])
+                walls[name].append(s)
+                cpus[name].append(c)
+                counts[name] = int(out.split()[0].split(b"=")[1])
         s, c, out = timed(lab.in_ns([*pin, "journalctl", "-q", "-o", "cat", "--no-pager"]))
         walls["journalctl"].append(s)
         cpus["journalctl"].append(c)
@@ -409,6 +413,8 @@ def intake(lab, binaries, a):
                      share_of_bare=round(wall["jread"] / wall[label] * n / counts["jread"], 3))
             if label in cpu_s:
                 f.update(cpu_share_of_bare=round(cpu_s["jread"] / cpu_s[label] * n / counts["jread"], 3))
+            f.update(all_fields_read_s=round(wall["jread-a"], 3), all_fields_read_cpu_s=round(cpu_s["jread-a"], 3),
+                     all_fields_share_of_bare=round(wall["jread"] / wall["jread-a"], 3))
         f.update(journalctl_cat_s=round(wall["journalctl"], 3),
                  journalctl_cat_per_s=round(counts["journalctl"] / wall["journalctl"]),
                  rounds=a.rounds, journal_fill_s=round(fill_s, 1))

@@ -75,13 +75,9 @@ impl<S> Feed<S> {
         hits: &mut Hits,
     ) {
         let jails = &self.jails;
-        let mut hit = |i: usize, outcome| hits.push((jails[i].clone(), outcome));
+        let hit = |i: usize, outcome| hits.push((jails[i].clone(), outcome));
         match &mut self.lines {
-            None => self.set.check(&entry.text, scratch, |i, outcome| {
-                if takes(i) {
-                    hit(i, outcome);
-                }
-            }),
+            None => self.set.check_taken(&entry.text, scratch, takes, hit),
             Some(lines) => {
                 let time = entry.time.unwrap_or(now);
                 lines.feed(&self.set, &entry.text, time, scratch, takes, hit);
@@ -320,19 +316,20 @@ impl Feeds {
         }
     }
 
-    /// The next journal entry that some jail's matches select, with its hits (`hits` is
-    /// overwritten); `None` when the journal has no more, or this read's budget is spent (then
+    /// The next journal entry that some jail's matches select, into `entry` (its buffer
+    /// reused: nothing allocated per entry once warm), with its hits (`hits` is overwritten);
+    /// false when the journal has no more, or this read's budget is spent (then
     /// [`Feeds::backlog`] is true). `now` stands in for an entry's time when it has none.
-    pub fn next_journal_entry(&mut self, hits: &mut Hits, now: Timestamp) -> Result<Option<Entry>> {
+    pub fn next_journal_entry(&mut self, hits: &mut Hits, entry: &mut Entry, now: Timestamp) -> Result<bool> {
         hits.clear();
         let Some(feed) = &mut self.journal else {
-            return Ok(None);
+            return Ok(false);
         };
-        let Some(entry) = feed.source.next_entry(&mut self.routes, &mut self.budget)? else {
+        if !feed.source.read_next(&mut self.routes, &mut self.budget, entry)? {
             self.end_journal_read();
             if self.budget == 0 {
                 self.backlog = true;
-                return Ok(None);
+                return Ok(false);
             }
             if !self.caught_up {
                 self.caught_up = true;
@@ -343,14 +340,14 @@ impl Feeds {
                     (crate::sys::thread_cpu_time().saturating_sub(self.started_cpu)).as_secs_f64()
                 );
             }
-            return Ok(None);
+            return Ok(false);
         };
         self.entries_read += 1;
         self.taken += 1;
         self.last_entry = entry.time;
         let routes = &self.routes;
-        feed.check(&entry, now, &mut self.scratch, |i| routes.contains(&i), hits);
-        Ok(Some(entry))
+        feed.check(entry, now, &mut self.scratch, |i| routes.contains(&i), hits);
+        Ok(true)
     }
 
     /// What pipe `i` has: each entry some filter hit, with its hits.

@@ -236,8 +236,9 @@ impl Daemon {
     fn read_journal(&mut self) -> Result<()> {
         let now = Timestamp::now();
         let mut hits = feeds::Hits::new();
+        let mut entry = crate::source::Entry::default();
         self.feeds.begin_journal_read();
-        while let Some(entry) = self.feeds.next_journal_entry(&mut hits, now)? {
+        while self.feeds.next_journal_entry(&mut hits, &mut entry, now)? {
             for (jail, outcome) in hits.drain(..) {
                 self.on_outcome(&jail, outcome, &entry, now);
             }

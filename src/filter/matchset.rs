@@ -129,8 +129,23 @@ impl MatchSet {
     /// Runs every filter over `text` (a line with its timestamp cut) and calls `each` with
     /// the filter's index for every outcome other than `Missed`. Each line is judged alone:
     /// a source whose filters span lines feeds them through `SourceLines` instead.
-    pub fn check(&self, text: &[u8], scratch: &mut Scratch, mut each: impl FnMut(usize, Outcome)) {
+    pub fn check(&self, text: &[u8], scratch: &mut Scratch, each: impl FnMut(usize, Outcome)) {
+        self.check_taken(text, scratch, |_| true, each);
+    }
+
+    /// [`MatchSet::check`] for the filters `takes` accepts only, the others never evaluated:
+    /// a journal entry routed to one jail of ten costs that jail's regexes, not ten jails'.
+    pub fn check_taken(
+        &self,
+        text: &[u8],
+        scratch: &mut Scratch,
+        takes: impl Fn(usize) -> bool,
+        mut each: impl FnMut(usize, Outcome),
+    ) {
         self.scan(text, scratch, |fi, candidate| {
+            if !takes(fi) {
+                return;
+            }
             match self.filters[fi].evaluate(text, candidate) {
                 Outcome::Missed => {}
                 other => each(fi, other),
@@ -232,6 +247,19 @@ mod tests {
         let r = run(&set, "Failed password for root from 192.0.2.1 port 22 ssh2");
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].0, r[1].0), (0, 1));
+    }
+
+    #[test]
+    fn check_taken_gives_the_taken_filters_outcomes_only() {
+        let a = filter(&["Failed password for \\S+ from <HOST>"], &[], None);
+        let set = MatchSet::new(vec![a.clone(), a.clone(), a]);
+        let line = b"Failed password for root from 192.0.2.3 port 22";
+        let (mut all, mut taken) = (Vec::new(), Vec::new());
+        let mut scratch = Scratch::default();
+        set.check(line, &mut scratch, |i, o| all.push((i, o)));
+        set.check_taken(line, &mut scratch, |i| i == 1, |i, o| taken.push((i, o)));
+        assert_eq!(all.len(), 3);
+        assert_eq!(taken, vec![all.swap_remove(1)]);
     }
 
     #[test]

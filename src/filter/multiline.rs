@@ -99,11 +99,7 @@ impl SourceLines {
         mut each: impl FnMut(usize, Outcome),
     ) {
         if !self.any {
-            return set.check(text, scratch, |fi, outcome| {
-                if takes(fi) {
-                    each(fi, outcome)
-                }
-            });
+            return set.check_taken(text, scratch, takes, each);
         }
         let filters = set.filters();
         let states = &mut self.states;

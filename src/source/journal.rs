@@ -88,7 +88,9 @@ impl Reader {
             return Ok(None);
         }
         self.fields.read(&mut self.journal, &[])?;
-        self.fields.entry(&self.journal).map(Some)
+        let mut entry = Entry::default();
+        self.fields.entry(&self.journal, &mut entry)?;
+        Ok(Some(entry))
     }
 }
 
@@ -131,112 +133,115 @@ pub fn seek_after(journal: &mut Journal, cursor: &str) -> Result<(), JournalErro
 }
 
 /// The fields banjo reads of an entry, gathered in one pass over its data (one lookup per
-/// field would walk the entry's items once each); the buffers are reused entry after entry.
+/// field walks the entry's items once each: five of them cost three times the one pass, see
+/// [`Follower`]). Every value is copied into one buffer reused entry after entry (sd-journal's
+/// slice lives only until the next call), so a warm reader allocates nothing per entry.
 #[derive(Debug, Default)]
 struct Fields {
-    message: Option<Vec<u8>>,
-    hostname: Option<Vec<u8>>,
-    ident: Option<Vec<u8>>,
-    comm: Option<Vec<u8>>,
-    syslog_pid: Option<Vec<u8>>,
-    pid: Option<Vec<u8>>,
-    /// `_SOURCE_REALTIME_TIMESTAMP` as written: parsed only for an entry some jail takes.
-    source_us: Option<Vec<u8>>,
+    /// Where each [`Slot`]'s value is in `data`, if the entry has that field.
+    at: [Option<std::ops::Range<usize>>; SLOTS],
     /// Every value of the fields routes look at (an entry may carry a field more than once,
-    /// and sd-journal matches any of them): (index in `route_fields`, range in `route_data`).
+    /// and sd-journal matches any of them): (index in `route_fields`, range in `data`).
     route: Vec<(usize, std::ops::Range<usize>)>,
-    route_data: Vec<u8>,
+    data: Vec<u8>,
 }
 
-fn put(slot: &mut Option<Vec<u8>>, value: &[u8]) {
-    let v = slot.get_or_insert_with(Vec::new);
-    v.clear();
-    v.extend_from_slice(value);
+/// The fields the line and its time are made of, as indexes into [`Fields::at`].
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Message,
+    Hostname,
+    Ident,
+    Comm,
+    SyslogPid,
+    Pid,
+    /// `_SOURCE_REALTIME_TIMESTAMP` as written: parsed only for an entry some jail takes.
+    SourceUs,
+}
+const SLOTS: usize = 7;
+
+impl Slot {
+    fn of(name: &[u8]) -> Option<Slot> {
+        Some(match name {
+            b"MESSAGE" => Slot::Message,
+            b"_HOSTNAME" => Slot::Hostname,
+            b"SYSLOG_IDENTIFIER" => Slot::Ident,
+            b"_COMM" => Slot::Comm,
+            b"SYSLOG_PID" => Slot::SyslogPid,
+            b"_PID" => Slot::Pid,
+            b"_SOURCE_REALTIME_TIMESTAMP" => Slot::SourceUs,
+            _ => return None,
+        })
+    }
 }
 
 impl Fields {
     fn read(&mut self, journal: &mut Journal, route_fields: &[String]) -> Result<(), JournalError> {
-        for slot in [
-            &mut self.message,
-            &mut self.hostname,
-            &mut self.ident,
-            &mut self.comm,
-            &mut self.syslog_pid,
-            &mut self.pid,
-            &mut self.source_us,
-        ] {
-            *slot = None;
-        }
+        self.at = Default::default();
         self.route.clear();
-        self.route_data.clear();
+        self.data.clear();
         journal.restart_data();
         while let Some(field) = journal.enumerate_data()? {
             let (name, Some(value)) = (field.name(), field.value()) else {
                 continue;
             };
-            match name {
-                b"MESSAGE" => put(&mut self.message, value),
-                b"_HOSTNAME" => put(&mut self.hostname, value),
-                b"SYSLOG_IDENTIFIER" => put(&mut self.ident, value),
-                b"_COMM" => put(&mut self.comm, value),
-                b"SYSLOG_PID" => put(&mut self.syslog_pid, value),
-                b"_PID" => put(&mut self.pid, value),
-                b"_SOURCE_REALTIME_TIMESTAMP" => put(&mut self.source_us, value),
-                _ => {}
+            let slot = Slot::of(name);
+            let route = route_fields.iter().position(|f| f.as_bytes() == name);
+            if slot.is_none() && route.is_none() {
+                continue;
             }
-            if let Some(i) = route_fields.iter().position(|f| f.as_bytes() == name) {
-                let start = self.route_data.len();
-                self.route_data.extend_from_slice(value);
-                self.route.push((i, start..self.route_data.len()));
+            let start = self.data.len();
+            self.data.extend_from_slice(value);
+            let range = start..self.data.len();
+            if let Some(slot) = slot {
+                self.at[slot as usize] = Some(range.clone());
+            }
+            if let Some(i) = route {
+                self.route.push((i, range));
             }
         }
         Ok(())
+    }
+
+    fn get(&self, slot: Slot) -> Option<&[u8]> {
+        self.at[slot as usize].clone().map(|r| &self.data[r])
     }
 
     /// Whether the entry has field `route_fields[i]` with this value.
     fn has(&self, i: usize, value: &[u8]) -> bool {
         self.route
             .iter()
-            .any(|(f, r)| *f == i && &self.route_data[r.clone()] == value)
+            .any(|(f, r)| *f == i && &self.data[r.clone()] == value)
     }
 
-    /// The entry as `HOSTNAME IDENTIFIER[PID]: MESSAGE` with its own time
-    /// (`_SOURCE_REALTIME_TIMESTAMP`, else the time journald received it).
-    fn entry(&self, journal: &Journal) -> Result<Entry, JournalError> {
-        let us = match self.source_us.as_deref().and_then(decimal) {
+    /// Writes the entry into `entry` (its buffer reused) as `HOSTNAME IDENTIFIER[PID]: MESSAGE`
+    /// with its own time (`_SOURCE_REALTIME_TIMESTAMP`, else the time journald received it).
+    fn entry(&self, journal: &Journal, entry: &mut Entry) -> Result<(), JournalError> {
+        let us = match self.get(Slot::SourceUs).and_then(decimal) {
             Some(us) => us,
             None => journal.timestamp_usec()? as i64,
         };
-        let len = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
-        let ident = self.ident.as_ref().or(self.comm.as_ref());
-        let mut text = Vec::with_capacity(
-            len(&self.hostname)
-                + len(&self.ident).max(len(&self.comm))
-                + len(&self.syslog_pid).max(len(&self.pid))
-                + len(&self.message)
-                + 6,
-        );
-        if let Some(host) = &self.hostname {
+        entry.time = jiff::Timestamp::from_microsecond(us).ok();
+        let text = &mut entry.text;
+        text.clear();
+        if let Some(host) = self.get(Slot::Hostname) {
             text.extend_from_slice(host);
             text.push(b' ');
         }
-        if let Some(ident) = ident {
+        if let Some(ident) = self.get(Slot::Ident).or(self.get(Slot::Comm)) {
             text.extend_from_slice(ident);
-            if let Some(pid) = self.syslog_pid.as_ref().or(self.pid.as_ref()) {
+            if let Some(pid) = self.get(Slot::SyslogPid).or(self.get(Slot::Pid)) {
                 text.push(b'[');
                 text.extend_from_slice(pid);
                 text.push(b']');
             }
             text.extend_from_slice(b": ");
         }
-        if let Some(msg) = &self.message {
+        if let Some(msg) = self.get(Slot::Message) {
             text.extend_from_slice(msg);
         }
-        super::one_record(&mut text);
-        Ok(Entry {
-            time: jiff::Timestamp::from_microsecond(us).ok(),
-            text,
-        })
+        super::one_record(text);
+        Ok(())
     }
 }
 
@@ -436,9 +441,21 @@ impl Follower {
         routes: &mut Vec<usize>,
         budget: &mut usize,
     ) -> Result<Option<Entry>, JournalError> {
+        let mut entry = Entry::default();
+        Ok(self.read_next(routes, budget, &mut entry)?.then_some(entry))
+    }
+
+    /// [`Follower::next_entry`] into `entry`, whose buffer is reused: false where that gives
+    /// `None`. The daemon's way, allocating nothing per entry once warm.
+    pub fn read_next(
+        &mut self,
+        routes: &mut Vec<usize>,
+        budget: &mut usize,
+        entry: &mut Entry,
+    ) -> Result<bool, JournalError> {
         loop {
             if *budget == 0 || self.journal.next()? == 0 {
-                return Ok(None);
+                return Ok(false);
             }
             *budget -= 1;
             self.moved = true;
@@ -466,7 +483,8 @@ impl Follower {
             if routes.is_empty() {
                 continue;
             }
-            return self.fields.entry(&self.journal).map(Some);
+            self.fields.entry(&self.journal, entry)?;
+            return Ok(true);
         }
     }
 
@@ -487,6 +505,114 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `entries` (FIELD=VALUE lines each, `__REALTIME_TIMESTAMP` and the rest added) as a
+    /// journal file in a new directory, written by systemd-journal-remote; None without it.
+    fn journal_of(entries: &[String]) -> Option<tempfile::TempDir> {
+        let remote = [
+            "/lib/systemd/systemd-journal-remote",
+            "/usr/lib/systemd/systemd-journal-remote",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
+        let dir = tempfile::tempdir().unwrap();
+        let mut export = String::new();
+        for (i, e) in entries.iter().enumerate() {
+            export += &format!(
+                "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n{e}\n\n",
+                1_763_980_000_000_000u64 + i as u64 * 1_000_000,
+                1_000_000 + i * 1_000_000
+            );
+        }
+        let path = dir.path().join("in.export");
+        std::fs::write(&path, export).unwrap();
+        let out = std::process::Command::new(remote)
+            .arg(format!("--output={}", dir.path().join("t.journal").display()))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Some(dir)
+    }
+
+    fn follower(dir: &tempfile::TempDir, matches: &str) -> Follower {
+        let routes = vec![route(matches), route("SYSLOG_IDENTIFIER=other")];
+        let start = Start::Since(jiff::Timestamp::UNIX_EPOCH);
+        Follower::open(&Location::Directory(dir.path().to_path_buf()), routes, &start).unwrap()
+    }
+
+    #[test]
+    fn lines_are_host_ident_pid_message_with_the_source_time() {
+        let entries = [
+            "_HOSTNAME=mx1\nSYSLOG_IDENTIFIER=sshd\nSYSLOG_PID=7\n_PID=8\n_COMM=sshd-session\n\
+             _SOURCE_REALTIME_TIMESTAMP=1700000000000001\nMESSAGE=Failed password for root from 192.0.2.1",
+            // no SYSLOG_IDENTIFIER nor SYSLOG_PID: _COMM and _PID stand in; the receive time
+            "_HOSTNAME=mx1\n_COMM=sshd\n_PID=9\nMESSAGE=two",
+            // a jail's match that no line part shows still routes; no host, no pid
+            "_COMM=sshd\nSYSLOG_IDENTIFIER=other\nMESSAGE=three",
+            // taken by no route: skipped, its line never built
+            "SYSLOG_IDENTIFIER=nobody\nMESSAGE=four",
+            // a field twice: either value routes (sd-journal's rule)
+            "SYSLOG_IDENTIFIER=x\nSYSLOG_IDENTIFIER=sshd\nMESSAGE=five",
+        ]
+        .map(str::to_string);
+        let Some(dir) = journal_of(&entries) else {
+            eprintln!("SKIP: systemd-journal-remote is not installed");
+            return;
+        };
+        let mut f = follower(&dir, "SYSLOG_IDENTIFIER=sshd + _COMM=sshd");
+        let (mut routes, mut budget, mut entry) = (Vec::new(), usize::MAX, Entry::default());
+        let mut got = Vec::new();
+        while f.read_next(&mut routes, &mut budget, &mut entry).unwrap() {
+            let us = entry.time.map(|t| t.as_microsecond());
+            got.push((String::from_utf8(entry.text.clone()).unwrap(), us, routes.clone()));
+        }
+        let base = 1_763_980_000_000_000;
+        assert_eq!(
+            got,
+            [
+                (
+                    "mx1 sshd[7]: Failed password for root from 192.0.2.1".into(),
+                    Some(1_700_000_000_000_001),
+                    vec![0]
+                ),
+                ("mx1 sshd[9]: two".into(), Some(base + 1_000_000), vec![0]),
+                ("other: three".into(), Some(base + 2_000_000), vec![0, 1]),
+                ("x: five".into(), Some(base + 4_000_000), vec![0]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_warm_reader_allocates_nothing_per_entry() {
+        let entries: Vec<String> = (0..200)
+            .map(|i| {
+                format!(
+                    "_HOSTNAME=mx1\nSYSLOG_IDENTIFIER={}\n_PID={i}\n_SOURCE_REALTIME_TIMESTAMP={}\n\
+                     MESSAGE=session opened for user u{i} by (uid=0) noise {i}",
+                    if i % 3 == 0 { "sshd" } else { "other" },
+                    1_700_000_000_000_000u64 + i
+                )
+            })
+            .collect();
+        let Some(dir) = journal_of(&entries) else {
+            eprintln!("SKIP: systemd-journal-remote is not installed");
+            return;
+        };
+        let mut f = follower(&dir, "SYSLOG_IDENTIFIER=sshd");
+        let (mut routes, mut budget, mut entry) = (Vec::new(), usize::MAX, Entry::default());
+        for _ in 0..20 {
+            assert!(f.read_next(&mut routes, &mut budget, &mut entry).unwrap());
+        }
+        let mut n = 0;
+        let allocations = crate::sys::alloc_count::allocations(|| {
+            while f.read_next(&mut routes, &mut budget, &mut entry).unwrap() {
+                n += 1;
+            }
+        });
+        assert_eq!(n, 180);
+        assert_eq!(allocations, 0);
+    }
 
     #[test]
     fn timestamps_are_plain_decimal_microseconds() {

@@ -4,7 +4,7 @@ pub mod lines;
 pub mod multilog;
 
 /// One log entry as the filters see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     /// When it was logged: the journal's own time, or the line's timestamp; None if unknown.
     pub time: Option<jiff::Timestamp>,
