@@ -171,7 +171,9 @@ impl Enforce {
             return Ok((self.firewall.reconcile(wanted)?, false));
         }
         let report = self.firewall.reconcile(wanted);
-        let heard = monitor.listen().inspect_err(|e| tracing::error!("nftables monitor: {e}"));
+        let heard = monitor
+            .listen()
+            .inspect_err(|e| tracing::error!("nftables monitor: {e}"));
         let after = self.firewall.generation();
         let others = match (heard, after) {
             (Ok(()), Ok(after)) => after.others_since(before),

@@ -710,7 +710,7 @@ fn order(p: &Placed) -> (elements::Key, Option<elements::Key>) {
 /// the same target wins).
 fn sort_unique_last(items: &mut Vec<Timed>) {
     items.reverse(); // the stable sort keeps the (now first) last one ahead of the others
-    items.sort_by(|a, b| order(&a.0).cmp(&order(&b.0)));
+    items.sort_by_key(|a| order(&a.0));
     items.dedup_by(|later, kept| order(&later.0) == order(&kept.0));
 }
 
@@ -729,7 +729,7 @@ struct SetPlan {
 /// what the set holds, sorted alike: no map of either (with 100k bans those maps, hashed
 /// twice over, were most of the reconcile's own time).
 fn plan(wanted: &[Timed], mut present: Vec<Present>) -> SetPlan {
-    present.sort_unstable_by(|a, b| order(&a.placed).cmp(&order(&b.placed)));
+    present.sort_unstable_by_key(|a| order(&a.placed));
     let mut plan = SetPlan::default();
     let mut held = present.into_iter().peekable();
     for &(p, timeout) in wanted {
@@ -884,7 +884,8 @@ mod tests {
 
     /// The map-based plan the one-pass [`plan`] replaced: the reference it must agree with.
     fn plan_by_maps(wanted: &[Timed], present: &[Present]) -> SetPlan {
-        let held: HashMap<Placed, Option<Duration>> = present.iter().map(|p| (p.placed, p.remaining)).collect();
+        let held: HashMap<Placed, Option<Duration>> =
+            present.iter().map(|p| (p.placed, p.remaining)).collect();
         let wanted_keys: HashMap<Placed, ()> = wanted.iter().map(|(p, _)| (*p, ())).collect();
         let mut plan = SetPlan {
             removes: held
@@ -920,7 +921,7 @@ mod tests {
         let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
         for round in 0..300 {
             let space = 1 + dice.roll(200);
-            let mut addr = |dice: &mut Dice| {
+            let addr = |dice: &mut Dice| {
                 let a = Target::Addr(std::net::Ipv4Addr::from(0x0a00_0000 + dice.roll(space) as u32).into());
                 Placed::new(a).unwrap()
             };
@@ -937,7 +938,10 @@ mod tests {
             };
             sort_unique_last(&mut wanted);
             assert_eq!(wanted.len(), expected_last.len(), "round {round}: one of each");
-            assert!(wanted.iter().all(|(p, t)| expected_last[p] == *t), "round {round}: the last wins");
+            assert!(
+                wanted.iter().all(|(p, t)| expected_last[p] == *t),
+                "round {round}: the last wins"
+            );
             let mut held: HashMap<Placed, Option<Duration>> = HashMap::new();
             for _ in 0..dice.roll(150) {
                 let remaining = [None, Some(9), Some(59), Some(61), Some(3599)][dice.roll(5) as usize];
@@ -952,8 +956,16 @@ mod tests {
                 v
             };
             let (got, want) = (plan(&wanted, present.clone()), plan_by_maps(&wanted, &present));
-            assert_eq!(sorted(got.removes), sorted(want.removes), "round {round}: removes");
-            assert_eq!(sorted(got.refreshes), sorted(want.refreshes), "round {round}: refreshes");
+            assert_eq!(
+                sorted(got.removes),
+                sorted(want.removes),
+                "round {round}: removes"
+            );
+            assert_eq!(
+                sorted(got.refreshes),
+                sorted(want.refreshes),
+                "round {round}: refreshes"
+            );
             assert_eq!(sorted(got.adds), sorted(want.adds), "round {round}: adds");
         }
     }
@@ -965,7 +977,10 @@ mod tests {
         assert!(at(13, 7).others_since(at(10, 5)), "ours and one more");
         assert!(at(11, 5).others_since(at(10, 5)), "one by someone else");
         assert!(!at(1, 3).others_since(at(u32::MAX, 1)), "the generation wraps");
-        assert!(at(11, 7).others_since(at(10, 5)), "a commit that changed nothing: checked");
+        assert!(
+            at(11, 7).others_since(at(10, 5)),
+            "a commit that changed nothing: checked"
+        );
     }
 
     #[test]
