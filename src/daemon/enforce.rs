@@ -176,7 +176,10 @@ impl Enforce {
             .inspect_err(|e| tracing::error!("nftables monitor: {e}"));
         let after = self.firewall.generation();
         let others = match (heard, after) {
-            (Ok(()), Ok(after)) => after.others_since(before),
+            (Ok(()), Ok(after)) => {
+                tracing::debug!(?before, ?after, "bans reconciled with the monitor deaf");
+                after.others_since(before)
+            }
             _ => true,
         };
         Ok((report?, others))
