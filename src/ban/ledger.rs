@@ -8,7 +8,7 @@
 //! end later. So the kernel's interval sets, which refuse overlapping elements, can hold
 //! every ban, and an address is banned when it lies in any ban of the jail.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
@@ -142,12 +142,14 @@ pub struct Ledger {
     bans: BTreeMap<JailName, JailBans>,
     /// Per jail, its network bans by address.
     nets: HashMap<JailName, NetIndex>,
-    /// (until, jail, target) of every ban that ends.
-    expiries: BTreeSet<(Timestamp, JailName, Target)>,
+    /// (until, jail, target) of every ban that ends; the jail by its number in `names` (4
+    /// bytes where the name took 16: 1.6 MB of 100k bans, and no string compares).
+    expiries: BTreeSet<(Timestamp, u32, Target)>,
     /// Per target, per jail: its past bans.
     history: HashMap<Target, Vec<(JailName, BanRecord)>>,
-    /// Every jail name seen, shared by the maps above (a handful of names, never pruned).
-    names: HashSet<JailName>,
+    /// Every jail name seen, shared by the maps above, numbered by their place (a handful of
+    /// names, never pruned).
+    names: Vec<JailName>,
     history_age: Duration,
 }
 
@@ -166,7 +168,7 @@ impl Ledger {
             nets: HashMap::new(),
             expiries: BTreeSet::new(),
             history: HashMap::new(),
-            names: HashSet::new(),
+            names: Vec::new(),
             history_age,
         }
     }
@@ -181,12 +183,19 @@ impl Ledger {
 
     /// The shared copy of a jail name.
     fn intern(&mut self, jail: &str) -> JailName {
-        if let Some(name) = self.names.get(jail) {
-            return name.clone();
+        let id = self.jail_id(jail);
+        self.names[id as usize].clone()
+    }
+
+    /// The number of a jail name, given when it is new (see `expiries`).
+    fn jail_id(&mut self, jail: &str) -> u32 {
+        match self.names.iter().position(|n| &**n == jail) {
+            Some(i) => i as u32,
+            None => {
+                self.names.push(JailName::new(jail));
+                (self.names.len() - 1) as u32
+            }
         }
-        let name = JailName::new(jail);
-        self.names.insert(name.clone());
-        name
     }
 
     /// Records a ban. A target already banned in that jail keeps its start and count, and its
@@ -241,16 +250,17 @@ impl Ledger {
 
     /// Moves the end of a ban known to exist, with its expiry and history.
     fn set_until(&mut self, jail: &str, target: &Target, until: Option<Timestamp>) {
-        let jail = self.intern(jail);
+        let id = self.jail_id(jail);
+        let jail = self.names[id as usize].clone();
         let Some(ban) = self.ban_mut(&jail, target) else {
             return;
         };
         let old = std::mem::replace(&mut ban.until, until);
         if let Some(old) = old {
-            self.expiries.remove(&(old, jail.clone(), *target));
+            self.expiries.remove(&(old, id, *target));
         }
         if let Some(until) = until {
-            self.expiries.insert((until, jail.clone(), *target));
+            self.expiries.insert((until, id, *target));
         }
         if let Some(record) = self.record_mut(&jail, target) {
             record.last_until = until;
@@ -259,19 +269,20 @@ impl Ledger {
 
     /// Puts a ban in without touching the history (loading, or a ban known to be new).
     pub(super) fn insert(&mut self, ban: Ban) {
-        let jail = self.intern(&ban.jail);
+        let id = self.jail_id(&ban.jail);
+        let jail = self.names[id as usize].clone();
         let mut ban = ban;
         ban.jail = jail.clone();
         let (target, until) = (ban.target, ban.until);
         self.nets.entry(jail.clone()).or_default().insert(&target);
-        let bans = self.bans.entry(jail.clone()).or_default();
+        let bans = self.bans.entry(jail).or_default();
         if let Some(old) = bans.insert(ban)
             && let Some(old_until) = old.until
         {
-            self.expiries.remove(&(old_until, jail.clone(), target));
+            self.expiries.remove(&(old_until, id, target));
         }
         if let Some(until) = until {
-            self.expiries.insert((until, jail, target));
+            self.expiries.insert((until, id, target));
         }
     }
 
@@ -309,8 +320,8 @@ impl Ledger {
         }
         self.unindex(jail, &target);
         if let Some(until) = ban.until {
-            let jail = self.intern(jail);
-            self.expiries.remove(&(until, jail, ban.target));
+            let id = self.jail_id(jail);
+            self.expiries.remove(&(until, id, ban.target));
         }
         Some(ban)
     }
@@ -322,10 +333,10 @@ impl Ledger {
             return Vec::new();
         };
         let bans: Vec<Ban> = bans.table.into_iter().collect();
-        let name = self.intern(jail);
+        let id = self.jail_id(jail);
         for ban in &bans {
             if let Some(until) = ban.until {
-                self.expiries.remove(&(until, name.clone(), ban.target));
+                self.expiries.remove(&(until, id, ban.target));
             }
         }
         bans
@@ -542,9 +553,10 @@ impl Ledger {
     pub fn expire(&mut self, now: Timestamp) -> Vec<Ban> {
         let mut ended = Vec::new();
         while self.expiries.first().is_some_and(|(until, _, _)| *until <= now) {
-            let Some((_, jail, target)) = self.expiries.pop_first() else {
+            let Some((_, id, target)) = self.expiries.pop_first() else {
                 break;
             };
+            let jail = self.names[id as usize].clone();
             let Some(bans) = self.bans.get_mut(&jail) else {
                 continue;
             };
@@ -733,6 +745,25 @@ mod tests {
             seen: vec![],
             note: None,
         }
+    }
+
+    #[test]
+    fn one_target_in_two_jails_ends_in_each_by_its_own_expiry() {
+        let mut ledger = Ledger::default();
+        ledger.add(order("sshd", "192.0.2.1", 0, Some(100)));
+        ledger.add(order("dovecot", "192.0.2.1", 0, Some(100)));
+        ledger.add(order("postfix", "192.0.2.1", 0, Some(200)));
+        assert_eq!(ledger.unban_jail("dovecot").len(), 1);
+        let ended = ledger.expire(at(100));
+        let ended: Vec<(&str, String)> = ended.iter().map(|b| (&*b.jail, b.target.to_string())).collect();
+        assert_eq!(
+            ended,
+            [("sshd", "192.0.2.1".to_string())],
+            "dovecot's expiry went with its jail"
+        );
+        assert_eq!(ledger.next_expiry(), Some(at(200)));
+        assert_eq!(ledger.expire(at(200))[0].jail.as_str(), "postfix");
+        assert!(ledger.is_empty());
     }
 
     #[test]

@@ -26,10 +26,18 @@ pub enum Reapply {
     TableGone,
     /// The kernel refused a batch of bans for the table or a set.
     BatchFailed,
+    /// Someone else committed to the ruleset while a reconcile had the monitor deaf (it may
+    /// not have been banjo's table: the ruleset's generation does not say).
+    OthersCommitted,
 }
 
 impl Reapply {
-    const ALL: [Reapply; 3] = [Reapply::ChangedByOthers, Reapply::TableGone, Reapply::BatchFailed];
+    const ALL: [Reapply; 4] = [
+        Reapply::ChangedByOthers,
+        Reapply::TableGone,
+        Reapply::BatchFailed,
+        Reapply::OthersCommitted,
+    ];
 
     /// In the log.
     fn text(self) -> &'static str {
@@ -37,6 +45,7 @@ impl Reapply {
             Reapply::ChangedByOthers => "the table was changed by someone else",
             Reapply::TableGone => "the table was gone",
             Reapply::BatchFailed => "a ban failed",
+            Reapply::OthersCommitted => "someone else changed the ruleset while banjo put its bans in",
         }
     }
 
@@ -46,6 +55,7 @@ impl Reapply {
             Reapply::ChangedByOthers => "changed_by_others",
             Reapply::TableGone => "table_gone",
             Reapply::BatchFailed => "batch_failed",
+            Reapply::OthersCommitted => "others_committed",
         }
     }
 }
@@ -139,6 +149,42 @@ impl Enforce {
         Ok((adds, added?))
     }
 
+    /// Makes the sets hold `wanted` (the whole view: start, reload) with the monitor deaf
+    /// (`Monitor::deafen`), so that the kernel builds no event for each element it adds: for
+    /// 100k bans those events were half of the start-up. Whether anyone else committed
+    /// meanwhile is read from the ruleset's generation before and after; `true` in the answer
+    /// says someone did, and the caller re-applies the table, listening, as the monitor would
+    /// have made it. Without a monitor, or without a generation to read, nothing is deafened.
+    pub fn reconcile(&mut self, wanted: &[Change]) -> Result<(ReconcileReport, bool), FirewallError> {
+        let Some(monitor) = self.monitor.as_mut() else {
+            return Ok((self.firewall.reconcile(wanted)?, false));
+        };
+        let before = match self.firewall.generation() {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!("reconciling with the monitor listening: {e}");
+                return Ok((self.firewall.reconcile(wanted)?, false));
+            }
+        };
+        if let Err(e) = monitor.deafen() {
+            tracing::debug!("reconciling with the monitor listening: {e}");
+            return Ok((self.firewall.reconcile(wanted)?, false));
+        }
+        let report = self.firewall.reconcile(wanted);
+        let heard = monitor
+            .listen()
+            .inspect_err(|e| tracing::error!("nftables monitor: {e}"));
+        let after = self.firewall.generation();
+        let others = match (heard, after) {
+            (Ok(()), Ok(after)) => {
+                tracing::debug!(?before, ?after, "bans reconciled with the monitor deaf");
+                after.others_since(before)
+            }
+            _ => true,
+        };
+        Ok((report?, others))
+    }
+
     /// The table applied again for `cfg`, and its sets made to hold `wanted`.
     fn reapply(
         &mut self,
@@ -163,7 +209,8 @@ impl Enforce {
             "banjo_firewall_reapplies_total",
             Kind::Counter,
             "Times banjo put its nftables table and every ban back, by cause: changed_by_others \
-             (someone flushed or changed the table), table_gone, batch_failed.",
+             (someone flushed or changed the table), table_gone, batch_failed, others_committed \
+             (someone changed the ruleset while banjo put every ban in, not listening).",
         );
         for (cause, n) in self.reapplies.iter() {
             out.sample(&[("cause", cause.label())], n);
@@ -216,9 +263,12 @@ impl Daemon {
     /// tells the ledger which bans the kernel refused.
     pub(super) fn reconcile(&mut self, now: Timestamp) -> Result<(), FirewallError> {
         let wanted = self.wanted(now);
-        let report = self.enforce.firewall().reconcile(&wanted)?;
+        let (report, others) = self.enforce.reconcile(&wanted)?;
         self.bans
             .kernel_answered(None, blocklist_refusals(report.refused));
+        if others {
+            self.reapply(Reapply::OthersCommitted);
+        }
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Applied, Change, Firewall, FirewallError, Layout, ReconcileReport, Target};
+use super::{Applied, Change, Firewall, FirewallError, Generation, Layout, ReconcileReport, Target};
 
 /// What the daemon asks of a firewall. Errors are the netlink firewall's.
 pub trait Backend {
@@ -22,6 +22,8 @@ pub trait Backend {
     fn table_exists(&mut self) -> Result<bool, FirewallError>;
     /// Removes the table with every ban in it (`flush_on_stop`).
     fn remove(&mut self) -> Result<(), FirewallError>;
+    /// The ruleset's generation and this firewall's commits (see [`Generation`]).
+    fn generation(&mut self) -> Result<Generation, FirewallError>;
 }
 
 impl Backend for Firewall {
@@ -47,5 +49,9 @@ impl Backend for Firewall {
 
     fn remove(&mut self) -> Result<(), FirewallError> {
         Firewall::remove(self)
+    }
+
+    fn generation(&mut self) -> Result<Generation, FirewallError> {
+        Firewall::generation(self)
     }
 }

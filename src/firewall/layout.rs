@@ -514,7 +514,11 @@ pub fn write_changes(txn: &mut Txn, plan: &Plan<'_>, state: &TableState) -> Resu
             b.add(&set_object(family, plan.table, &set.name), MsgType::Del);
         }
     }
-    // 4. sets that are missing (the kernel wants an id for every new set)
+    // 4. sets that are missing (the kernel wants an id for every new set). No `size`: it
+    //    pre-sizes the kernel's hash table, but it is also the set's cap (nft_set_maxsize;
+    //    tried in a netns on Linux 6.18: `size 1000`, the 1001st element fails with ENFILE).
+    //    Growing while 100k bans go in costs the kernel about 0.1 s (rhashtable_insert_slow);
+    //    a ban refused on a busy day costs more.
     let mut set_id = 0x6261_0000u32; // "ba" then a counter: unique within the transaction
     for spec in plan.sets.iter().filter(|s| !set_ok(s)) {
         set_id += 1;

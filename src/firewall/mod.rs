@@ -133,6 +133,27 @@ pub struct ReconcileReport {
     pub refused: Vec<Refusal>,
 }
 
+/// Where the ruleset stood at one moment: its generation (the kernel counts every commit,
+/// anyone's, NFT_MSG_GETGEN) and how many commits this firewall had made by then. Two of them
+/// tell whether someone else changed the ruleset in between, without listening to events
+/// (see [`Generation::others_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    pub ruleset: u32,
+    pub own: u64,
+}
+
+impl Generation {
+    /// Whether anyone but this firewall committed between `earlier` and `self`: the ruleset
+    /// moved on by other than this firewall's own commits. A commit of ours that changed
+    /// nothing (the kernel does not count it) also reads as someone else's: a needless
+    /// check, never a change missed, unless it hides exactly as many others' commits.
+    pub fn others_since(self, earlier: Generation) -> bool {
+        let ruleset = u64::from(self.ruleset.wrapping_sub(earlier.ruleset));
+        ruleset != self.own.wrapping_sub(earlier.own)
+    }
+}
+
 /// What [`Firewall::change`] did.
 #[derive(Debug, Default)]
 pub struct Applied {
@@ -212,6 +233,16 @@ impl Firewall {
     /// How many transactions (netlink batches) the last ban, unban or reconcile took.
     pub fn last_transactions(&self) -> usize {
         self.last_transactions
+    }
+
+    /// The ruleset's generation now, and this firewall's commits so far.
+    pub fn generation(&mut self) -> Result<Generation, FirewallError> {
+        let ruleset = (self.sock.generation())
+            .map_err(|e| FirewallError::from_send("reading the ruleset's generation", e))?;
+        Ok(Generation {
+            ruleset,
+            own: self.sock.commits(),
+        })
     }
 
     /// The layout last applied.
@@ -443,31 +474,18 @@ impl Firewall {
             &[ElemOp::Del, ElemOp::Add]
         };
         for (set, items) in groups {
-            let wanted = if set.kind.is_net() {
-                outermost(items)
+            let outer;
+            let wanted: &[Timed] = if set.kind.is_net() {
+                outer = outermost(items);
+                &outer
             } else {
-                items.clone()
+                items
             };
-            let present: HashMap<Placed, Option<Duration>> = self
-                .read_set(set)?
-                .into_iter()
-                .map(|p| (p.placed, p.remaining))
-                .collect();
-            let wanted_keys: HashMap<Placed, ()> = wanted.iter().map(|(p, _)| (*p, ())).collect();
-            let removes: Vec<Timed> = present
-                .keys()
-                .filter(|p| !wanted_keys.contains_key(p))
-                .map(|p| (*p, None))
-                .collect();
-            let mut adds = Vec::new();
-            let mut refreshes = Vec::new();
-            for (p, timeout) in &wanted {
-                match present.get(p) {
-                    None => adds.push((*p, *timeout)),
-                    Some(remaining) if !close_enough(*remaining, *timeout) => refreshes.push((*p, *timeout)),
-                    Some(_) => {}
-                }
-            }
+            let SetPlan {
+                removes,
+                refreshes,
+                adds,
+            } = plan(wanted, self.read_set(set)?);
             let del = if self.destroy {
                 ElemOp::Destroy
             } else {
@@ -571,29 +589,43 @@ impl Firewall {
         Ok(sets)
     }
 
-    /// Sorts targets into their sets (every family's, for a name in more than one table);
-    /// the last of repeated targets wins.
+    /// Sorts targets into their sets (every family's, for a name in more than one table), each
+    /// set's in the order of [`sort_unique_last`]: the last of repeated targets wins.
     fn group<'a>(
         &self,
         items: impl Iterator<Item = (&'a str, Target, Option<Duration>)>,
     ) -> Result<Groups, FirewallError> {
-        let mut groups: Groups = BTreeMap::new();
-        let mut seen: HashMap<(String, u8, Placed), usize> = HashMap::new();
+        let mut lists: Vec<(JailSet, Vec<Timed>)> = Vec::new();
+        // the lists of the last (jail, kind) seen: the ledger's bans come jail by jail
+        let mut last: Option<(&str, SetKind, Vec<usize>)> = None;
         for (jail, target, timeout) in items {
             let placed =
                 Placed::new(target).map_err(|why| FirewallError::BadTarget(target.to_string(), why))?;
             let timeout = timeout.map(elements::timeout_ms);
-            for set in self.jail_sets(jail, placed.kind)? {
-                let key = (jail.to_string(), set.family, placed);
-                let list = groups.entry(set).or_default();
-                match seen.get(&key) {
-                    Some(&i) => list[i].1 = timeout,
-                    None => {
-                        seen.insert(key, list.len());
-                        list.push((placed, timeout));
+            let same = |(j, k, _): &(&str, SetKind, Vec<usize>)| *j == jail && *k == placed.kind;
+            if !last.as_ref().is_some_and(same) {
+                let mut at = Vec::new();
+                for set in self.jail_sets(jail, placed.kind)? {
+                    match lists.iter().position(|(s, _)| *s == set) {
+                        Some(i) => at.push(i),
+                        None => {
+                            at.push(lists.len());
+                            lists.push((set, Vec::new()));
+                        }
                     }
                 }
+                last = Some((jail, placed.kind, at));
             }
+            if let Some((_, _, at)) = &last {
+                for &i in at {
+                    lists[i].1.push((placed, timeout));
+                }
+            }
+        }
+        let mut groups: Groups = BTreeMap::new();
+        for (set, mut list) in lists {
+            sort_unique_last(&mut list);
+            groups.insert(set, list);
         }
         Ok(groups)
     }
@@ -667,6 +699,51 @@ fn delete_table(txn: &mut Txn, family: Family, table: &str) -> Result<(), Firewa
         rustables::MsgType::Del,
     );
     txn.rustables(b, &format!("deleting table {family} {table}"))
+}
+
+/// Where a placement sorts within its set: by its keys (a set holds one kind).
+fn order(p: &Placed) -> (elements::Key, Option<elements::Key>) {
+    (p.start, p.end)
+}
+
+/// Sorts a set's items by placement, keeping the last of repeated ones (a later change of
+/// the same target wins).
+fn sort_unique_last(items: &mut Vec<Timed>) {
+    items.reverse(); // the stable sort keeps the (now first) last one ahead of the others
+    items.sort_by_key(|a| order(&a.0));
+    items.dedup_by(|later, kept| order(&later.0) == order(&kept.0));
+}
+
+/// What a reconcile does to one set.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SetPlan {
+    /// Held and not wanted.
+    removes: Vec<Timed>,
+    /// Held with a remaining time more than [`TIMEOUT_SLACK`] off the wanted one.
+    refreshes: Vec<Timed>,
+    /// Wanted and not held.
+    adds: Vec<Timed>,
+}
+
+/// The set's plan in one pass over `wanted` (sorted and unique: [`sort_unique_last`]) and
+/// what the set holds, sorted alike: no map of either (with 100k bans those maps, hashed
+/// twice over, were most of the reconcile's own time).
+fn plan(wanted: &[Timed], mut present: Vec<Present>) -> SetPlan {
+    present.sort_unstable_by_key(|a| order(&a.placed));
+    let mut plan = SetPlan::default();
+    let mut held = present.into_iter().peekable();
+    for &(p, timeout) in wanted {
+        while let Some(q) = held.next_if(|q| order(&q.placed) < order(&p)) {
+            plan.removes.push((q.placed, None));
+        }
+        match held.next_if(|q| order(&q.placed) == order(&p)) {
+            None => plan.adds.push((p, timeout)),
+            Some(q) if !close_enough(q.remaining, timeout) => plan.refreshes.push((p, timeout)),
+            Some(_) => {}
+        }
+    }
+    plan.removes.extend(held.map(|q| (q.placed, None)));
+    plan
 }
 
 fn close_enough(remaining: Option<Duration>, wanted_ms: Option<u64>) -> bool {
@@ -803,6 +880,107 @@ mod tests {
         assert!(own::ports().contains(&(u32::MAX - 7)));
         own::remove_port(u32::MAX - 7);
         assert!(!own::ports().contains(&(u32::MAX - 7)));
+    }
+
+    /// The map-based plan the one-pass [`plan`] replaced: the reference it must agree with.
+    fn plan_by_maps(wanted: &[Timed], present: &[Present]) -> SetPlan {
+        let held: HashMap<Placed, Option<Duration>> =
+            present.iter().map(|p| (p.placed, p.remaining)).collect();
+        let wanted_keys: HashMap<Placed, ()> = wanted.iter().map(|(p, _)| (*p, ())).collect();
+        let mut plan = SetPlan {
+            removes: held
+                .keys()
+                .filter(|p| !wanted_keys.contains_key(p))
+                .map(|p| (*p, None))
+                .collect(),
+            ..SetPlan::default()
+        };
+        for (p, timeout) in wanted {
+            match held.get(p) {
+                None => plan.adds.push((*p, *timeout)),
+                Some(remaining) if !close_enough(*remaining, *timeout) => plan.refreshes.push((*p, *timeout)),
+                Some(_) => {}
+            }
+        }
+        plan
+    }
+
+    /// A small xorshift: the same random sets on every run.
+    struct Dice(u64);
+    impl Dice {
+        fn roll(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    #[test]
+    fn the_one_pass_plan_agrees_with_the_maps_on_random_sets() {
+        let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+        for round in 0..300 {
+            let space = 1 + dice.roll(200);
+            let addr = |dice: &mut Dice| {
+                let a = Target::Addr(std::net::Ipv4Addr::from(0x0a00_0000 + dice.roll(space) as u32).into());
+                Placed::new(a).unwrap()
+            };
+            let timeouts = [None, Some(10_000), Some(60_000), Some(3_600_000)];
+            let mut wanted: Vec<Timed> = (0..dice.roll(150))
+                .map(|_| (addr(&mut dice), timeouts[dice.roll(4) as usize]))
+                .collect();
+            let expected_last = {
+                let mut last: HashMap<Placed, Option<u64>> = HashMap::new();
+                for (p, t) in &wanted {
+                    last.insert(*p, *t);
+                }
+                last
+            };
+            sort_unique_last(&mut wanted);
+            assert_eq!(wanted.len(), expected_last.len(), "round {round}: one of each");
+            assert!(
+                wanted.iter().all(|(p, t)| expected_last[p] == *t),
+                "round {round}: the last wins"
+            );
+            let mut held: HashMap<Placed, Option<Duration>> = HashMap::new();
+            for _ in 0..dice.roll(150) {
+                let remaining = [None, Some(9), Some(59), Some(61), Some(3599)][dice.roll(5) as usize];
+                held.insert(addr(&mut dice), remaining.map(Duration::from_secs));
+            }
+            let present: Vec<Present> = held
+                .into_iter()
+                .map(|(placed, remaining)| Present { placed, remaining })
+                .collect();
+            let sorted = |mut v: Vec<Timed>| {
+                v.sort();
+                v
+            };
+            let (got, want) = (plan(&wanted, present.clone()), plan_by_maps(&wanted, &present));
+            assert_eq!(
+                sorted(got.removes),
+                sorted(want.removes),
+                "round {round}: removes"
+            );
+            assert_eq!(
+                sorted(got.refreshes),
+                sorted(want.refreshes),
+                "round {round}: refreshes"
+            );
+            assert_eq!(sorted(got.adds), sorted(want.adds), "round {round}: adds");
+        }
+    }
+
+    #[test]
+    fn others_committed_when_the_ruleset_moved_on_by_more_than_our_commits() {
+        let at = |ruleset, own| Generation { ruleset, own };
+        assert!(!at(12, 7).others_since(at(10, 5)), "our two commits");
+        assert!(at(13, 7).others_since(at(10, 5)), "ours and one more");
+        assert!(at(11, 5).others_since(at(10, 5)), "one by someone else");
+        assert!(!at(1, 3).others_since(at(u32::MAX, 1)), "the generation wraps");
+        assert!(
+            at(11, 7).others_since(at(10, 5)),
+            "a commit that changed nothing: checked"
+        );
     }
 
     #[test]

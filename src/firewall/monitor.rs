@@ -62,6 +62,29 @@ impl Monitor {
         self.sock.as_raw_fd()
     }
 
+    /// Stops the events (leaves the group) until [`Monitor::listen`]. While anyone listens,
+    /// the kernel builds an event for every element a transaction adds: with 100k bans put in
+    /// at start, that was half of the start-up. Events already queued stay. What others did
+    /// meanwhile the caller finds out otherwise (`super::Generation`).
+    pub fn deafen(&mut self) -> Result<(), FirewallError> {
+        self.sock
+            .drop_membership(nfnl::NFNLGRP_NFTABLES)
+            .map_err(|source| FirewallError::Io {
+                action: "leaving the nf_tables event group".into(),
+                source,
+            })
+    }
+
+    /// Takes events again after [`Monitor::deafen`].
+    pub fn listen(&mut self) -> Result<(), FirewallError> {
+        self.sock
+            .add_membership(nfnl::NFNLGRP_NFTABLES)
+            .map_err(|source| FirewallError::Io {
+                action: "joining the nf_tables event group".into(),
+                source,
+            })
+    }
+
     /// Reads every pending event; true when one concerned banjo's table (or events were lost).
     pub fn changed(&mut self) -> Result<bool, FirewallError> {
         let mut changed = false;

@@ -84,11 +84,14 @@ pub const NFT_MSG_DELSET: u16 = 11;
 pub const NFT_MSG_NEWSETELEM: u16 = 12;
 pub const NFT_MSG_GETSETELEM: u16 = 13;
 pub const NFT_MSG_DELSETELEM: u16 = 14;
+pub const NFT_MSG_NEWGEN: u16 = 15;
+pub const NFT_MSG_GETGEN: u16 = 16;
 /// Linux ≥ 6.3: delete elements that exist, skip the others.
 pub const NFT_MSG_DESTROYSETELEM: u16 = 30;
 
 // attributes
 pub const NFTA_TABLE_NAME: u16 = 1;
+pub const NFTA_GEN_ID: u16 = 1;
 pub const NFTA_CHAIN_TABLE: u16 = 1;
 pub const NFTA_CHAIN_NAME: u16 = 3;
 pub const NFTA_CHAIN_HOOK: u16 = 4;
@@ -468,6 +471,8 @@ pub struct NfSocket {
     /// Largest datagram the socket may send (from SO_SNDBUF).
     send_limit: usize,
     buf: Vec<u8>,
+    /// Batches the kernel took: each one a commit (see [`NfSocket::generation`]).
+    commits: u64,
 }
 
 const RECV_BUF: usize = 256 * 1024;
@@ -493,6 +498,7 @@ impl NfSocket {
             seq: seed,
             send_limit,
             buf: Vec::with_capacity(RECV_BUF),
+            commits: 0,
         })
     }
 
@@ -575,9 +581,54 @@ impl NfSocket {
             }
         }
         if failed.is_empty() {
+            self.commits += 1;
             Ok(())
         } else {
             Err(SendError::Messages(failed))
+        }
+    }
+
+    /// Batches sent through this socket that the kernel took.
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// The ruleset's generation: the kernel counts every commit, anyone's (NFT_MSG_GETGEN).
+    pub fn generation(&mut self) -> Result<u32, SendError> {
+        let seq = self.next_seqs(1);
+        let mut w = Writer::new();
+        w.begin(nft_type(NFT_MSG_GETGEN), NLM_F_ACK, seq, 0, 0);
+        w.end();
+        self.send_all(w.bytes())?;
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        let mut id = None;
+        loop {
+            if !self.wait(deadline).map_err(SendError::Io)? {
+                return Err(SendError::Timeout {
+                    acked: 0,
+                    expected: 1,
+                });
+            }
+            let n = self.recv().map_err(SendError::Io)?;
+            for msg in Messages::new(&self.buf[..n]) {
+                let msg = msg.map_err(SendError::Parse)?;
+                if msg.seq != seq {
+                    continue;
+                }
+                match msg.ty {
+                    NLMSG_ERROR => match NlError::parse(&msg).map_err(SendError::Parse)? {
+                        (_, Some(err)) => return Err(SendError::Batch(err)),
+                        (_, None) => {
+                            return id.ok_or(SendError::Parse(ParseError("no generation in the answer")));
+                        }
+                    },
+                    _ if msg.nft_msg() == Some(NFT_MSG_NEWGEN) => {
+                        let (_, attrs) = msg.nfgen().map_err(SendError::Parse)?;
+                        id = attrs.find(NFTA_GEN_ID).and_then(u32_be);
+                    }
+                    _ => {}
+                }
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Applied, Backend, Change, FirewallError, Layout, ReconcileReport, Refusal, Target};
+use super::{Applied, Backend, Change, FirewallError, Generation, Layout, ReconcileReport, Refusal, Target};
 use crate::name::JailName;
 
 /// One call, as the daemon made it.
@@ -29,6 +29,9 @@ struct Record {
     sets: BTreeMap<(JailName, Target), Option<Duration>>,
     /// Elements it refuses to add, with the errno a kernel would give.
     refuse: BTreeMap<(JailName, Target), i32>,
+    /// Its commits (every call that changes something), and others' ([`Recording::commit_as_other`]).
+    commits: u64,
+    others: u32,
 }
 
 /// See the module documentation.
@@ -81,7 +84,14 @@ impl Recording {
 
     /// Puts an element in as someone else (or a banjo killed before its save) would have.
     pub fn insert(&self, jail: &str, target: Target, timeout: Option<Duration>) {
-        self.lock().sets.insert((JailName::from(jail), target), timeout);
+        let mut record = self.lock();
+        record.sets.insert((JailName::from(jail), target), timeout);
+        record.others += 1;
+    }
+
+    /// Counts a commit of someone else's in the ruleset's generation.
+    pub fn commit_as_other(&self) {
+        self.lock().others += 1;
     }
 }
 
@@ -120,6 +130,7 @@ impl Backend for Recording {
     fn apply(&mut self, layout: &Layout) -> Result<(), FirewallError> {
         let mut record = self.lock();
         record.calls.push(Call::Apply(layout.clone()));
+        record.commits += 1;
         record
             .sets
             .retain(|(jail, _), _| layout.jails.iter().any(|j| j.name == *jail));
@@ -133,6 +144,7 @@ impl Backend for Recording {
             record.known(c.jail())?;
         }
         record.calls.push(Call::Change(changes.to_vec()));
+        record.commits += 1;
         let mut applied = Applied {
             transactions: 1,
             ..Applied::default()
@@ -157,6 +169,7 @@ impl Backend for Recording {
     fn reconcile(&mut self, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
         let mut record = self.lock();
         record.calls.push(Call::Reconcile(wanted.to_vec()));
+        record.commits += 1;
         let wanted: BTreeMap<(JailName, Target), Option<Duration>> = wanted
             .iter()
             .filter_map(|c| match c {
@@ -202,9 +215,18 @@ impl Backend for Recording {
     fn remove(&mut self) -> Result<(), FirewallError> {
         let mut record = self.lock();
         record.calls.push(Call::Remove);
+        record.commits += 1;
         record.layout = None;
         record.sets.clear();
         Ok(())
+    }
+
+    fn generation(&mut self) -> Result<Generation, FirewallError> {
+        let record = self.lock();
+        Ok(Generation {
+            ruleset: (record.commits as u32).wrapping_add(record.others),
+            own: record.commits,
+        })
     }
 }
 
