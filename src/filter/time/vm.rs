@@ -124,7 +124,7 @@ enum First {
 /// code on the same bytes, at another place (an access log's date after addresses of other
 /// lengths), takes the same match, shifted, without running.
 #[derive(Clone, Debug, Default)]
-struct SameMatch {
+pub(super) struct SameMatch {
     /// The code (its address); 0: none kept.
     code: usize,
     /// The bytes from the start (less one, unless at 0) to the furthest read, within the line.
@@ -139,6 +139,69 @@ struct SameMatch {
     steps: u32,
     start: usize,
     spans: Spans,
+    /// Bits of `bytes` (bit i: `bytes[i]`) that are digits only a numeric field of the match
+    /// read: another line may hold other digits there and still take the same path, when each
+    /// of those fields takes the same length again (`checks`). Lines of the next second.
+    relaxed: u128,
+    checks: Vec<Check>,
+    /// Replays over other digits (tests count them).
+    #[cfg(test)]
+    pub(super) over_other_digits: u64,
+}
+
+/// A field whose digits may differ on replay: it must choose the same length and read as far.
+#[derive(Clone, Copy, Debug)]
+struct Check {
+    slot: u8,
+    field: Field,
+    follow: u16,
+    /// Its start and its read end, after the attempt's start; its length.
+    at: usize,
+    read: usize,
+    len: usize,
+}
+
+/// A field of the first path, as `keep` needs it: which, what may follow, how far it read.
+#[derive(Clone, Copy, Debug)]
+struct FieldRead {
+    field: Field,
+    follow: u16,
+    read: usize,
+}
+
+/// Positions an attempt read, as bits from the byte before its start (`Vm::first_path`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Reads {
+    base: usize,
+    /// Read by anything but a numeric field on the path (or beyond the 128 bytes kept).
+    exact: u128,
+    /// Digits a numeric field took.
+    fields: u128,
+    /// Something was read beyond the 128 bytes the bits cover.
+    wide: bool,
+}
+
+impl Reads {
+    fn bits(&mut self, from: usize, to: usize) -> u128 {
+        let (from, to) = (from.max(self.base) - self.base, to.max(self.base) - self.base);
+        if to > 128 {
+            self.wide = true;
+        }
+        let (from, to) = (from.min(128), to.min(128));
+        if from >= to {
+            return 0;
+        }
+        let ones = if to - from == 128 {
+            u128::MAX
+        } else {
+            (1u128 << (to - from)) - 1
+        };
+        ones << from
+    }
+
+    fn exact(&mut self, from: usize, to: usize) {
+        self.exact |= self.bits(from, to);
+    }
 }
 
 impl SameMatch {
@@ -152,9 +215,43 @@ impl SameMatch {
         read: usize,
         steps: u32,
         spans: &Spans,
+        reads: &Reads,
+        fields: &[Option<FieldRead>; MAX_VALUES],
     ) {
         let lo = start.saturating_sub(1);
         let hi = read.min(line.len());
+        self.relaxed = 0;
+        self.checks.clear();
+        if !reads.wide && reads.base == lo {
+            let digits = (lo..hi.max(lo))
+                .filter(|&i| line[i].is_ascii_digit())
+                .fold(0u128, |m, i| m | 1u128 << (i - lo));
+            let relaxed = reads.fields & !reads.exact & digits;
+            for (slot, f) in fields.iter().enumerate().take(code.values.min(MAX_VALUES)) {
+                let (Some(f), Some((s, e))) = (f, spans.values[slot].get()) else {
+                    continue;
+                };
+                if s < lo || e - lo >= 128 {
+                    continue;
+                }
+                let own = if e - s == 128 {
+                    u128::MAX
+                } else {
+                    ((1u128 << (e - s)) - 1) << (s - lo)
+                };
+                if own & relaxed != 0 {
+                    self.checks.push(Check {
+                        slot: slot as u8,
+                        field: f.field,
+                        follow: f.follow,
+                        at: s - start,
+                        read: f.read - start,
+                        len: e - s,
+                    });
+                    self.relaxed |= own & relaxed;
+                }
+            }
+        }
         self.code = std::ptr::from_ref(code) as usize;
         self.bytes.clear();
         self.bytes.extend_from_slice(&line[lo..hi.max(lo)]);
@@ -171,7 +268,14 @@ impl SameMatch {
     }
 
     /// The kept match moved to `start`, when the attempt there would read the same bytes.
-    fn replay(&self, code: &Code, line: &[u8], start: usize, steps: u32, spans: &mut Spans) -> Option<usize> {
+    fn replay(
+        &mut self,
+        code: &Code,
+        line: &[u8],
+        start: usize,
+        steps: u32,
+        spans: &mut Spans,
+    ) -> Option<usize> {
         if self.code != std::ptr::from_ref(code) as usize
             || (start == 0) != self.at_line_start
             || steps < self.steps
@@ -184,8 +288,39 @@ impl SameMatch {
             None if line.len() < start + self.reach => return None,
             _ => {}
         }
-        if line.get(lo..lo + self.bytes.len())? != &self.bytes[..] {
-            return None;
+        let got = line.get(lo..lo + self.bytes.len())?;
+        let mut vals = [0i32; MAX_VALUES];
+        let relaxed = got != &self.bytes[..];
+        if relaxed {
+            if self.relaxed == 0 {
+                return None;
+            }
+            // Where the bytes differ: relaxed digits only, each still a digit.
+            let mut diff = 0u128;
+            for (i, (&g, &b)) in got.iter().zip(&self.bytes).enumerate() {
+                if g != b {
+                    if self.relaxed >> i & 1 == 0 || !g.is_ascii_digit() {
+                        return None;
+                    }
+                    diff |= 1 << i;
+                }
+            }
+            let lo_at = start - lo;
+            for c in &self.checks {
+                let own = ((1u128 << c.len) - 1) << (lo_at + c.at);
+                if own & diff == 0 {
+                    vals[usize::from(c.slot)] = self.spans.vals[usize::from(c.slot)];
+                    continue;
+                }
+                let at = start + c.at;
+                let mut read = 0;
+                let cands = field_lengths(code, c.field, c.follow, line, at, &mut read);
+                if cands.as_slice().first().map(|&l| usize::from(l)) != Some(c.len) || read != start + c.read
+                {
+                    return None;
+                }
+                vals[usize::from(c.slot)] = c.field.value(&line[at..at + c.len]);
+            }
         }
         let shift = |s: Span| -> Span {
             if s == Span::NONE {
@@ -212,6 +347,20 @@ impl SameMatch {
             *d = shift(*s);
         }
         spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
+        if relaxed {
+            // This line's date is the one kept now: the next second differs from it in the
+            // seconds alone.
+            self.bytes.copy_from_slice(got);
+            #[cfg(test)]
+            {
+                self.over_other_digits += 1;
+            }
+            for c in &self.checks {
+                let slot = usize::from(c.slot);
+                spans.vals[slot] = vals[slot];
+                self.spans.vals[slot] = vals[slot];
+            }
+        }
         Some(start + self.end)
     }
 }
@@ -233,6 +382,8 @@ struct Branch {
     choices: u32,
     n: usize,
     saved: [(Write, Span, i32); MAX_SAVED],
+    /// `Reads::fields` when it was entered: digits fields took in a failed branch must repeat.
+    fields: u128,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -591,7 +742,9 @@ pub(super) struct Vm {
     /// The last matches of the fast path, for the next attempt on the same bytes: one that
     /// read past the line's end and one that did not (a search bounded where the last date
     /// ended, and one over the whole line, alternate in an access log).
-    same_match: [SameMatch; 2],
+    pub(super) same_match: [SameMatch; 2],
+    /// The fields of the current first path, per value slot (`SameMatch::keep`).
+    field_reads: [Option<FieldRead>; MAX_VALUES],
     /// Tests compare the fast path with the machine alone.
     #[cfg(test)]
     pub(super) machine_only: bool,
@@ -646,7 +799,7 @@ impl Vm {
         if fast {
             let replayed = self
                 .same_match
-                .iter()
+                .iter_mut()
                 .position(|m| m.replay(code, line, start, self.steps, &mut self.spans).is_some());
             if let Some(k) = replayed {
                 #[cfg(test)]
@@ -701,6 +854,11 @@ impl Vm {
         let mut choices = 0u32;
         let mut branch: Option<Branch> = None;
         let mut rep: Option<RepChoice> = None;
+        let mut reads = Reads {
+            base: start.saturating_sub(1),
+            ..Reads::default()
+        };
+        self.field_reads = [None; MAX_VALUES];
         loop {
             if steps == 0 {
                 return First::Unknown;
@@ -709,19 +867,25 @@ impl Vm {
             let ok = match &code.insts[pc] {
                 Inst::Byte(b) => {
                     read = read.max(pos + 1);
+                    reads.exact(pos, pos + 1);
                     let ok = line.get(pos) == Some(b);
                     pos += usize::from(ok);
                     ok
                 }
                 Inst::ByteFold(b) => {
                     read = read.max(pos + 1);
+                    reads.exact(pos, pos + 1);
                     let ok = line.get(pos).is_some_and(|c| c.to_ascii_lowercase() == *b);
                     pos += usize::from(ok);
                     ok
                 }
-                Inst::Str { at, len, fold } => text_at(code, *at, *len, *fold, line, &mut pos, &mut read),
+                Inst::Str { at, len, fold } => {
+                    reads.exact(pos, pos + *len as usize);
+                    text_at(code, *at, *len, *fold, line, &mut pos, &mut read)
+                }
                 Inst::Class(c) => {
                     read = read.max(pos + 1);
+                    reads.exact(pos, pos + 1);
                     if line
                         .get(pos)
                         .is_some_and(|&b| code.classes[usize::from(*c)][usize::from(b)])
@@ -738,12 +902,28 @@ impl Vm {
                     follow,
                     skip,
                 } => {
-                    let cands = field_lengths(code, *field, *follow, line, pos, &mut read);
+                    let mut own = 0;
+                    let cands = field_lengths(code, *field, *follow, line, pos, &mut own);
+                    read = read.max(own);
                     match cands.as_slice() {
-                        [] => false,
+                        [] => {
+                            reads.exact(pos, own);
+                            false
+                        }
                         [first, rest @ ..] => {
                             choices += u32::from(!rest.is_empty());
                             let end = pos + usize::from(*first);
+                            if field.is_numeric() {
+                                reads.fields |= reads.bits(pos, end);
+                                reads.exact(end, own);
+                                self.field_reads[usize::from(*slot)] = Some(FieldRead {
+                                    field: *field,
+                                    follow: *follow,
+                                    read: own,
+                                });
+                            } else {
+                                reads.exact(pos, own);
+                            }
                             self.spans.values[usize::from(*slot)] = span(pos, end);
                             self.spans.vals[usize::from(*slot)] = field.value(&line[pos..end]);
                             pos = end;
@@ -758,6 +938,7 @@ impl Vm {
                 Inst::Split { alt, guard } => {
                     if *guard != NO_FOLLOW {
                         read = read.max(pos + 1);
+                        reads.exact(pos, pos + 1);
                         if !line
                             .get(pos)
                             .is_some_and(|&b| code.classes[usize::from(*guard)][usize::from(b)])
@@ -793,6 +974,7 @@ impl Vm {
                         choices,
                         n: writes.len(),
                         saved,
+                        fields: reads.fields,
                     });
                     true
                 }
@@ -830,6 +1012,7 @@ impl Vm {
                     greedy,
                 } => {
                     let run = run_of(code, *class, *max, line, pos, &mut read);
+                    reads.exact(pos, pos + run + 1);
                     let min = *min as usize;
                     if run < min {
                         false
@@ -855,7 +1038,12 @@ impl Vm {
                     }
                 }
                 Inst::BackRef(g) => {
-                    same_again(code, self.spans.caps[usize::from(*g)], line, &mut pos, &mut read)
+                    let cap = self.spans.caps[usize::from(*g)];
+                    if let Some((s, e)) = cap.get() {
+                        reads.exact(s, e);
+                        reads.exact(pos, pos + (e - s));
+                    }
+                    same_again(code, cap, line, &mut pos, &mut read)
                 }
                 Inst::Look { .. } | Inst::SplitLazy(_) | Inst::Mark(_) | Inst::Progress(_) => {
                     return First::Unknown;
@@ -870,6 +1058,8 @@ impl Vm {
                         read,
                         self.steps - steps,
                         &self.spans,
+                        &reads,
+                        &self.field_reads,
                     );
                     self.read = self.read.max(read);
                     self.steps = steps;
@@ -882,6 +1072,8 @@ impl Vm {
             }
             match branch.take() {
                 Some(b) if pc < b.alt && choices == b.choices => {
+                    reads.exact |= reads.fields & !b.fields;
+                    reads.fields = b.fields;
                     for &(w, old, val) in &b.saved[..b.n] {
                         let i = usize::from(w.slot);
                         if w.cap {
@@ -897,6 +1089,8 @@ impl Vm {
                 None => match &mut rep {
                     Some(r) if choices == r.choices + 1 => {
                         r.len = if r.greedy { r.len - 1 } else { r.len + 1 };
+                        reads.exact |= reads.fields;
+                        reads.fields = 0;
                         (pc, pos) = (r.pc + 1, r.pos + r.len);
                         if r.len == r.stop {
                             choices = r.choices;
