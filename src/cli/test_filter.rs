@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::filter::multiline::OneFilter;
 use crate::filter::time::{self, TimeFinder};
-use crate::filter::{self, Filter, FilterDef, Outcome, Scratch};
+use crate::filter::{self, Filter, FilterDef, Host, Outcome, Scratch};
 use crate::source::journal::{self, Location};
 use crate::source::lines::LineReader;
 
@@ -273,7 +273,8 @@ struct Tally {
     report: Report,
     fail_hits: Vec<u64>,
     ignore_hits: Vec<u64>,
-    hosts: HashMap<String, u64>,
+    /// Failures per host, named only for the report (a million matches, a few thousand hosts).
+    hosts: HashMap<Host, u64>,
     keep_matches: bool,
     keep_match_text: bool,
     keep_missed: usize,
@@ -381,7 +382,10 @@ impl Run {
         let mut hosts: Vec<_> = t
             .hosts
             .into_iter()
-            .map(|(host, failures)| HostHits { host, failures })
+            .map(|(host, failures)| HostHits {
+                host: host.to_string(),
+                failures,
+            })
             .collect();
         hosts.sort_by(|a, b| b.failures.cmp(&a.failures).then_with(|| a.host.cmp(&b.host)));
         r.hosts = hosts;
@@ -406,11 +410,10 @@ impl Tally {
             Outcome::Matched(m) => {
                 r.matched += 1;
                 self.fail_hits[m.failregex] += 1;
-                let host = m.host.to_string();
                 if self.keep_matches {
                     r.matches.push(MatchLine {
                         line: n,
-                        host: host.clone(),
+                        host: m.host.to_string(),
                         regex: m.failregex + 1,
                         time: t.map(|t| t.to_string()),
                         attempts: m.lines,
@@ -419,7 +422,7 @@ impl Tally {
                         text: self.keep_match_text.then(|| show(raw)),
                     });
                 }
-                *self.hosts.entry(host).or_default() += 1;
+                *self.hosts.entry(m.host).or_default() += 1;
             }
             Outcome::Context { failregex } => {
                 r.context += 1;
