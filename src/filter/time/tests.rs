@@ -870,39 +870,3 @@ fn measure_ns_per_line() {
         println!("{name:>14}: {best:6.1} ns/line, best of 5 ({found} found)");
     }
 }
-
-/// Not a test: `BENCH_LOG=file BENCH_PATTERN=… cargo test --release --lib bench_finder -- --ignored
-/// --nocapture` prints the finder's cost per line and what decided its attempts.
-#[test]
-#[ignore]
-fn bench_finder() {
-    let Ok(path) = std::env::var("BENCH_LOG") else {
-        return;
-    };
-    let text = std::fs::read(path).expect("log");
-    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    let now = ts("2022-07-20T00:00:00Z");
-    for round in 0..7 {
-        let mut f = match std::env::var("BENCH_PATTERN") {
-            Ok(p) => TimeFinder::pinned(&p, berlin()).expect("pattern"),
-            Err(_) => TimeFinder::new(berlin()),
-        };
-        let t = std::time::Instant::now();
-        let mut found = 0u64;
-        let only = std::env::var("BENCH_MATCH_ONLY").is_ok();
-        for l in &lines {
-            if only {
-                found += u64::from(f.match_time(l, 0.0).is_some());
-            } else {
-                found += u64::from(f.find(l, now).is_some_and(|x| x.time.is_some()));
-            }
-        }
-        let ns = t.elapsed().as_nanos() as f64 / lines.len() as f64;
-        let (d, m, r) = f.vm.first_path_counts;
-        eprintln!(
-            "round {round}: {ns:.1} ns/line, {found}/{} found; attempts {}: fast {d}, machine {m}, replayed {r}",
-            lines.len(),
-            f.vm.attempts
-        );
-    }
-}

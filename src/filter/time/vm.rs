@@ -161,9 +161,18 @@ struct Check {
     len: usize,
 }
 
-/// A field of the first path, as `keep` needs it: which, what may follow, how far it read.
+impl Check {
+    /// Its digits are among `diff`'s bits (counted from the byte `lead` before the start).
+    fn changed(&self, lead: usize, diff: u128) -> bool {
+        mask(lead + self.at, self.len) & diff != 0
+    }
+}
+
+/// A field of the first path, as `keep` needs it: where it started (a slot written again in a
+/// failed branch holds another field's), which, what may follow, how far it read.
 #[derive(Clone, Copy, Debug)]
 struct FieldRead {
+    at: usize,
     field: Field,
     follow: u16,
     read: usize,
@@ -181,6 +190,12 @@ struct Reads {
     wide: bool,
 }
 
+/// Bits `from..from + len` of a `Reads`/`SameMatch` mask (`from + len` ≤ 128).
+fn mask(from: usize, len: usize) -> u128 {
+    let ones = if len >= 128 { u128::MAX } else { (1u128 << len) - 1 };
+    ones << from
+}
+
 impl Reads {
     fn bits(&mut self, from: usize, to: usize) -> u128 {
         let (from, to) = (from.max(self.base) - self.base, to.max(self.base) - self.base);
@@ -191,12 +206,7 @@ impl Reads {
         if from >= to {
             return 0;
         }
-        let ones = if to - from == 128 {
-            u128::MAX
-        } else {
-            (1u128 << (to - from)) - 1
-        };
-        ones << from
+        mask(from, to - from)
     }
 
     fn exact(&mut self, from: usize, to: usize) {
@@ -231,14 +241,10 @@ impl SameMatch {
                 let (Some(f), Some((s, e))) = (f, spans.values[slot].get()) else {
                     continue;
                 };
-                if s < lo || e - lo >= 128 {
+                if f.at != s || s < lo || e - lo >= 128 {
                     continue;
                 }
-                let own = if e - s == 128 {
-                    u128::MAX
-                } else {
-                    ((1u128 << (e - s)) - 1) << (s - lo)
-                };
+                let own = mask(s - lo, e - s);
                 if own & relaxed != 0 {
                     self.checks.push(Check {
                         slot: slot as u8,
@@ -289,14 +295,12 @@ impl SameMatch {
             _ => {}
         }
         let got = line.get(lo..lo + self.bytes.len())?;
-        let mut vals = [0i32; MAX_VALUES];
-        let relaxed = got != &self.bytes[..];
-        if relaxed {
+        // Bits of the bytes that differ: relaxed digits only, each still a digit.
+        let mut diff = 0u128;
+        if got != &self.bytes[..] {
             if self.relaxed == 0 {
                 return None;
             }
-            // Where the bytes differ: relaxed digits only, each still a digit.
-            let mut diff = 0u128;
             for (i, (&g, &b)) in got.iter().zip(&self.bytes).enumerate() {
                 if g != b {
                     if self.relaxed >> i & 1 == 0 || !g.is_ascii_digit() {
@@ -305,13 +309,7 @@ impl SameMatch {
                     diff |= 1 << i;
                 }
             }
-            let lo_at = start - lo;
-            for c in &self.checks {
-                let own = ((1u128 << c.len) - 1) << (lo_at + c.at);
-                if own & diff == 0 {
-                    vals[usize::from(c.slot)] = self.spans.vals[usize::from(c.slot)];
-                    continue;
-                }
+            for c in self.checks.iter().filter(|c| c.changed(start - lo, diff)) {
                 let at = start + c.at;
                 let mut read = 0;
                 let cands = field_lengths(code, c.field, c.follow, line, at, &mut read);
@@ -319,7 +317,6 @@ impl SameMatch {
                 {
                     return None;
                 }
-                vals[usize::from(c.slot)] = c.field.value(&line[at..at + c.len]);
             }
         }
         let shift = |s: Span| -> Span {
@@ -347,7 +344,7 @@ impl SameMatch {
             *d = shift(*s);
         }
         spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
-        if relaxed {
+        if diff != 0 {
             // This line's date is the one kept now: the next second differs from it in the
             // seconds alone.
             self.bytes.copy_from_slice(got);
@@ -355,10 +352,11 @@ impl SameMatch {
             {
                 self.over_other_digits += 1;
             }
-            for c in &self.checks {
-                let slot = usize::from(c.slot);
-                spans.vals[slot] = vals[slot];
-                self.spans.vals[slot] = vals[slot];
+            for c in self.checks.iter().filter(|c| c.changed(start - lo, diff)) {
+                let (slot, at) = (usize::from(c.slot), start + c.at);
+                let val = c.field.value(&line[at..at + c.len]);
+                spans.vals[slot] = val;
+                self.spans.vals[slot] = val;
             }
         }
         Some(start + self.end)
@@ -858,7 +856,7 @@ impl Vm {
             base: start.saturating_sub(1),
             ..Reads::default()
         };
-        self.field_reads = [None; MAX_VALUES];
+        self.field_reads[..code.values.min(MAX_VALUES)].fill(None);
         loop {
             if steps == 0 {
                 return First::Unknown;
@@ -917,6 +915,7 @@ impl Vm {
                                 reads.fields |= reads.bits(pos, end);
                                 reads.exact(end, own);
                                 self.field_reads[usize::from(*slot)] = Some(FieldRead {
+                                    at: pos,
                                     field: *field,
                                     follow: *follow,
                                     read: own,
