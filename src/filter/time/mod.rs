@@ -90,6 +90,9 @@ struct Repeat {
     len: usize,
     read: usize,
     prefix: Vec<u8>,
+    /// Searches in a row it did not answer: an access log's lines start with addresses, so
+    /// its prefix never repeats and keeping it is wasted work (`remembered`).
+    misses: u32,
     hit: Option<Hit>,
     values: Vec<regex::Span>,
     vals: Vec<i32>,
@@ -111,6 +114,11 @@ impl Repeat {
         }
     }
 }
+
+/// `Repeat` stops keeping searches after this many misses in a row, and then keeps one search
+/// in this many, to notice when lines start to repeat again.
+const REPEAT_MISSES: u32 = 8;
+const REPEAT_RETRY: u32 = 64;
 
 /// The last conversion of read fields to a time. The time depends only on the template, the
 /// fields' values (those present) and "now", unless a field needs its text (`FROM_TEXT`): lines
@@ -136,15 +144,13 @@ impl SameFields {
         if self.template != template || self.now != Some(now) || self.vals.len() != vals.len() {
             return None;
         }
-        let same = values
-            .iter()
-            .zip(vals)
-            .zip(&self.vals)
-            .all(|((span, &val), &old)| {
-                let val = span.get().map(|_| val);
-                val != Some(fields::FROM_TEXT) && val == old
-            });
-        same.then_some(self.time)
+        for ((span, &val), &old) in values.iter().zip(vals).zip(&self.vals) {
+            let val = (span.start != u32::MAX && span.end != u32::MAX).then_some(val);
+            if val != old || val == Some(fields::FROM_TEXT) {
+                return None;
+            }
+        }
+        Some(self.time)
     }
 
     fn put(
@@ -250,10 +256,12 @@ impl TimeFinder {
     }
 
     fn with(tz: TimeZone, templates: Vec<Arc<Template>>) -> Self {
+        let mut vm = Vm::default();
+        vm.share_colons = templates.len() > 1;
         TimeFinder {
             slots: templates.into_iter().map(Slot::new).collect(),
             clock: Clock::new(tz),
-            vm: Vm::default(),
+            vm,
             last: usize::MAX,
             last_start: Edge {
                 at: 1,
@@ -447,11 +455,19 @@ impl TimeFinder {
         }
         let id = Arc::as_ptr(t) as usize;
         if self.repeat.applies(id, from, to, line) {
+            self.repeat.misses = 0;
             self.repeated = true;
             let n = self.repeat.values.len();
             self.vm.spans.values[..n].copy_from_slice(&self.repeat.values);
             self.vm.spans.vals[..n].copy_from_slice(&self.repeat.vals);
             return self.repeat.hit;
+        }
+        let misses = self.repeat.misses.saturating_add(1);
+        self.repeat.misses = misses;
+        if misses > REPEAT_MISSES && misses % REPEAT_RETRY != 0 {
+            // Not kept: the time found must not be stored with the kept prefix either.
+            self.repeated = false;
+            return t.search(line, from, to.min(line.len()), &mut self.vm);
         }
         self.repeated = true;
         let hit = t.search(line, from, to.min(line.len()), &mut self.vm);

@@ -420,7 +420,9 @@ impl Template {
                 }
             }
             Starts::Around(a) => {
-                let colons = a.digit_colon.then(|| vm.take_digit_colons(line));
+                // One template alone stops at its first fitting `:`; the line's list pays off when
+                // several templates search it.
+                let colons = (a.digit_colon && vm.share_colons).then(|| vm.take_digit_colons(line));
                 let mut next = from;
                 let mut around = |q: usize, vm: &mut Vm| -> Option<Hit> {
                     if !a.fits(line, q) {

@@ -846,13 +846,20 @@ fn measure_ns_per_line() {
         .map(|i| plain[i % plain.len()].to_string())
         .collect();
     let now = Timestamp::from_second(base + n).unwrap();
-    for (name, tz, lines) in [
-        ("syslog", berlin(), &syslog),
-        ("TAI64N", TimeZone::UTC, &tai),
-        ("nginx access", berlin(), &nginx),
-        ("no timestamp", berlin(), &plain),
+    for (name, tz, lines, pinned) in [
+        ("syslog", berlin(), &syslog, None),
+        ("TAI64N", TimeZone::UTC, &tai, None),
+        ("nginx access", berlin(), &nginx, None),
+        ("nginx pinned", berlin(), &nginx, Some("%d/%b/%Y:%H:%M:%S %z")),
+        ("no timestamp", berlin(), &plain, None),
     ] {
-        let mut finder = TimeFinder::new(tz);
+        if std::env::var("MEASURE_ONLY").is_ok_and(|only| only != name) {
+            continue;
+        }
+        let mut finder = match pinned {
+            Some(p) => TimeFinder::pinned(p, tz).unwrap(),
+            None => TimeFinder::new(tz),
+        };
         let rounds = 500;
         let mut best = f64::MAX;
         let mut found = 0usize;

@@ -159,13 +159,50 @@ struct Check {
     at: usize,
     read: usize,
     len: usize,
+    /// Its digits, as bits of the kept bytes.
+    bits: u128,
 }
 
 impl Check {
-    /// Its digits are among `diff`'s bits (counted from the byte `lead` before the start).
-    fn changed(&self, lead: usize, diff: u128) -> bool {
-        mask(lead + self.at, self.len) & diff != 0
+    /// Some of its digits are among `diff`'s bits.
+    fn changed(&self, diff: u128) -> bool {
+        self.bits & diff != 0
     }
+}
+
+/// Bits of the bytes where `a` and `b` differ (bit i: byte i), for their first 128 bytes;
+/// None when they differ beyond. Eight bytes at a time: lines of the next second differ from
+/// the kept bytes in one or two.
+fn diff_bits(a: &[u8], b: &[u8]) -> Option<u128> {
+    debug_assert_eq!(a.len(), b.len());
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut diff = 0u128;
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (i, (x, y)) in ca.by_ref().zip(cb.by_ref()).enumerate() {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_le_bytes(y.try_into().unwrap_or_default());
+        let v = x ^ y;
+        if v == 0 {
+            continue;
+        }
+        if i >= 16 {
+            return None;
+        }
+        // The high bit of each byte of `v` that is not zero, gathered into eight bits.
+        let nonzero = ((v & LOW7).wrapping_add(LOW7) | v) & !LOW7;
+        let byte_bits = (nonzero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        diff |= u128::from(byte_bits as u8) << (8 * i);
+    }
+    let base = a.len() - ca.remainder().len();
+    for (i, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+        if x != y {
+            if base + i >= 128 {
+                return None;
+            }
+            diff |= 1u128 << (base + i);
+        }
+    }
+    Some(diff)
 }
 
 /// A field of the first path, as `keep` needs it: where it started (a slot written again in a
@@ -253,6 +290,7 @@ impl SameMatch {
                         at: s - start,
                         read: f.read - start,
                         len: e - s,
+                        bits: own,
                     });
                     self.relaxed |= own & relaxed;
                 }
@@ -296,20 +334,20 @@ impl SameMatch {
         }
         let got = line.get(lo..lo + self.bytes.len())?;
         // Bits of the bytes that differ: relaxed digits only, each still a digit.
-        let mut diff = 0u128;
-        if got != &self.bytes[..] {
-            if self.relaxed == 0 {
+        let diff = diff_bits(got, &self.bytes)?;
+        if diff != 0 {
+            if diff & !self.relaxed != 0 {
                 return None;
             }
-            for (i, (&g, &b)) in got.iter().zip(&self.bytes).enumerate() {
-                if g != b {
-                    if self.relaxed >> i & 1 == 0 || !g.is_ascii_digit() {
-                        return None;
-                    }
-                    diff |= 1 << i;
+            let mut left = diff;
+            while left != 0 {
+                let i = left.trailing_zeros() as usize;
+                if !got[i].is_ascii_digit() {
+                    return None;
                 }
+                left &= left - 1;
             }
-            for c in self.checks.iter().filter(|c| c.changed(start - lo, diff)) {
+            for c in self.checks.iter().filter(|c| c.changed(diff)) {
                 let at = start + c.at;
                 let mut read = 0;
                 let cands = field_lengths(code, c.field, c.follow, line, at, &mut read);
@@ -319,21 +357,13 @@ impl SameMatch {
                 }
             }
         }
+        // Positions fit in u32 (the machine keeps them so): moved by a wrapping add.
+        let delta = (start as u32).wrapping_sub(self.start as u32);
+        let moved = |x: u32| if x == u32::MAX { x } else { x.wrapping_add(delta) };
         let shift = |s: Span| -> Span {
-            if s == Span::NONE {
-                s
-            } else {
-                let moved = |x: u32| {
-                    if x == u32::MAX {
-                        x
-                    } else {
-                        (x as usize - self.start + start) as u32
-                    }
-                };
-                Span {
-                    start: moved(s.start),
-                    end: moved(s.end),
-                }
+            Span {
+                start: moved(s.start),
+                end: moved(s.end),
             }
         };
         let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
@@ -352,7 +382,7 @@ impl SameMatch {
             {
                 self.over_other_digits += 1;
             }
-            for c in self.checks.iter().filter(|c| c.changed(start - lo, diff)) {
+            for c in self.checks.iter().filter(|c| c.changed(diff)) {
                 let (slot, at) = (usize::from(c.slot), start + c.at);
                 let val = c.field.value(&line[at..at + c.len]);
                 spans.vals[slot] = val;
@@ -736,6 +766,8 @@ pub(super) struct Vm {
     /// The line's `:`s between digits, once per line (`new_line` forgets them).
     colons: Option<Vec<usize>>,
     colons_known: Option<usize>,
+    /// Several templates search each line: their `:`s between digits are listed once.
+    pub(super) share_colons: bool,
     pub(super) attempts: u64,
     /// The last matches of the fast path, for the next attempt on the same bytes: one that
     /// read past the line's end and one that did not (a search bounded where the last date
@@ -1679,5 +1711,41 @@ mod tests {
         };
         run(&mut vm);
         assert_eq!(allocations(|| run(&mut vm)), 0);
+    }
+
+    #[test]
+    fn diff_bits_marks_each_differing_byte_as_the_byte_loop_would() {
+        let naive = |a: &[u8], b: &[u8]| -> Option<u128> {
+            let mut d = 0u128;
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                if x != y {
+                    if i >= 128 {
+                        return None;
+                    }
+                    d |= 1u128 << i;
+                }
+            }
+            Some(d)
+        };
+        let base: Vec<u8> = (0..150u32).map(|i| (i * 7 % 251) as u8).collect();
+        for len in [0, 1, 7, 8, 9, 30, 64, 127, 128, 129, 150] {
+            let a = &base[..len];
+            assert_eq!(diff_bits(a, a), Some(0));
+            for at in 0..len {
+                for flip in [0x01u8, 0x80, 0xff, 0x7f] {
+                    let mut b = a.to_vec();
+                    b[at] ^= flip;
+                    assert_eq!(
+                        diff_bits(a, &b),
+                        naive(a, &b),
+                        "len {len}, byte {at}, flip {flip:#x}"
+                    );
+                    if at + 3 < len {
+                        b[at + 3] ^= 0x10;
+                        assert_eq!(diff_bits(a, &b), naive(a, &b), "len {len}, bytes {at}+3");
+                    }
+                }
+            }
+        }
     }
 }
