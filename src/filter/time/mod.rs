@@ -144,13 +144,15 @@ impl SameFields {
         if self.template != template || self.now != Some(now) || self.vals.len() != vals.len() {
             return None;
         }
-        for ((span, &val), &old) in values.iter().zip(vals).zip(&self.vals) {
-            let val = (span.start != u32::MAX && span.end != u32::MAX).then_some(val);
-            if val != old || val == Some(fields::FROM_TEXT) {
-                return None;
-            }
-        }
-        Some(self.time)
+        let same = values
+            .iter()
+            .zip(vals)
+            .zip(&self.vals)
+            .all(|((span, &val), &old)| {
+                let val = span.get().map(|_| val);
+                val != Some(fields::FROM_TEXT) && val == old
+            });
+        same.then_some(self.time)
     }
 
     fn put(
@@ -384,11 +386,7 @@ impl TimeFinder {
             let mut known: Option<bool> = None;
             let mut digit_colon = || {
                 *known.get_or_insert_with(|| {
-                    memchr::memchr_iter(b':', line).any(|q| {
-                        q > 0
-                            && line[q - 1].is_ascii_digit()
-                            && line.get(q + 1).is_some_and(u8::is_ascii_digit)
-                    })
+                    memchr::memchr_iter(b':', line).any(|q| vm::digit_colon_at(line, q))
                 })
             };
             for k in 0..n {
@@ -462,12 +460,15 @@ impl TimeFinder {
             self.vm.spans.vals[..n].copy_from_slice(&self.repeat.vals);
             return self.repeat.hit;
         }
-        let misses = self.repeat.misses.saturating_add(1);
-        self.repeat.misses = misses;
-        if misses > REPEAT_MISSES && misses % REPEAT_RETRY != 0 {
-            // Not kept: the time found must not be stored with the kept prefix either.
-            self.repeated = false;
-            return t.search(line, from, to.min(line.len()), &mut self.vm);
+        self.repeat.misses += 1;
+        if self.repeat.misses > REPEAT_MISSES {
+            if self.repeat.misses < REPEAT_MISSES + REPEAT_RETRY {
+                // Not kept: the time found must not be stored with the kept prefix either.
+                self.repeated = false;
+                return t.search(line, from, to.min(line.len()), &mut self.vm);
+            }
+            // This search is kept; the count starts over so that it stays bounded.
+            self.repeat.misses = REPEAT_MISSES;
         }
         self.repeated = true;
         let hit = t.search(line, from, to.min(line.len()), &mut self.vm);

@@ -205,6 +205,11 @@ fn diff_bits(a: &[u8], b: &[u8]) -> Option<u128> {
     Some(diff)
 }
 
+/// The `:` at `q` has a digit on either side (where `%H:%M` may be).
+pub(super) fn digit_colon_at(line: &[u8], q: usize) -> bool {
+    q > 0 && line[q - 1].is_ascii_digit() && line.get(q + 1).is_some_and(u8::is_ascii_digit)
+}
+
 /// A field of the first path, as `keep` needs it: where it started (a slot written again in a
 /// failed branch holds another field's), which, what may follow, how far it read.
 #[derive(Clone, Copy, Debug)]
@@ -796,9 +801,7 @@ impl Vm {
         // Known for this line, and for this much of it (a bounded search sees a shorter line).
         if self.colons_known != Some(line.len()) {
             list.clear();
-            list.extend(memchr::memchr_iter(b':', line).filter(|&q| {
-                q > 0 && line[q - 1].is_ascii_digit() && line.get(q + 1).is_some_and(u8::is_ascii_digit)
-            }));
+            list.extend(memchr::memchr_iter(b':', line).filter(|&q| digit_colon_at(line, q)));
             self.colons_known = Some(line.len());
         }
         list
