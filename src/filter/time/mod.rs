@@ -27,6 +27,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use convert::Clock;
+use fields::Key;
 use regex::Spans;
 use template::{Convert, Hit, LINE_BEGIN, Template};
 use vm::Vm;
@@ -123,19 +124,62 @@ const REPEAT_RETRY: u32 = 64;
 /// The last conversion of read fields to a time. The time depends only on the template, the
 /// fields' values (those present) and "now", unless a field needs its text (`FROM_TEXT`): lines
 /// of one second whose date is not where the last one's was (an access log's addresses differ in
-/// length, so `Repeat` cannot apply) skip the calendar work.
+/// length, so `Repeat` cannot apply) skip the calendar work. So do the lines of the next second
+/// of a date that says its year, month, day and offset (`seconds`).
 #[derive(Clone, Debug, Default)]
 struct SameFields {
     template: usize,
     now: Option<Timestamp>,
-    /// Per field: its value, None when the field did not take part.
-    vals: Vec<Option<i32>>,
+    /// Per field: its value, ABSENT when the field did not take part.
+    vals: Vec<i32>,
     time: Option<Timestamp>,
+    /// The seconds field, when the time moves with it second for second: every other field
+    /// is the same and nothing is assumed from "now" or a zone (`linear_seconds`).
+    seconds: Option<usize>,
+}
+
+/// A field that did not take part, in `SameFields::vals` (no field's value is this).
+const ABSENT: i32 = i32::MIN + 2;
+
+fn taken(span: regex::Span, val: i32) -> i32 {
+    if span.get().is_some() { val } else { ABSENT }
+}
+
+/// The seconds field of a date whose time is `naive - offset` (`Clock::parts_time` with a
+/// year, month, day and offset read): a 24-hour clock, no week or day-of-year fields, each
+/// field read as a number, one seconds field. Its time moves with the seconds alone.
+fn linear_seconds(keys: &[Key], vals: &[i32]) -> Option<usize> {
+    let mut seconds = None;
+    let (mut year, mut month, mut day, mut hour, mut minute, mut offset) =
+        (false, false, false, false, false, false);
+    for (i, (&key, &val)) in keys.iter().zip(vals).enumerate() {
+        if val == ABSENT {
+            continue;
+        }
+        if val == fields::FROM_TEXT || val == fields::INVALID {
+            return None;
+        }
+        match key {
+            Key::Y | Key::LowerY => year = true,
+            Key::M | Key::B | Key::LowerB => month = true,
+            Key::D => day = true,
+            Key::H => hour = true,
+            Key::Minute => minute = true,
+            Key::LowerZ | Key::Z => offset = true,
+            Key::F => {}
+            Key::S if seconds.is_none() => seconds = Some(i),
+            _ => return None,
+        }
+    }
+    (year && month && day && hour && minute && offset)
+        .then_some(seconds)
+        .flatten()
 }
 
 impl SameFields {
+    /// The time of these fields, when the last conversion tells it without the calendar.
     fn get(
-        &self,
+        &mut self,
         template: usize,
         now: Timestamp,
         values: &[regex::Span],
@@ -144,21 +188,39 @@ impl SameFields {
         if self.template != template || self.now != Some(now) || self.vals.len() != vals.len() {
             return None;
         }
-        let same = values
-            .iter()
-            .zip(vals)
-            .zip(&self.vals)
-            .all(|((span, &val), &old)| {
-                let val = span.get().map(|_| val);
-                val != Some(fields::FROM_TEXT) && val == old
-            });
-        same.then_some(self.time)
+        // Which fields differ, and whether one needs its text: without a branch per field.
+        let (mut differ, mut text) = (0u64, false);
+        for (i, ((&span, &val), &old)) in values.iter().zip(vals).zip(&self.vals).enumerate() {
+            let val = taken(span, val);
+            differ |= u64::from(val != old) << (i & 63);
+            text |= val == fields::FROM_TEXT;
+        }
+        if text || vals.len() > 64 {
+            return None;
+        }
+        if differ == 0 {
+            return Some(self.time);
+        }
+        let i = self.seconds.filter(|&i| differ == 1 << i)?;
+        let second = taken(values[i], vals[i]);
+        if !(0..60).contains(&second) {
+            return None;
+        }
+        // The last time was a real one (an invalid date has no seconds to move).
+        let time = self.time?;
+        let time = time
+            .checked_add(jiff::SignedDuration::from_secs(i64::from(second - self.vals[i])))
+            .ok()?;
+        self.vals[i] = second;
+        self.time = Some(time);
+        Some(Some(time))
     }
 
     fn put(
         &mut self,
         template: usize,
         now: Timestamp,
+        keys: &[Key],
         values: &[regex::Span],
         vals: &[i32],
         time: Option<Timestamp>,
@@ -166,13 +228,10 @@ impl SameFields {
         self.template = template;
         self.now = Some(now);
         self.vals.clear();
-        self.vals.extend(
-            values
-                .iter()
-                .zip(vals)
-                .map(|(span, &val)| span.get().map(|_| val)),
-        );
+        self.vals
+            .extend(values.iter().zip(vals).map(|(&span, &val)| taken(span, val)));
         self.time = time;
+        self.seconds = time.and_then(|_| linear_seconds(keys, &self.vals));
     }
 }
 
@@ -317,7 +376,7 @@ impl TimeFinder {
                     time
                 } else {
                     let time = self.clock.fields_time(keys, values, vals, line, now);
-                    self.same_fields.put(id, now, values, vals, time);
+                    self.same_fields.put(id, now, keys, values, vals, time);
                     time
                 }
             }

@@ -200,7 +200,10 @@ impl Template {
             Starts::Around(a) => a.digit_colon,
             _ => anchor(&prog.seq, prog.ci).is_some_and(|a| a.digit_colon),
         };
-        let code = Code::compile(&prog).map_err(|e| TemplateError(format!("datepattern `{name}`: {e}")))?;
+        let mut code =
+            Code::compile(&prog).map_err(|e| TemplateError(format!("datepattern `{name}`: {e}")))?;
+        // `search` reads the date group alone.
+        code.reads_only(date_group);
         Ok(Template {
             name,
             prog,

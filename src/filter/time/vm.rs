@@ -94,6 +94,9 @@ pub(super) struct Code {
     /// Per instruction: no capture or value is written before it (the code only jumps
     /// forward), so going back to it means clearing them all.
     clean: Vec<bool>,
+    /// The one capture the caller reads after a match (a template's date group), when it reads
+    /// one alone: a replay restores that one and leaves the others as they were.
+    read_cap: Option<u8>,
 }
 
 /// A capture (`cap`) or value slot an instruction writes.
@@ -372,8 +375,13 @@ impl SameMatch {
             }
         };
         let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
-        for (d, s) in spans.caps[..=g].iter_mut().zip(&self.spans.caps[..=g]) {
-            *d = shift(*s);
+        match code.read_cap.map(usize::from) {
+            Some(c) if c <= g => spans.caps[c] = shift(self.spans.caps[c]),
+            _ => {
+                for (d, s) in spans.caps[..=g].iter_mut().zip(&self.spans.caps[..=g]) {
+                    *d = shift(*s);
+                }
+            }
         }
         for (d, s) in spans.values[..v].iter_mut().zip(&self.spans.values[..v]) {
             *d = shift(*s);
@@ -424,6 +432,11 @@ struct Branch {
 pub(super) struct CompileError(pub(super) String);
 
 impl Code {
+    /// The caller reads capture `cap` alone after a match.
+    pub(super) fn reads_only(&mut self, cap: u8) {
+        self.read_cap = Some(cap);
+    }
+
     pub(super) fn compile(prog: &Program) -> Result<Code, CompileError> {
         let mut c = Code {
             insts: Vec::new(),
@@ -437,6 +450,7 @@ impl Code {
             first_path: false,
             writes: Vec::new(),
             clean: Vec::new(),
+            read_cap: None,
         };
         let mut regs = 0u8;
         c.seq(&prog.seq, &mut regs)?;
@@ -618,6 +632,7 @@ impl Code {
                     first_path: false,
                     writes: Vec::new(),
                     clean: Vec::new(),
+                    read_cap: None,
                 };
                 let mut sub_regs = 0;
                 sub.alternatives(&l.alts, &mut sub_regs)?;
