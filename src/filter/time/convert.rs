@@ -244,6 +244,38 @@ impl Clock {
     }
 }
 
+/// The seconds field of fields whose time `Clock::fields_time` makes as `naive − offset`, with
+/// nothing taken from "now" or a zone: a year, month, day, 24-hour clock and offset read, no
+/// week or day-of-year field, each field a number, one seconds field. Moved by the seconds
+/// alone, that time moves second for second (`SameFields`). Same inputs as `fields_time`.
+pub(super) fn seconds_alone(keys: &[Key], spans: &[Span], vals: &[i32]) -> Option<usize> {
+    let mut seconds = None;
+    let (mut year, mut month, mut day, mut hour, mut minute, mut offset) =
+        (false, false, false, false, false, false);
+    for (i, ((&key, span), &val)) in keys.iter().zip(spans).zip(vals).enumerate() {
+        if span.get().is_none() {
+            continue;
+        }
+        if val == FROM_TEXT || val == INVALID {
+            return None;
+        }
+        match key {
+            Key::Y | Key::LowerY => year = true,
+            Key::M | Key::B | Key::LowerB => month = true,
+            Key::D => day = true,
+            Key::H => hour = true,
+            Key::Minute => minute = true,
+            Key::LowerZ | Key::Z => offset = true,
+            Key::F => {}
+            Key::S if seconds.is_none() => seconds = Some(i),
+            _ => return None,
+        }
+    }
+    (year && month && day && hour && minute && offset)
+        .then_some(seconds)
+        .flatten()
+}
+
 /// What a template's fields said, before they make a time.
 #[derive(Default)]
 struct Parts {

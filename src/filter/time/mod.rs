@@ -134,46 +134,18 @@ struct SameFields {
     vals: Vec<i32>,
     time: Option<Timestamp>,
     /// The seconds field, when the time moves with it second for second: every other field
-    /// is the same and nothing is assumed from "now" or a zone (`linear_seconds`).
+    /// is the same and nothing is assumed from "now" or a zone (`convert::seconds_alone`).
     seconds: Option<usize>,
 }
 
 /// A field that did not take part, in `SameFields::vals` (no field's value is this).
 const ABSENT: i32 = i32::MIN + 2;
 
+// `SameFields::get` marks the fields that differ as bits of a u64.
+const _: () = assert!(regex::MAX_VALUES <= 64);
+
 fn taken(span: regex::Span, val: i32) -> i32 {
     if span.get().is_some() { val } else { ABSENT }
-}
-
-/// The seconds field of a date whose time is `naive - offset` (`Clock::parts_time` with a
-/// year, month, day and offset read): a 24-hour clock, no week or day-of-year fields, each
-/// field read as a number, one seconds field. Its time moves with the seconds alone.
-fn linear_seconds(keys: &[Key], vals: &[i32]) -> Option<usize> {
-    let mut seconds = None;
-    let (mut year, mut month, mut day, mut hour, mut minute, mut offset) =
-        (false, false, false, false, false, false);
-    for (i, (&key, &val)) in keys.iter().zip(vals).enumerate() {
-        if val == ABSENT {
-            continue;
-        }
-        if val == fields::FROM_TEXT || val == fields::INVALID {
-            return None;
-        }
-        match key {
-            Key::Y | Key::LowerY => year = true,
-            Key::M | Key::B | Key::LowerB => month = true,
-            Key::D => day = true,
-            Key::H => hour = true,
-            Key::Minute => minute = true,
-            Key::LowerZ | Key::Z => offset = true,
-            Key::F => {}
-            Key::S if seconds.is_none() => seconds = Some(i),
-            _ => return None,
-        }
-    }
-    (year && month && day && hour && minute && offset)
-        .then_some(seconds)
-        .flatten()
 }
 
 impl SameFields {
@@ -192,10 +164,10 @@ impl SameFields {
         let (mut differ, mut text) = (0u64, false);
         for (i, ((&span, &val), &old)) in values.iter().zip(vals).zip(&self.vals).enumerate() {
             let val = taken(span, val);
-            differ |= u64::from(val != old) << (i & 63);
+            differ |= u64::from(val != old) << i;
             text |= val == fields::FROM_TEXT;
         }
-        if text || vals.len() > 64 {
+        if text {
             return None;
         }
         if differ == 0 {
@@ -231,7 +203,7 @@ impl SameFields {
         self.vals
             .extend(values.iter().zip(vals).map(|(&span, &val)| taken(span, val)));
         self.time = time;
-        self.seconds = time.and_then(|_| linear_seconds(keys, &self.vals));
+        self.seconds = time.and_then(|_| convert::seconds_alone(keys, values, vals));
     }
 }
 
