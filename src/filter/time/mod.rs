@@ -483,6 +483,14 @@ impl TimeFinder {
             return t.search(line, from, to.min(line.len()), &mut self.vm);
         }
         let id = Arc::as_ptr(t) as usize;
+        self.repeat.misses += 1;
+        if self.repeat.misses > REPEAT_MISSES + 1 && self.repeat.misses < REPEAT_MISSES + REPEAT_RETRY {
+            // Resting: an access log's prefixes do not repeat, and asking costs a branch the
+            // processor cannot foresee (the bounded and the whole-line search alternate).
+            // Nothing is kept: the time found must not be stored with the kept prefix either.
+            self.repeated = false;
+            return t.search(line, from, to.min(line.len()), &mut self.vm);
+        }
         if self.repeat.applies(id, from, to, line) {
             self.repeat.misses = 0;
             self.repeated = true;
@@ -491,10 +499,8 @@ impl TimeFinder {
             self.vm.spans.vals[..n].copy_from_slice(&self.repeat.vals);
             return self.repeat.hit;
         }
-        self.repeat.misses += 1;
         if self.repeat.misses > REPEAT_MISSES {
             if self.repeat.misses < REPEAT_MISSES + REPEAT_RETRY {
-                // Not kept: the time found must not be stored with the kept prefix either.
                 self.repeated = false;
                 return t.search(line, from, to.min(line.len()), &mut self.vm);
             }

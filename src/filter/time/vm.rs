@@ -119,8 +119,6 @@ enum First {
     Unknown,
 }
 
-/// The branch of a guarded `Split` the first path is in: where it started, and what to put
-/// back when it fails before the rest of the attempt made another choice.
 /// The last match the fast path found, as bytes: an attempt's answer depends only on the
 /// bytes from the one before its start to the furthest it read (and, if it read past the end,
 /// on where the line ends), and on whether it starts the line. The next attempt of the same
@@ -130,8 +128,15 @@ enum First {
 pub(super) struct SameMatch {
     /// The code (its address); 0: none kept.
     code: usize,
-    /// The bytes from the start (less one, unless at 0) to the furthest read, within the line.
+    /// The bytes from the start (less one, unless at 0) to the furthest read, within the line
+    /// (`len` of them), then zeros to a whole number of words.
     bytes: Vec<u8>,
+    len: usize,
+    /// Per word of `bytes`: a byte mask of those another line must repeat (all but the digits
+    /// of `digits` and `checks`), one of the digits of `digits`, and one of those of `checks`.
+    fixed: Vec<u64>,
+    short: Vec<u64>,
+    loose: Vec<u64>,
     at_line_start: bool,
     /// How far past the start it read, and whether that was past the line's end.
     reach: usize,
@@ -147,6 +152,10 @@ pub(super) struct SameMatch {
     /// of those fields takes the same length again (`checks`). Lines of the next second.
     relaxed: u128,
     checks: Vec<Check>,
+    /// The fields of one or two digits, each read alone: their digits may differ on replay
+    /// without comparing, each value's path known once seen (the seconds, minutes, hours, day
+    /// and month of the next lines). `checks` holds the longer ones (a year, a fraction).
+    digits: Vec<Digits>,
     /// Replays over other digits (tests count them).
     #[cfg(test)]
     pub(super) over_other_digits: u64,
@@ -170,6 +179,47 @@ impl Check {
     /// Some of its digits are among `diff`'s bits.
     fn changed(&self, diff: u128) -> bool {
         self.bits & diff != 0
+    }
+}
+
+/// A field of one or two digits that no other part of the match reads: whether an attempt
+/// takes the kept path, and the field's value, depend only on those digits, so each pair's
+/// answer is kept once a line shows it.
+#[derive(Clone, Debug)]
+struct Digits {
+    slot: u8,
+    field: Field,
+    follow: u16,
+    /// Its first digit in the kept bytes; its start and its read end after the attempt's start.
+    byte: usize,
+    at: usize,
+    read: usize,
+    /// 1 or 2.
+    len: usize,
+    /// By the digits' value (one digit d: d·10): the field's value when the attempt takes the
+    /// kept path with them, OTHER_PATH when it does not, UNSEEN until a line shows them.
+    by_value: [i32; 100],
+}
+
+/// `Digits::by_value` entries that are no field's value (fields of digits are 0-99).
+const UNSEEN: i32 = i32::MIN + 10;
+const OTHER_PATH: i32 = i32::MIN + 11;
+
+impl Digits {
+    /// The path and value of the digits at `start + self.at` in `line`, learned from the field.
+    fn learn(&mut self, code: &Code, line: &[u8], start: usize, value: usize) -> i32 {
+        let at = start + self.at;
+        let mut read = 0;
+        let cands = field_lengths(code, self.field, self.follow, line, at, &mut read);
+        let same =
+            cands.as_slice().first().map(|&l| usize::from(l)) == Some(self.len) && read == start + self.read;
+        let v = if same {
+            self.field.value(&line[at..at + self.len])
+        } else {
+            OTHER_PATH
+        };
+        self.by_value[value] = v;
+        v
     }
 }
 
@@ -274,11 +324,14 @@ impl SameMatch {
         fields: &[Option<FieldRead>; MAX_VALUES],
     ) {
         let lo = start.saturating_sub(1);
-        let hi = read.min(line.len());
+        let hi = read.min(line.len()).max(lo);
         self.relaxed = 0;
         self.checks.clear();
+        self.digits.clear();
+        // Bits of the digits of `digits`.
+        let mut short = 0u128;
         if !reads.wide && reads.base == lo {
-            let digits = (lo..hi.max(lo))
+            let digits = (lo..hi)
                 .filter(|&i| line[i].is_ascii_digit())
                 .fold(0u128, |m, i| m | 1u128 << (i - lo));
             let relaxed = reads.fields & !reads.exact & digits;
@@ -290,7 +343,25 @@ impl SameMatch {
                     continue;
                 }
                 let own = mask(s - lo, e - s);
-                if own & relaxed != 0 {
+                if own & relaxed == 0 {
+                    continue;
+                }
+                if own & !relaxed == 0 && e - s <= 2 {
+                    let (_, value) = digit_pair(line[s], if e - s == 2 { line[s + 1] } else { b'0' });
+                    let mut by_value = [UNSEEN; 100];
+                    by_value[value] = spans.vals[slot];
+                    self.digits.push(Digits {
+                        slot: slot as u8,
+                        field: f.field,
+                        follow: f.follow,
+                        byte: s - lo,
+                        at: s - start,
+                        read: f.read - start,
+                        len: e - s,
+                        by_value,
+                    });
+                    short |= own;
+                } else {
                     self.checks.push(Check {
                         slot: slot as u8,
                         field: f.field,
@@ -305,8 +376,31 @@ impl SameMatch {
             }
         }
         self.code = std::ptr::from_ref(code) as usize;
+        let n = hi - lo;
+        self.len = n;
         self.bytes.clear();
-        self.bytes.extend_from_slice(&line[lo..hi.max(lo)]);
+        self.bytes.extend_from_slice(&line[lo..hi]);
+        self.bytes.resize(n.div_ceil(8) * 8, 0);
+        self.fixed.clear();
+        self.short.clear();
+        self.loose.clear();
+        let bit = |m: u128, i: usize| i < 128 && m >> i & 1 == 1;
+        for w in 0..n.div_ceil(8) {
+            let (mut fixed, mut digits, mut loose) = (0u64, 0u64, 0u64);
+            for i in (w * 8..w * 8 + 8).take_while(|&i| i < n) {
+                let byte = 0xffu64 << (8 * (i - w * 8));
+                if bit(self.relaxed, i) {
+                    loose |= byte;
+                } else if bit(short, i) {
+                    digits |= byte;
+                } else {
+                    fixed |= byte;
+                }
+            }
+            self.fixed.push(fixed);
+            self.short.push(digits);
+            self.loose.push(loose);
+        }
         self.at_line_start = start == 0;
         self.reach = read.saturating_sub(start);
         self.rest = (read > line.len()).then(|| line.len() - start);
@@ -340,13 +434,67 @@ impl SameMatch {
             None if line.len() < start + self.reach => return None,
             _ => {}
         }
-        let got = line.get(lo..lo + self.bytes.len())?;
-        // Bits of the bytes that differ: relaxed digits only, each still a digit.
-        let diff = diff_bits(got, &self.bytes)?;
-        if diff != 0 {
-            if diff & !self.relaxed != 0 {
+        let got = line.get(lo..lo + self.len)?;
+        // The bytes that must repeat, a word at a time and without a branch per word: the next
+        // second differs in a digit or two on some lines and not on others, unforeseeably.
+        let (mut wrong, mut short, mut loose) = (0u64, 0u64, 0u64);
+        let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let mut words = got.chunks_exact(8);
+        let masks = self.fixed.iter().zip(&self.short).zip(&self.loose);
+        let mut kept = self.bytes.chunks_exact(8).zip(masks);
+        for (w, (k, ((&f, &s), &l))) in words.by_ref().zip(kept.by_ref()) {
+            let x = word(w) ^ word(k);
+            wrong |= x & f;
+            short |= x & s;
+            loose |= x & l;
+        }
+        if let Some((k, ((&f, &s), &l))) = kept.next() {
+            // The last bytes as one load (a copy to the stack and a load back stalls).
+            let rest = words.remainder();
+            let tail = match got.len().checked_sub(8) {
+                Some(from) => word(&got[from..]) >> (8 * (8 - rest.len())),
+                None => rest.iter().rev().fold(0, |t, &b| t << 8 | u64::from(b)),
+            };
+            let x = tail ^ word(k);
+            wrong |= x & f;
+            short |= x & s;
+            loose |= x & l;
+        }
+        if wrong != 0 {
+            return None;
+        }
+        #[cfg(test)]
+        let other_digits = short | loose != 0;
+        let v = code.values.min(MAX_VALUES);
+        if short != 0 {
+            // The short fields' values: known for digits seen before, learned once otherwise.
+            let mut vals = self.spans.vals;
+            let mut other_path = false;
+            for k in 0..self.digits.len() {
+                let d = &self.digits[k];
+                let second = if d.len == 2 { got[d.byte + 1] } else { b'0' };
+                let (digits, value) = digit_pair(got[d.byte], second);
+                let mut val = d.by_value[value];
+                if val == UNSEEN && digits {
+                    val = self.digits[k].learn(code, line, start, value);
+                }
+                other_path |= !digits | (val == OTHER_PATH);
+                vals[usize::from(self.digits[k].slot)] = val;
+            }
+            if other_path {
                 return None;
             }
+            // This line's digits are the ones kept now: the next line likely repeats them.
+            for d in &self.digits {
+                self.bytes[d.byte..d.byte + d.len].copy_from_slice(&got[d.byte..d.byte + d.len]);
+            }
+            self.spans.vals = vals;
+        }
+        spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
+        if loose != 0 {
+            // A longer field's digits differ (a fraction, a new year): each still a digit, and
+            // the field still of the same length, reading as far.
+            let diff = diff_bits(got, &self.bytes[..self.len])? & self.relaxed;
             let mut left = diff;
             while left != 0 {
                 let i = left.trailing_zeros() as usize;
@@ -364,6 +512,18 @@ impl SameMatch {
                     return None;
                 }
             }
+            // This line's digits are the ones kept now: the next line likely repeats them.
+            self.bytes[..self.len].copy_from_slice(got);
+            for c in self.checks.iter().filter(|c| c.changed(diff)) {
+                let (slot, at) = (usize::from(c.slot), start + c.at);
+                let val = c.field.value(&line[at..at + c.len]);
+                spans.vals[slot] = val;
+                self.spans.vals[slot] = val;
+            }
+        }
+        #[cfg(test)]
+        if other_digits {
+            self.over_other_digits += 1;
         }
         // Positions fit in u32 (the machine keeps them so): moved by a wrapping add.
         let delta = (start as u32).wrapping_sub(self.start as u32);
@@ -374,7 +534,7 @@ impl SameMatch {
                 end: moved(s.end),
             }
         };
-        let (g, v) = (code.groups.min(MAX_GROUPS - 1), code.values.min(MAX_VALUES));
+        let g = code.groups.min(MAX_GROUPS - 1);
         match code.read_cap.map(usize::from) {
             Some(c) if c <= g => spans.caps[c] = shift(self.spans.caps[c]),
             _ => {
@@ -386,24 +546,19 @@ impl SameMatch {
         for (d, s) in spans.values[..v].iter_mut().zip(&self.spans.values[..v]) {
             *d = shift(*s);
         }
-        spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
-        if diff != 0 {
-            // This line's date is the one kept now: the next second differs from it in the
-            // seconds alone.
-            self.bytes.copy_from_slice(got);
-            #[cfg(test)]
-            {
-                self.over_other_digits += 1;
-            }
-            for c in self.checks.iter().filter(|c| c.changed(diff)) {
-                let (slot, at) = (usize::from(c.slot), start + c.at);
-                let val = c.field.value(&line[at..at + c.len]);
-                spans.vals[slot] = val;
-                self.spans.vals[slot] = val;
-            }
-        }
         Some(start + self.end)
     }
+}
+
+/// Whether two bytes are digits, and their index in `Digits::by_value` (0 if they are not);
+/// without a branch.
+fn digit_pair(first: u8, second: u8) -> (bool, usize) {
+    let (a, b) = (first.wrapping_sub(b'0'), second.wrapping_sub(b'0'));
+    let digits = (a < 10) & (b < 10);
+    (
+        digits,
+        usize::from(digits) * (usize::from(a) * 10 + usize::from(b)),
+    )
 }
 
 #[derive(Clone, Copy)]
@@ -416,6 +571,8 @@ struct RepChoice {
     choices: u32,
 }
 
+/// The branch of a guarded `Split` the first path is in: where it started, and what to put
+/// back when it fails before the rest of the attempt made another choice.
 #[derive(Clone, Copy)]
 struct Branch {
     alt: usize,
