@@ -1,17 +1,28 @@
 //! banjo's firewall against the real kernel: every test makes its own network namespaces
 //! (see common/netns.rs), applies layouts and bans there, and looks at the result with `nft`
-//! and with real TCP connections between namespaces. Needs root; skips with a message without.
+//! and with real TCP connections between namespaces. One test starts the daemon there, with a
+//! real firewall behind the `Backend` trait, to see a reconcile's wiring against the kernel.
+//! Needs root; skips with a message without.
 
 #[path = "common/netns.rs"]
 mod netns;
 
+use std::cell::RefCell;
 use std::net::IpAddr;
+use std::process::Command;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use banjo::ban::{DEFAULT_HISTORY_AGE, Ledger};
+use banjo::daemon::{Daemon, Parts, SystemResolver};
 use banjo::firewall::{
-    BlockType, Change, Family, Firewall, FirewallError, Hook, JailRules, Layout, Monitor, PortRange,
-    Protocol, Target,
+    Applied, Backend, BlockType, Change, Family, Firewall, FirewallError, Generation, Hook, JailRules,
+    Layout, Monitor, PortRange, Protocol, ReconcileReport, Target,
 };
+use banjo::jail::BanOrder;
+use banjo::source::journal::Location;
+use jiff::Timestamp;
 use netns::{Netns, root_or_skip};
 
 fn ip(s: &str) -> IpAddr {
@@ -992,6 +1003,171 @@ fn monitor_after_a_big_batch() {
         "monitor after 100k own bans: changed = {changed} (drained in {:?})",
         t.elapsed()
     );
+}
+
+/// A real firewall that, right after its first reconcile, lets another process commit to the
+/// ruleset: `nft` deletes a ban banjo has just put in. Start-up reconciles with the monitor
+/// deaf, so only the ruleset's generation can tell the daemon about it.
+struct Interloper {
+    fw: Firewall,
+    netns: String,
+    /// The calls, in order, and the interloper's own commit among them.
+    calls: Rc<RefCell<Vec<&'static str>>>,
+    done: bool,
+}
+
+impl Interloper {
+    fn note(&self, call: &'static str) {
+        self.calls.borrow_mut().push(call);
+    }
+}
+
+impl Backend for Interloper {
+    fn apply(&mut self, layout: &Layout) -> Result<(), FirewallError> {
+        self.note("apply");
+        self.fw.apply(layout)
+    }
+
+    fn change(&mut self, changes: &[Change]) -> Result<Applied, FirewallError> {
+        self.note("change");
+        self.fw.change(changes)
+    }
+
+    fn reconcile(&mut self, wanted: &[Change]) -> Result<ReconcileReport, FirewallError> {
+        self.note("reconcile");
+        let report = self.fw.reconcile(wanted);
+        if !self.done {
+            self.done = true;
+            // nft fails with ENOENT unless banjo's reconcile really put the ban in
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.netns])
+                .args("nft delete element inet banjo app-v4 { 192.0.2.10 }".split(' '))
+                .output()
+                .expect("ip netns exec nft");
+            assert!(
+                out.status.success(),
+                "nft delete element: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            self.note("nft delete element");
+        }
+        report
+    }
+
+    fn list(&mut self, jail: &str) -> Result<Vec<(Target, Option<Duration>)>, FirewallError> {
+        self.note("list");
+        self.fw.list(jail)
+    }
+
+    fn table_exists(&mut self) -> Result<bool, FirewallError> {
+        self.note("table_exists");
+        self.fw.table_exists()
+    }
+
+    fn remove(&mut self) -> Result<(), FirewallError> {
+        self.note("remove");
+        self.fw.remove()
+    }
+
+    fn generation(&mut self) -> Result<Generation, FirewallError> {
+        self.note("generation");
+        self.fw.generation()
+    }
+}
+
+/// Issue 12: the monitor hears nothing while start-up (or a reload) puts every ban in, so a
+/// commit by someone else meanwhile is known from the ruleset's generation only. The daemon
+/// must see it moved on by more than its own commits and put the table back.
+#[test]
+fn a_commit_by_another_process_while_the_monitor_is_deaf_puts_the_table_back() {
+    if !root_or_skip("a_commit_by_another_process_while_the_monitor_is_deaf_puts_the_table_back") {
+        return;
+    }
+    let ns = Netns::new();
+    let _in = ns.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fifo = d.join("app.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let journal = d.join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    let config = d.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{state}\"\nruntime_dir = \"{run}\"\n\n\
+             [filters.app]\nfailregex = [\"auth failed from <HOST>\"]\n\n\
+             [jails.app]\nfilter = \"app\"\nmultilog = \"{fifo}\"\nignoreself = false\n",
+            state = d.join("state").display(),
+            run = d.join("run").display(),
+            fifo = fifo.display(),
+        ),
+    )
+    .unwrap();
+    // the ban of a previous run, which start-up puts into an empty kernel
+    let now = Timestamp::now();
+    let mut ledger = Ledger::new(DEFAULT_HISTORY_AGE);
+    let banned = Target::Addr(ip("192.0.2.10"));
+    ledger.ban(
+        BanOrder {
+            jail: "app".into(),
+            target: banned,
+            since: now,
+            until: Some(now + jiff::SignedDuration::from_secs(3600)),
+            bantime: Some(Duration::from_secs(3600)),
+            failures: 3,
+            lines: Vec::new(),
+            count: 1,
+            seen: Vec::new(),
+            note: None,
+        },
+        now,
+    );
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    ledger.save(&d.join("state/bans.json")).unwrap();
+
+    let fw = Firewall::open().unwrap();
+    let mut monitor = Monitor::open_for("banjo").unwrap();
+    monitor.ignore(fw.port_id());
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let interloper = Interloper {
+        fw,
+        netns: ns.name.clone(),
+        calls: calls.clone(),
+        done: false,
+    };
+    let cfg = banjo::config::load(&config).unwrap();
+    let parts = Parts {
+        firewall: Box::new(interloper),
+        monitor: Some(monitor),
+        resolver: Arc::new(SystemResolver),
+        journal: Location::Directory(journal),
+        socket: None,
+        listen_fds: Vec::new(),
+        signals: None,
+    };
+    let daemon = Daemon::start(&config, cfg, parts).unwrap();
+
+    assert_eq!(
+        calls.borrow()[..],
+        [
+            "apply",
+            "list",
+            "generation",
+            "reconcile",
+            "nft delete element",
+            "generation",
+            "apply",
+            "reconcile"
+        ],
+        "start-up applies, adopts, reconciles deaf; the interloper's commit makes it apply and reconcile again"
+    );
+    assert!(
+        nft_element(&ns, "app-v4", "192.0.2.10").is_some(),
+        "the ban the interloper deleted is back: {}",
+        ns.sh("nft list set inet banjo app-v4")
+    );
+    assert_eq!(daemon.ledger().len(), 1);
 }
 
 /// Drops CAP_NET_ADMIN from the calling thread's effective set (capabilities are per thread).
