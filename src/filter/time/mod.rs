@@ -7,6 +7,8 @@
 //!   default list.
 //! - `regex` and `fields`: the matcher; fields read their digits directly.
 //! - `convert`: fields → a time ("now" for missing years and days, zones, local time).
+//! - `same_date`: a template's whole search kept from its first anchor, for the next line that
+//!   repeats the bytes it read (an access log's lines of one second), with its time.
 //! - here: `TimeFinder`, fail2ban's `DateDetector` — which template to try first, which match
 //!   wins, how the list reorders itself as templates hit.
 //!
@@ -18,6 +20,7 @@
 mod convert;
 mod fields;
 mod regex;
+mod same_date;
 mod template;
 mod vm;
 
@@ -291,6 +294,7 @@ impl TimeFinder {
     fn with(tz: TimeZone, templates: Vec<Arc<Template>>) -> Self {
         let mut vm = Vm::default();
         vm.share_colons = templates.len() > 1;
+        vm.same_date_on = templates.len() == 1;
         TimeFinder {
             slots: templates.into_iter().map(Slot::new).collect(),
             clock: Clock::new(tz),
@@ -330,6 +334,13 @@ impl TimeFinder {
         {
             return Some(Found { time, start, end });
         }
+        let same_date = self.vm.same_date_line;
+        if let Some(k) = same_date
+            && let Some((at, time)) = self.vm.same_date[k].time
+            && at == now
+        {
+            return Some(Found { time, start, end });
+        }
         let template = &self.slots[i].template;
         let time = match template.convert {
             Convert::None => Some(now),
@@ -355,6 +366,9 @@ impl TimeFinder {
         };
         if self.repeated {
             self.repeat.time = Some((now, time));
+        }
+        if let Some(k) = same_date {
+            self.vm.same_date[k].time = Some((now, time));
         }
         Some(Found { time, start, end })
     }

@@ -99,6 +99,15 @@ impl Span {
         end: u32::MAX,
     };
 
+    /// Moved by `delta` positions (a wrapping add: positions fit in u32); NONE stays NONE.
+    pub(super) fn moved(self, delta: u32) -> Span {
+        let moved = |x: u32| if x == u32::MAX { x } else { x.wrapping_add(delta) };
+        Span {
+            start: moved(self.start),
+            end: moved(self.end),
+        }
+    }
+
     pub(super) fn get(self) -> Option<(usize, usize)> {
         (self.start != u32::MAX && self.end != u32::MAX).then_some((self.start as usize, self.end as usize))
     }

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::fields::{Field, Key};
 use super::regex::{self, Assert, Group, Node, Program, Repeat, first_of_node, first_of_seq};
+use super::same_date::Search;
 use super::vm::{Code, Vm};
 
 pub(super) const LINE_BEGIN: u8 = 8;
@@ -103,7 +104,7 @@ enum Starts {
 }
 
 /// A template's hit in a line: the whole match (for the detector's memory) and the date text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Hit {
     pub(super) start: usize,
     pub(super) end: usize,
@@ -446,7 +447,33 @@ impl Template {
                         .iter()
                         .filter(|&&q| q >= from && q + 1 < to)
                         .find_map(|&q| around(q, vm)),
-                    None => memchr::memchr_iter(a.byte, &line[from..]).find_map(|q| around(q + from, vm)),
+                    None => {
+                        let mut anchors = memchr::memchr_iter(a.byte, &line[from..]).map(|q| q + from);
+                        let first = anchors.next();
+                        let same = first
+                            .filter(|_| vm.same_date_for(&self.code))
+                            .map(|anchor| Search {
+                                code: &self.code,
+                                line,
+                                from,
+                                anchor,
+                                hi: a.hi,
+                            });
+                        if let Some(s) = &same
+                            && let Some(h) = vm.same_date_answer(s, self.date_group)
+                        {
+                            return Some(h);
+                        }
+                        match first.and_then(|q| around(q, vm)) {
+                            Some(h) => {
+                                if let Some(s) = &same {
+                                    vm.keep_same_date(s, h, self.date_group);
+                                }
+                                Some(h)
+                            }
+                            None => anchors.find_map(|q| around(q, vm)),
+                        }
+                    }
                 };
                 if let Some(list) = colons {
                     vm.put_digit_colons(list);

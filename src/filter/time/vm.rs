@@ -6,6 +6,8 @@
 //! budget bounds every attempt.
 use super::fields::{Cands, FROM_TEXT, Field};
 use super::regex::{self, Assert, MAX_GROUPS, MAX_VALUES, Node, Program, Span, Spans};
+use super::same_date::{SameDate, Search};
+use super::template::Hit;
 
 /// Steps one search may take (all its start positions together); past it the search fails.
 const BUDGET: u32 = 50_000;
@@ -309,6 +311,13 @@ impl Reads {
     }
 }
 
+impl Code {
+    /// Value slots the code writes.
+    pub(super) fn values(&self) -> usize {
+        self.values
+    }
+}
+
 impl SameMatch {
     #[allow(clippy::too_many_arguments)]
     fn keep(
@@ -484,13 +493,16 @@ impl SameMatch {
             if other_path {
                 return None;
             }
-            // This line's digits are the ones kept now: the next line likely repeats them.
+            // This line's digits are the ones kept now: the next line likely repeats them. (One
+            // or two bytes each: copied as bytes, not by a call.)
             for d in &self.digits {
-                self.bytes[d.byte..d.byte + d.len].copy_from_slice(&got[d.byte..d.byte + d.len]);
+                self.bytes[d.byte] = got[d.byte];
+                self.bytes[d.byte + d.len - 1] = got[d.byte + d.len - 1];
             }
             self.spans.vals = vals;
         }
-        spans.vals[..v].copy_from_slice(&self.spans.vals[..v]);
+        // The whole array: a fixed-size copy, without a call.
+        spans.vals = self.spans.vals;
         if loose != 0 {
             // A longer field's digits differ (a fraction, a new year): each still a digit, and
             // the field still of the same length, reading as far.
@@ -525,15 +537,8 @@ impl SameMatch {
         if other_digits {
             self.over_other_digits += 1;
         }
-        // Positions fit in u32 (the machine keeps them so): moved by a wrapping add.
         let delta = (start as u32).wrapping_sub(self.start as u32);
-        let moved = |x: u32| if x == u32::MAX { x } else { x.wrapping_add(delta) };
-        let shift = |s: Span| -> Span {
-            Span {
-                start: moved(s.start),
-                end: moved(s.end),
-            }
-        };
+        let shift = |s: Span| s.moved(delta);
         let g = code.groups.min(MAX_GROUPS - 1);
         match code.read_cap.map(usize::from) {
             Some(c) if c <= g => spans.caps[c] = shift(self.spans.caps[c]),
@@ -950,11 +955,20 @@ pub(super) struct Vm {
     /// read past the line's end and one that did not (a search bounded where the last date
     /// ended, and one over the whole line, alternate in an access log).
     pub(super) same_match: [SameMatch; 2],
+    /// The last whole search kept from its first anchor, when one template searches alone
+    /// (`same_date_on`): several would each need their own.
+    pub(super) same_date: [SameDate; 2],
+    pub(super) same_date_on: bool,
+    /// The one of them that answered this line's search or kept its answer.
+    pub(super) same_date_line: Option<usize>,
     /// The fields of the current first path, per value slot (`SameMatch::keep`).
     field_reads: [Option<FieldRead>; MAX_VALUES],
     /// Tests compare the fast path with the machine alone.
     #[cfg(test)]
     pub(super) machine_only: bool,
+    /// Tests of the attempts' own memories search without `SameDate`.
+    #[cfg(test)]
+    pub(super) no_same_date: bool,
     /// Attempts the fast path decided, those it left to the machine, and kept matches replayed.
     #[cfg(test)]
     pub(super) first_path_counts: (u64, u64, u64),
@@ -964,6 +978,7 @@ impl Vm {
     /// A new line: what was learned about the last one goes.
     pub(super) fn new_line(&mut self) {
         self.colons_known = None;
+        self.same_date_line = None;
     }
 
     /// Positions of `:` with a digit on either side (where `%H:%M` may be), found once per line;
@@ -986,6 +1001,31 @@ impl Vm {
     #[cfg(test)]
     pub(super) fn steps_left(&self) -> u32 {
         self.steps
+    }
+
+    /// Whether a search with `code` may take or keep a `SameDate` answer: one template searches
+    /// alone, and the code reads nothing before the byte ahead of a start (no look-behind).
+    pub(super) fn same_date_for(&self, code: &Code) -> bool {
+        #[cfg(test)]
+        if self.machine_only || self.no_same_date {
+            return false;
+        }
+        self.same_date_on && code.first_path
+    }
+
+    /// The `SameDate` answer for this search, the machine left as the search would leave it.
+    pub(super) fn same_date_answer(&mut self, s: &Search, date_group: u8) -> Option<Hit> {
+        let k = s.kind();
+        let hit = self.same_date[k].answer(s, date_group, &mut self.read, &mut self.steps, &mut self.spans);
+        self.same_date_line = hit.map(|_| k);
+        hit
+    }
+
+    /// Keeps this search's answer, found around its first anchor.
+    pub(super) fn keep_same_date(&mut self, s: &Search, hit: Hit, date_group: u8) {
+        let k = s.kind();
+        self.same_date[k].keep(s, hit, date_group, self.read, self.steps, &self.spans);
+        self.same_date_line = Some(k);
     }
 
     /// Starts a search: a fresh step budget and read mark.
