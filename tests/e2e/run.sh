@@ -39,6 +39,8 @@ LINT=${E2E_LINTIAN:-1}
 # rootfs first (built concurrently when missing: a fresh machine builds all at once), then the
 # suites and lintian side by side
 declare -A ROOTS
+# the cache holds the answer files too: it must exist before their redirections (a fresh machine)
+mkdir -p "$CACHE"
 for s in $SUITES; do rootfs "$s" > "$CACHE/.root-$s-$$" & done
 if [ "$LINT" = 1 ]; then (E2E_PACKAGES=lintian rootfs trixie >/dev/null) & fi
 wait
