@@ -40,6 +40,9 @@ pub(super) struct SameDate {
     vals: [i32; MAX_VALUES],
     /// The time found for the kept answer, and the "now" it was found for (`TimeFinder::find`).
     pub(super) time: Option<(Timestamp, Option<Timestamp>)>,
+    /// Searches it answered (tests count them).
+    #[cfg(test)]
+    pub(super) answers: u64,
 }
 
 /// The kept search and the one asked for, as `keep` and `answer` compare them.
@@ -83,6 +86,8 @@ impl Default for SameDate {
             values: [Span::NONE; MAX_VALUES],
             vals: [0; MAX_VALUES],
             time: None,
+            #[cfg(test)]
+            answers: 0,
         }
     }
 }
@@ -157,6 +162,10 @@ impl SameDate {
             *d = k.moved(delta32);
         }
         spans.vals = self.vals;
+        #[cfg(test)]
+        {
+            self.answers += 1;
+        }
         Some(Hit {
             start: moved(self.hit.start),
             end: moved(self.hit.end),

@@ -621,6 +621,23 @@ const FAST_PATH_LINES: &[&str] = &[
 /// Every template's search with the fast path gives what the machine alone gives: the hit,
 /// every capture and value, how far it read and the steps it spent. Over the lines above and
 /// every line of fail2ban's sample logs (when `make compat` fetched them into target/compat).
+/// Two machines left alike by one search: read mark, steps, and after a hit the `n` values'
+/// spans and, where their field took part, their values (`SameFields`, `fields_time`); the hit
+/// holds the date group, the one capture a template's search reads.
+fn searched_alike(a: &Vm, b: &Vm, hit: bool, n: usize, what: &dyn Fn() -> String) {
+    assert_eq!(a.read, b.read, "read: {}", what());
+    assert_eq!(a.steps_left(), b.steps_left(), "steps: {}", what());
+    if hit {
+        assert_eq!(a.spans.values[..n], b.spans.values[..n], "values: {}", what());
+        let taken = |vm: &Vm| -> Vec<Option<i32>> {
+            (0..n)
+                .map(|i| vm.spans.values[i].get().map(|_| vm.spans.vals[i]))
+                .collect()
+        };
+        assert_eq!(taken(a), taken(b), "vals: {}", what());
+    }
+}
+
 #[test]
 fn the_fast_path_answers_as_the_machine_does() {
     let mut templates: Vec<Arc<Template>> = template::defaults().to_vec();
@@ -719,25 +736,7 @@ fn the_fast_path_answers_as_the_machine_does() {
             let b = t.search(line, 0, line.len(), &mut machine);
             let what = || format!("{} on {:?}", t.name, String::from_utf8_lossy(line));
             assert_eq!(a, b, "hit: {}", what());
-            assert_eq!(fast.read, machine.read, "read: {}", what());
-            assert_eq!(fast.steps_left(), machine.steps_left(), "steps: {}", what());
-            if a.is_some() {
-                let n = t.keys().len();
-                // The hit holds the date group: the one capture a template's search reads.
-                assert_eq!(
-                    fast.spans.values[..n],
-                    machine.spans.values[..n],
-                    "values: {}",
-                    what()
-                );
-                // A value counts where its field took part (`SameFields`, `fields_time`).
-                let taken = |vm: &Vm| -> Vec<Option<i32>> {
-                    (0..n)
-                        .map(|i| vm.spans.values[i].get().map(|_| vm.spans.vals[i]))
-                        .collect()
-                };
-                assert_eq!(taken(&fast), taken(&machine), "vals: {}", what());
-            }
+            searched_alike(&fast, &machine, a.is_some(), t.keys().len(), &what);
         }
     }
     let (decided, left, replayed) = fast.first_path_counts;
@@ -831,14 +830,18 @@ fn a_kept_date_answers_as_a_search_would() {
     };
     let addresses = ["10.0.0.1", "192.168.100.200", "2001:db8::1", "", "1.2.3.4:80"];
     let mut lines = Vec::new();
-    let mut date = dates[0];
+    let (mut date, mut form) = (dates[0], 7);
     for _ in 0..4000 {
-        // Mostly the same date again (the lines of one second), sometimes another.
+        // Mostly the same date in the same form again (the lines of one second), sometimes
+        // another.
         if random(4) == 0 {
             date = dates[random(dates.len())];
         }
+        if random(4) == 0 {
+            form = random(8);
+        }
         let address = addresses[random(addresses.len())];
-        let line = match random(8) {
+        let line = match form {
             0 => format!("{date} {address} x"),
             1 => format!("{address} - - [{date}]"),
             2 => format!("{address} - - [{date}"),
@@ -847,30 +850,27 @@ fn a_kept_date_answers_as_a_search_would() {
             5 => format!("x{date}"),
             _ => format!("{address} - - [{date}] \"GET / HTTP/1.1\" 200 5"),
         };
-        let now = if random(50) == 0 {
-            "2026-12-31T23:59:59Z"
+        // A year later: a year-less date, or a time alone, is another time then.
+        let now = if random(10) == 0 {
+            "2027-08-01T12:00:00Z"
         } else {
             NOW
         };
         lines.push((line, now));
     }
-    let mut answered = 0;
+    let mut answers = 0;
     for pattern in patterns {
         let mut with = TimeFinder::pinned(pattern, berlin()).unwrap();
         let mut without = TimeFinder::pinned(pattern, berlin()).unwrap();
         without.vm.no_same_date = true;
         for (line, now) in &lines {
             let a = with.find(line.as_bytes(), ts(now));
-            answered += u64::from(
-                with.vm
-                    .same_date_line
-                    .is_some_and(|k| with.vm.same_date[k].time.is_some()),
-            );
             let b = without.find(line.as_bytes(), ts(now));
             assert_eq!(a, b, "{pattern} on {line:?} at {now}");
         }
+        answers += with.vm.same_date.iter().map(|d| d.answers).sum::<u64>();
     }
-    assert!(answered > 2000, "kept dates answered: {answered}");
+    assert!(answers > 1500, "searches a kept date answered: {answers}");
     // A search bounded where the last date was (`from`, `to`) sees fewer starts and a shorter
     // line: searches of any bounds must answer, read and spend as the machine alone does.
     let mut checked = 0;
@@ -895,30 +895,12 @@ fn a_kept_date_answers_as_a_search_would() {
             let b = t.search(line, from, to, &mut machine);
             let what = || format!("{pattern} on {:?} [{from}..{to}]", String::from_utf8_lossy(line));
             assert_eq!(a, b, "hit: {}", what());
-            assert_eq!(kept.read, machine.read, "read: {}", what());
-            assert_eq!(kept.steps_left(), machine.steps_left(), "steps: {}", what());
-            if a.is_some() {
-                let n = t.keys().len();
-                assert_eq!(
-                    kept.spans.values[..n],
-                    machine.spans.values[..n],
-                    "values: {}",
-                    what()
-                );
-                let taken = |vm: &Vm| -> Vec<Option<i32>> {
-                    (0..n)
-                        .map(|i| vm.spans.values[i].get().map(|_| vm.spans.vals[i]))
-                        .collect()
-                };
-                assert_eq!(taken(&kept), taken(&machine), "vals: {}", what());
-            }
-            checked += u64::from(kept.same_date_line.is_some());
+            searched_alike(&kept, &machine, a.is_some(), t.keys().len(), &what);
         }
+        checked += kept.same_date.iter().map(|d| d.answers).sum::<u64>();
     }
-    assert!(
-        checked > 1000,
-        "searches that kept or took a kept date: {checked}"
-    );
+    eprintln!("kept dates answered {answers} finder searches and {checked} bounded ones");
+    assert!(checked > 300, "bounded searches a kept date answered: {checked}");
 }
 
 #[test]
