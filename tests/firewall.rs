@@ -1039,16 +1039,7 @@ impl Backend for Interloper {
         if !self.done {
             self.done = true;
             // nft fails with ENOENT unless banjo's reconcile really put the ban in
-            let out = Command::new("ip")
-                .args(["netns", "exec", &self.netns])
-                .args("nft delete element inet banjo app-v4 { 192.0.2.10 }".split(' '))
-                .output()
-                .expect("ip netns exec nft");
-            assert!(
-                out.status.success(),
-                "nft delete element: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            netns::sh_in(&self.netns, "nft delete element inet banjo app-v4 { 192.0.2.10 }");
             self.note("nft delete element");
         }
         report

@@ -48,8 +48,7 @@ impl Netns {
 
     /// Runs a shell command inside; panics with its output when it fails.
     pub fn sh(&self, cmd: &str) -> String {
-        let out = run(Command::new("ip").args(["netns", "exec", &self.name, "sh", "-c", cmd]));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        sh_in(&self.name, cmd)
     }
 
     /// Runs a shell command inside and returns its output whatever the exit status.
@@ -129,6 +128,13 @@ fn setns(ns: &File) {
     // it changes only the calling thread's network namespace.
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
     assert_eq!(rc, 0, "setns: {}", io::Error::last_os_error());
+}
+
+/// `Netns::sh` by the namespace's name, for what holds the name but not the namespace (a
+/// backend handed to the daemon).
+pub fn sh_in(name: &str, cmd: &str) -> String {
+    let out = run(Command::new("ip").args(["netns", "exec", name, "sh", "-c", cmd]));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn run(cmd: &mut Command) -> Output {
