@@ -33,7 +33,7 @@ pub(super) struct SameDate {
     read: usize,
     steps_left: u32,
     /// The date group's capture (the one capture a template's search reads).
-    date: Option<Span>,
+    date: Span,
     /// The values' spans and values (`v` of them): whole arrays, copied without a call.
     v: usize,
     values: [Span; MAX_VALUES],
@@ -81,7 +81,7 @@ impl Default for SameDate {
             hit: Hit::default(),
             read: 0,
             steps_left: 0,
-            date: None,
+            date: Span::NONE,
             v: 0,
             values: [Span::NONE; MAX_VALUES],
             vals: [0; MAX_VALUES],
@@ -119,7 +119,7 @@ impl SameDate {
         self.hit = hit;
         self.read = read;
         self.steps_left = steps_left;
-        self.date = Some(spans.caps[usize::from(date_group)]);
+        self.date = spans.caps[usize::from(date_group)];
         self.v = s.code.values().min(MAX_VALUES);
         self.values = spans.values;
         self.vals = spans.vals;
@@ -157,7 +157,7 @@ impl SameDate {
         *read = moved(self.read);
         *steps_left = self.steps_left;
         let delta32 = delta as u32;
-        spans.caps[usize::from(date_group)] = self.date.unwrap_or(Span::NONE).moved(delta32);
+        spans.caps[usize::from(date_group)] = self.date.moved(delta32);
         for (d, k) in spans.values[..self.v].iter_mut().zip(&self.values) {
             *d = k.moved(delta32);
         }
