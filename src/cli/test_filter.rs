@@ -331,20 +331,28 @@ impl Run {
         let mut lines = LineReader::new(reader);
         let window_start = self.now - LAST_DATE_WINDOW;
         lines
-            .for_each_line(|line| {
-                let (text, own) = match self.times.find(line, self.now) {
+            .for_each_line_in(|line, window| {
+                let (text, own, cut) = match self.times.find(line, self.now) {
                     // an empty date (a datepattern like `^WARNING:()**`) is no date
-                    Some(found) if found.start < found.end => {
-                        (time::cut(line, &found, &mut self.cut), found.time)
-                    }
-                    Some(found) => (time::cut(line, &found, &mut self.cut), None),
-                    None => (line, None),
+                    Some(found) if found.start < found.end => (
+                        time::cut(line, &found, &mut self.cut),
+                        found.time,
+                        found.start..found.end,
+                    ),
+                    Some(found) => (
+                        time::cut(line, &found, &mut self.cut),
+                        None,
+                        found.start..found.end,
+                    ),
+                    None => (line, None, 0..0),
                 };
                 if own.is_some() {
                     self.last = own;
                 }
                 let taken = own.or(self.last.filter(|t| *t > window_start));
-                self.tally.line(text, line, own.is_some(), taken);
+                let tally = &mut self.tally;
+                tally.scratch.look_ahead(&tally.one.set, window, line, cut, text);
+                tally.line(text, line, own.is_some(), taken);
             })
             .with_context(|| format!("reading {input}"))?;
         self.tally.report.overlong = lines.overlong;

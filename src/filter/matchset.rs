@@ -9,6 +9,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::{Filter, Outcome};
+use crate::source::lines::Window;
 
 /// Finds the leftmost occurrence of any literal. SIMD Teddy when the CPU has it: for a few
 /// literals made of common bytes (`" 404` in access logs) the automaton's own prefilter picks
@@ -42,12 +43,83 @@ impl FirstLiteral {
             FirstLiteral::Automaton(a) => a.find(text).map(|m| m.start()),
         }
     }
+
+    /// Where the leftmost literal starting at or after `at` starts in `hay`.
+    fn find_at(&self, hay: &[u8], at: usize) -> Option<usize> {
+        let span = aho_corasick::Span::from(at..hay.len());
+        match self {
+            FirstLiteral::Packed(p) => p.find_in(hay, span).map(|m| m.start()),
+            FirstLiteral::Automaton(a) => a
+                .find(aho_corasick::Input::new(hay).span(span))
+                .map(|m| m.start()),
+        }
+    }
 }
 
 /// Per-thread scratch space, reused line after line so the hot path does not allocate.
 #[derive(Debug, Default)]
 pub struct Scratch {
     bits: Vec<u64>,
+    ahead: Ahead,
+    /// The text (address, length) [`Scratch::look_ahead`] found no literal in: its next
+    /// scan rejects it without searching.
+    clear: Option<(usize, usize)>,
+}
+
+/// What the last search ahead in a reader's window learned: no literal starts in
+/// `from..next` of the window `key` (address, length, fill), and one starts at `next`
+/// unless that is the window's end. Most lines of a log carry none of a filter's literals,
+/// so one search across many lines answers for all of them, where a search per line pays
+/// its setup on every line (most of its cost on a short line).
+#[derive(Debug, Default)]
+struct Ahead {
+    key: (usize, usize, u64),
+    from: usize,
+    next: usize,
+}
+
+impl Scratch {
+    /// Before a scan of `set` over `text`: `text` is `line`, a line of `window`, with
+    /// `cut` (a date) taken out and the pieces before and after it joined. Finds out,
+    /// searching ahead across the window's lines when the last search does not already
+    /// tell, whether any literal of `set` can occur in `text`; if none can, that scan
+    /// rejects `text` at once, else it searches `text` itself as always. None can when no
+    /// literal starts anywhere in `line`, and none can span the join: no literal has the
+    /// byte before the cut followed by the byte after it ([`MatchSet::joins`]).
+    pub fn look_ahead(
+        &mut self,
+        set: &MatchSet,
+        window: Window<'_>,
+        line: &[u8],
+        cut: std::ops::Range<usize>,
+        text: &[u8],
+    ) {
+        self.clear = None;
+        let Some(any) = &set.any else {
+            return;
+        };
+        let (base, l) = (window.bytes.as_ptr() as usize, line.as_ptr() as usize);
+        if l < base || l + line.len() > base + window.bytes.len() {
+            return;
+        }
+        if cut.start > 0
+            && let (Some(&x), Some(&y)) = (line.get(cut.start - 1), line.get(cut.end))
+            && set.joins(x, y)
+        {
+            return;
+        }
+        let (a, b) = (l - base, l - base + line.len());
+        let key = (base, window.bytes.len(), window.fill);
+        let ahead = &mut self.ahead;
+        // from <= a <= next: the first literal at or after `a` is the one at `next`
+        if ahead.key != key || a < ahead.from || a > ahead.next {
+            let next = any.find_at(window.bytes, a).unwrap_or(window.bytes.len());
+            *ahead = Ahead { key, from: a, next };
+        }
+        if b <= ahead.next {
+            self.clear = Some((text.as_ptr() as usize, text.len()));
+        }
+    }
 }
 
 /// The compiled matcher for all filters reading one source.
@@ -65,6 +137,9 @@ pub struct MatchSet {
     always: Vec<bool>,
     /// Whether any pattern at all is always a candidate (then the fast reject is off).
     any_always: bool,
+    /// Byte pairs (x, y) that occur inside some literal, as bit `x * 256 + y`: a date cut
+    /// from between x and y may join them into a literal the line itself does not carry.
+    inner_pairs: Vec<u64>,
 }
 
 impl std::fmt::Debug for MatchSet {
@@ -111,7 +186,13 @@ impl MatchSet {
                     .expect("literal automaton: literals are plain byte strings")
             })
         };
+        let mut inner_pairs = vec![0u64; 65536 / 64];
+        for pair in literals.iter().flat_map(|l| l.windows(2)) {
+            let bit = usize::from(pair[0]) << 8 | usize::from(pair[1]);
+            inner_pairs[bit / 64] |= 1 << (bit % 64);
+        }
         MatchSet {
+            inner_pairs,
             any: (!literals.is_empty()).then(|| FirstLiteral::new(&literals)),
             all: build(MatchKind::Standard),
             any_always: always.iter().any(|a| *a),
@@ -124,6 +205,12 @@ impl MatchSet {
 
     pub fn filters(&self) -> &[Arc<Filter>] {
         &self.filters
+    }
+
+    /// Whether some literal has byte `x` followed by byte `y`.
+    fn joins(&self, x: u8, y: u8) -> bool {
+        let bit = usize::from(x) << 8 | usize::from(y);
+        self.inner_pairs[bit / 64] & (1 << (bit % 64)) != 0
     }
 
     /// Runs every filter over `text` (a line with its timestamp cut) and calls `each` with
@@ -164,7 +251,11 @@ impl MatchSet {
     ) {
         // Leftmost-first: no literal starts before the first one found, so the overlapping
         // scan below can start there.
-        let first = self.any.as_ref().and_then(|a| a.find(text));
+        let clear = scratch.clear.take() == Some((text.as_ptr() as usize, text.len()));
+        let first = match &self.any {
+            Some(any) if !clear => any.find(text),
+            _ => None,
+        };
         if first.is_none() && !self.any_always {
             return;
         }
@@ -325,5 +416,81 @@ mod tests {
         let r = run(&set, "svc37 fail from 192.0.2.37");
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].0, 37);
+    }
+
+    /// Each filter `scan` visits for `text`, with its candidate patterns.
+    fn visits(set: &MatchSet, scratch: &mut Scratch, text: &[u8]) -> Vec<(usize, Vec<bool>)> {
+        let mut v = Vec::new();
+        set.scan(text, scratch, |fi, cand| {
+            let n = set.filters[fi].fail.len() + 1;
+            v.push((fi, (0..n).map(cand).collect()))
+        });
+        v
+    }
+
+    #[test]
+    fn looking_ahead_rejects_only_what_searching_the_line_would() {
+        // literals of few distinct bytes, so that lines carry them often, and a date cut
+        // out of a line often joins the two halves of one
+        let set = MatchSet::new(vec![
+            filter(&["abc <HOST>", "bca<HOST>"], &[], None),
+            filter(&["ca b <HOST>"], &[], None),
+        ]);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut ahead, mut plain) = (Scratch::default(), Scratch::default());
+        let (mut joined, mut rejected, mut lines_seen) = (Vec::new(), 0, 0);
+        // one buffer, refilled in place as a reader's is: the same address and length
+        // with other bytes, told apart only by the fill
+        let mut bytes = vec![0u8; 160];
+        for fill in 0..600 {
+            for b in bytes.iter_mut() {
+                *b = b"abc \n"[next(5).min(next(5))];
+            }
+            let window = Window { bytes: &bytes, fill };
+            let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
+            let mut at = 0;
+            for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+                lines.push(at..i);
+                at = i + 1;
+            }
+            // a line looked at again after those following it
+            lines.extend(lines.first().cloned());
+            for (k, range) in lines.into_iter().enumerate() {
+                // every seventh line is a copy, not in the window: no looking ahead
+                let copy;
+                let line = if k % 7 == 3 {
+                    copy = bytes[range].to_vec();
+                    &copy[..]
+                } else {
+                    &bytes[range]
+                };
+                let start = next(line.len() + 1);
+                let end = start + next(line.len() + 1 - start);
+                joined.clear();
+                joined.extend_from_slice(&line[..start]);
+                joined.extend_from_slice(&line[end..]);
+                // as time::cut gives it: a slice of the line when the date starts it
+                let text: &[u8] = if start == 0 { &line[end..] } else { &joined };
+                ahead.look_ahead(&set, window, line, start..end, text);
+                rejected += usize::from(ahead.clear.is_some());
+                lines_seen += 1;
+                assert_eq!(
+                    visits(&set, &mut ahead, text),
+                    visits(&set, &mut plain, text),
+                    "{:?} with {start}..{end} cut",
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+        assert!(
+            rejected * 4 > lines_seen,
+            "{rejected} of {lines_seen} lines rejected ahead: the test tries too little"
+        );
     }
 }

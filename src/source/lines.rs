@@ -3,6 +3,21 @@
 //! Lines longer than the cap are skipped and counted, never buffered without bound; invalid
 //! UTF-8 passes through as bytes; a final line without a newline is still a line.
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The complete lines a reader holds at once, as one slice: a line handed out lies in
+/// `bytes`, with the lines after it following it there, so a prefilter can search ahead
+/// across many lines in one call ([`crate::filter::matchset::Scratch::look_ahead`]). `fill`
+/// names the read that brought the bytes, unique in the process: a window at the same
+/// address and of the same length but from another fill is other bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    pub bytes: &'a [u8],
+    pub fill: u64,
+}
+
+/// Fills of every reader, so that no two windows share a `fill`.
+static FILLS: AtomicU64 = AtomicU64::new(0);
 
 /// Longest line kept by default; a longer one is skipped (and counted).
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
@@ -19,6 +34,8 @@ pub struct LineReader<R> {
     /// Lines skipped for being longer than `max_line`.
     pub overlong: u64,
     eof: bool,
+    /// The last fill's number (see [`Window`]).
+    fill: u64,
 }
 
 impl<R: Read> LineReader<R> {
@@ -37,6 +54,7 @@ impl<R: Read> LineReader<R> {
             skipping: false,
             overlong: 0,
             eof: false,
+            fill: 0,
         }
     }
 
@@ -46,12 +64,21 @@ impl<R: Read> LineReader<R> {
 
     /// Calls `f` with each complete line (without its `\n` or `\r\n`) until end of input.
     pub fn for_each_line(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        self.for_each_line_in(|line, _| f(line))
+    }
+
+    /// [`LineReader::for_each_line`], each line with the [`Window`] it lies in.
+    pub fn for_each_line_in(&mut self, mut f: impl FnMut(&[u8], Window<'_>)) -> io::Result<()> {
         while self.fill()? {
-            self.drain(&mut f);
+            self.drain_in(&mut f);
         }
-        self.drain(&mut f);
+        self.drain_in(&mut f);
         if self.start < self.end && !self.skipping {
-            f(trim_cr(&self.buf[self.start..self.end]));
+            let window = Window {
+                bytes: &self.buf[self.start..self.end],
+                fill: self.fill,
+            };
+            f(trim_cr(window.bytes), window);
         }
         self.start = 0;
         self.end = 0;
@@ -60,17 +87,27 @@ impl<R: Read> LineReader<R> {
 
     /// Hands out the complete lines that are in the buffer now.
     pub fn drain(&mut self, f: &mut impl FnMut(&[u8])) {
-        while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
-            let line = &self.buf[self.start..self.start + nl];
+        self.drain_in(&mut |line, _| f(line));
+    }
+
+    fn drain_in(&mut self, f: &mut impl FnMut(&[u8], Window<'_>)) {
+        let window = Window {
+            bytes: &self.buf[self.start..self.end],
+            fill: self.fill,
+        };
+        let mut at = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &window.bytes[at..]) {
+            let line = &window.bytes[at..at + nl];
             if self.skipping {
                 self.skipping = false;
             } else if line.len() > self.max_line {
                 self.overlong += 1;
             } else {
-                f(trim_cr(line));
+                f(trim_cr(line), window);
             }
-            self.start += nl + 1;
+            at += nl + 1;
         }
+        self.start += at;
     }
 
     /// Reads what a non-blocking fd has now and hands out the complete lines; a partial line
@@ -95,6 +132,8 @@ impl<R: Read> LineReader<R> {
         if self.eof {
             return Ok(false);
         }
+        // what follows moves or adds bytes: windows handed out before are stale
+        self.fill = FILLS.fetch_add(1, Ordering::Relaxed) + 1;
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -175,5 +214,43 @@ mod tests {
     #[test]
     fn invalid_utf8_passes_through() {
         assert_eq!(lines(b"\xff\xfe ok\n", 100).0.len(), 1);
+    }
+
+    #[test]
+    fn each_line_lies_in_its_window_and_each_fill_has_its_own() {
+        // reads of 7 bytes: lines end up spread over fills, and moved to the buffer's start
+        struct Chunks<'a>(&'a [u8]);
+        impl Read for Chunks<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(7).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let input = b"one\ntwo two\nthree\n\nfour four four\nfive";
+        let mut r = LineReader::new(Chunks(input));
+        let mut seen: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+        r.for_each_line_in(|line, w| {
+            let (base, at) = (w.bytes.as_ptr() as usize, line.as_ptr() as usize);
+            assert!(base <= at && at + line.len() <= base + w.bytes.len());
+            seen.push((line.to_vec(), w.bytes.to_vec(), w.fill));
+        })
+        .unwrap();
+        let lines: Vec<&[u8]> = seen.iter().map(|(l, _, _)| &l[..]).collect();
+        assert_eq!(lines, input.split(|b| *b == b'\n').collect::<Vec<_>>());
+        // one fill, one window: lines of the same fill saw the same bytes
+        for pair in seen.windows(2) {
+            if pair[0].2 == pair[1].2 {
+                assert_eq!(pair[0].1, pair[1].1);
+            }
+        }
+        assert!(
+            seen.iter()
+                .map(|s| s.2)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 3
+        );
     }
 }
