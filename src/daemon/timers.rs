@@ -8,6 +8,10 @@ use super::{Daemon, notify};
 
 /// How often, at most, the ban state and the journal progress are written.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// A save costs as much as the state it writes (every address's failures in the window):
+/// the next waits at least this many times as long as the last took, so that saving takes
+/// at most a tenth of the loop's time however many addresses are tracked.
+const SAVE_SPACING: u32 = 10;
 /// How often, at most, STATUS= is sent to systemd (sd_notify blocks when the manager is slow
 /// to read, and a burst of bans must not become a burst of datagrams).
 const STATUS_EVERY: Duration = Duration::from_secs(1);
@@ -41,6 +45,11 @@ impl Every {
         }
         self.next = now + self.period;
         true
+    }
+
+    /// Not due again before `until`.
+    pub fn put_off(&mut self, until: Instant) {
+        self.next = self.next.max(until);
     }
 
     /// How long until it is due (zero when it is).
@@ -86,7 +95,10 @@ impl Daemon {
             self.notify.status(&self.status_line());
         }
         if !self.feeds.backlog() && self.timers.save.due(now) {
+            let began = Instant::now();
             self.save();
+            let spaced = began + began.elapsed() * SAVE_SPACING;
+            self.timers.save.put_off(spaced);
         }
         if let Some(w) = &mut self.timers.watchdog
             && w.due(now)
@@ -122,6 +134,18 @@ mod tests {
             e.due(t1 + Duration::from_secs(5)),
             "a late turn still runs it, once"
         );
+    }
+
+    #[test]
+    fn a_job_put_off_waits_and_is_never_brought_forward() {
+        let t0 = Instant::now();
+        let mut e = Every::new(Duration::from_secs(1), t0);
+        e.put_off(t0 + Duration::from_secs(10));
+        assert!(!e.due(t0 + Duration::from_secs(9)));
+        assert_eq!(e.left(t0 + Duration::from_secs(9)), Duration::from_secs(1));
+        e.put_off(t0 + Duration::from_secs(2));
+        assert!(!e.due(t0 + Duration::from_secs(5)), "not brought forward");
+        assert!(e.due(t0 + Duration::from_secs(10)));
     }
 
     #[test]
