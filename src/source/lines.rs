@@ -36,6 +36,8 @@ pub struct LineReader<R> {
     eof: bool,
     /// The last fill's number (see [`Window`]).
     fill: u64,
+    /// Bytes read so far.
+    read: u64,
 }
 
 impl<R: Read> LineReader<R> {
@@ -55,6 +57,7 @@ impl<R: Read> LineReader<R> {
             overlong: 0,
             eof: false,
             fill: 0,
+            read: 0,
         }
     }
 
@@ -110,10 +113,17 @@ impl<R: Read> LineReader<R> {
         self.start += at;
     }
 
-    /// Reads what a non-blocking fd has now and hands out the complete lines; a partial line
-    /// waits in the buffer for the rest. Returns false at end of input (writer gone).
-    pub fn read_available(&mut self, f: &mut impl FnMut(&[u8])) -> io::Result<bool> {
+    /// Reads what a non-blocking fd has now, but no more than about `limit` bytes (it stops
+    /// after the read that reaches it), and hands out the complete lines; a partial line waits
+    /// in the buffer for the rest. Returns false at end of input (writer gone). The limit
+    /// keeps a writer that never pauses from holding the caller, and the caller from holding
+    /// all it wrote: a level-triggered poll wakes again for the rest.
+    pub fn read_available(&mut self, limit: usize, f: &mut impl FnMut(&[u8])) -> io::Result<bool> {
+        let first = self.read;
         loop {
+            if self.read - first >= limit as u64 {
+                return Ok(true);
+            }
             match self.fill() {
                 Ok(true) => self.drain(f),
                 Ok(false) => {
@@ -154,6 +164,7 @@ impl<R: Read> LineReader<R> {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.read += n as u64;
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -252,5 +263,26 @@ mod tests {
                 .len()
                 > 3
         );
+    }
+
+    #[test]
+    fn a_writer_that_never_pauses_does_not_hold_the_reader() {
+        struct Endless;
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(4096) / 8 * 8;
+                for chunk in buf[..n].chunks_mut(8) {
+                    chunk.copy_from_slice(b"a line\n\n");
+                }
+                Ok(n)
+            }
+        }
+        let mut r = LineReader::new(Endless);
+        let mut lines = 0;
+        assert!(r.read_available(100_000, &mut |_| lines += 1).unwrap());
+        // 8 bytes make two lines; the last read may pass the limit by one read's worth
+        assert!((25_000..=27_000).contains(&lines), "{lines}");
+        assert!(r.read_available(100_000, &mut |_| lines += 1).unwrap());
+        assert!((50_000..=54_000).contains(&lines), "{lines}");
     }
 }
