@@ -76,18 +76,19 @@ struct Unicode {
     compiled: OnceLock<Option<regex::bytes::Regex>>,
 }
 
-impl Unicode {
-    fn build(regex: &str, multi_line: bool) -> Result<regex::bytes::Regex, regex::Error> {
-        regex::bytes::RegexBuilder::new(regex)
-            .multi_line(multi_line)
-            .size_limit(64 << 20)
-            .build()
-    }
+/// A linear regex, Unicode or ASCII (`(?-u)` in front) as `regex` says.
+fn build_linear(regex: &str, multi_line: bool) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(regex)
+        .multi_line(multi_line)
+        .size_limit(64 << 20)
+        .build()
+}
 
+impl Unicode {
     /// The compiled regex, compiled now if it was not; None (said once) if it is too big.
     fn get(&self, source: &str) -> Option<&regex::bytes::Regex> {
         self.compiled
-            .get_or_init(|| match Unicode::build(&self.regex, self.multi_line) {
+            .get_or_init(|| match build_linear(&self.regex, self.multi_line) {
                 Ok(re) => Some(re),
                 Err(e) => {
                     tracing::error!(
@@ -162,7 +163,7 @@ impl Pattern {
             let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
             (Engine::Fallback(re), names)
         } else {
-            let ascii = Unicode::build(&format!("(?-u){}", t.regex), multi_line).ok();
+            let ascii = build_linear(&format!("(?-u){}", t.regex), multi_line).ok();
             let compiled = OnceLock::new();
             let names_of = |re: &regex::bytes::Regex| -> Vec<Option<String>> {
                 re.capture_names().map(|n| n.map(str::to_string)).collect()
@@ -179,7 +180,7 @@ impl Pattern {
                     names_of(twin)
                 }
                 None => {
-                    let re = Unicode::build(&t.regex, multi_line).map_err(|e| e.to_string())?;
+                    let re = build_linear(&t.regex, multi_line).map_err(|e| e.to_string())?;
                     let names = names_of(&re);
                     let _ = compiled.set(Some(re));
                     names
