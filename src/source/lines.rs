@@ -205,18 +205,21 @@ mod tests {
         assert_eq!(over, 1);
     }
 
+    /// Input that comes `.1` bytes a read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     #[test]
     fn lines_across_reads_are_joined() {
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(3).min(buf.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        let mut r = LineReader::new(Trickle(b"hello world\nsecond line\n"));
+        let mut r = LineReader::new(Trickle(b"hello world\nsecond line\n", 3));
         let mut out = Vec::new();
         r.for_each_line(|l| out.push(l.to_vec())).unwrap();
         assert_eq!(out, vec![b"hello world".to_vec(), b"second line".to_vec()]);
@@ -230,17 +233,8 @@ mod tests {
     #[test]
     fn each_line_lies_in_its_window_and_each_fill_has_its_own() {
         // reads of 7 bytes: lines end up spread over fills, and moved to the buffer's start
-        struct Chunks<'a>(&'a [u8]);
-        impl Read for Chunks<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(7).min(buf.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let input = b"one\ntwo two\nthree\n\nfour four four\nfive";
-        let mut r = LineReader::new(Chunks(input));
+        let mut r = LineReader::new(Trickle(input, 7));
         let mut seen: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
         r.for_each_line_in(|line, w| {
             let (base, at) = (w.bytes.as_ptr() as usize, line.as_ptr() as usize);
