@@ -333,15 +333,10 @@ impl Run {
         lines
             .for_each_line_in(|line, window| {
                 let (text, own, cut) = match self.times.find(line, self.now) {
-                    // an empty date (a datepattern like `^WARNING:()**`) is no date
-                    Some(found) if found.start < found.end => (
-                        time::cut(line, &found, &mut self.cut),
-                        found.time,
-                        found.start..found.end,
-                    ),
                     Some(found) => (
                         time::cut(line, &found, &mut self.cut),
-                        None,
+                        // an empty date (a datepattern like `^WARNING:()**`) is no date
+                        found.time.filter(|_| found.start < found.end),
                         found.start..found.end,
                     ),
                     None => (line, None, 0..0),
