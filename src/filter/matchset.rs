@@ -117,9 +117,20 @@ impl Scratch {
             *ahead = Ahead { key, from: a, next };
         }
         if b <= ahead.next {
-            self.clear = Some((text.as_ptr() as usize, text.len()));
+            self.clear = Some(identity(text));
         }
     }
+}
+
+/// Which text a slice is (its address and length): what `look_ahead` cleared and what a
+/// scan is asked about must be the same bytes, not equal ones.
+fn identity(text: &[u8]) -> (usize, usize) {
+    (text.as_ptr() as usize, text.len())
+}
+
+/// Byte `x` followed by byte `y`, as a bit of [`MatchSet::inner_pairs`].
+fn pair_bit(x: u8, y: u8) -> usize {
+    usize::from(x) << 8 | usize::from(y)
 }
 
 /// The compiled matcher for all filters reading one source.
@@ -188,7 +199,7 @@ impl MatchSet {
         };
         let mut inner_pairs = vec![0u64; 65536 / 64];
         for pair in literals.iter().flat_map(|l| l.windows(2)) {
-            let bit = usize::from(pair[0]) << 8 | usize::from(pair[1]);
+            let bit = pair_bit(pair[0], pair[1]);
             inner_pairs[bit / 64] |= 1 << (bit % 64);
         }
         MatchSet {
@@ -209,7 +220,7 @@ impl MatchSet {
 
     /// Whether some literal has byte `x` followed by byte `y`.
     fn joins(&self, x: u8, y: u8) -> bool {
-        let bit = usize::from(x) << 8 | usize::from(y);
+        let bit = pair_bit(x, y);
         self.inner_pairs[bit / 64] & (1 << (bit % 64)) != 0
     }
 
@@ -251,7 +262,7 @@ impl MatchSet {
     ) {
         // Leftmost-first: no literal starts before the first one found, so the overlapping
         // scan below can start there.
-        let clear = scratch.clear.take() == Some((text.as_ptr() as usize, text.len()));
+        let clear = scratch.clear.take() == Some(identity(text));
         let first = match &self.any {
             Some(any) if !clear => any.find(text),
             _ => None,
