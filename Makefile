@@ -83,9 +83,10 @@ demo: build
 # and a private journald, every count checked against the truth, then the daemon suite
 # (bench/run.sh; needs root; fetches and builds the peers under target/bench on first use).
 # Quick by default (100k lines, a few minutes); `make bench FULL=1`: the 1M-line suite, which
-# also writes bench/results/ and the README's table.
+# also writes bench/results/ and the README's table. `BEFORE=OLD_BANJO`: a second binary
+# measured in every suite of the same run, as "banjo (before)".
 bench: build
-	FULL=$(FULL) bash bench/run.sh $(RELEASE)
+	FULL=$(FULL) BEFORE=$(BEFORE) bash bench/run.sh $(RELEASE)
 
 # make test's guard against the bench rotting: the generator, banjo and grep on a 3000-line
 # log, every count and per-address count checked, the table written. No root, no network.

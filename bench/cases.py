@@ -9,7 +9,8 @@ and mail, for the syslog stream and the journal):
   bench-<group>.ere   the same regexes as grep -E patterns
   fail2ban-rs.toml    fail2ban-rs jails, one per group (used by its offline dry-run only)
 The ceiling reads patterns.tsv itself. Tool binaries come from the environment (bench/run.sh
-sets them): BANJO, F2B_REGEX, F2BRS, CEILING, JREAD; a tool whose variable is empty is left out.
+sets them): BANJO, BANJO_BEFORE, F2B_REGEX, F2BRS, CEILING, JREAD; a tool whose variable is empty
+is left out.
 """
 import os
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ FILE_CASES = [("merged", "merged.log", "syslog", "syslog stream (merged.log)"),
               ("ssh", "ssh.log", "ssh", "sshd (ssh.log)"), ("mail", "mail.log", "mail", "mail (mail.log)"),
               ("web", "web.log", "web", "nginx access log (web.log)")]
 # the tables' and the chart's order of the tools
-ORDER = ["fail2ban-regex", "fail2ban-rs", "grep -E", "journalctl -o cat", "banjo", "ceiling (Rust)",
-         "ceiling (sd-journal C)"]
+ORDER = ["fail2ban-regex", "fail2ban-rs", "grep -E", "journalctl -o cat", "banjo (before)", "banjo",
+         "ceiling (Rust)", "ceiling (sd-journal C)"]
 ERE_HOST = r"([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)"
 F2B_COUNT = r"^Lines: \d+ lines, \d+ ignored, (\d+) matched"
 
@@ -102,6 +103,13 @@ def read_expected(logs):
     return exp
 
 
+def banjos(env, args):
+    """banjo's test-filter with `args`, and the same by BANJO_BEFORE (a second binary, say an
+    older commit's, in the same run: its counts are checked as banjo's are)."""
+    return [Tool(name, "banjo", [env[var], "test-filter", *args], r"matched: (\d+)")
+            for name, var in (("banjo (before)", "BANJO_BEFORE"), ("banjo", "BANJO")) if env.get(var)]
+
+
 def file_cases(work, logs, env):
     filters = os.path.join(work, "filters")
     exp = read_expected(logs)
@@ -110,8 +118,7 @@ def file_cases(work, logs, env):
         path = os.path.join(logs, log)
         conf = os.path.join(filters, f"bench-{group}.conf")
         tools = []
-        if env.get("BANJO"):
-            tools.append(Tool("banjo", "banjo", [env["BANJO"], "test-filter", conf, path], r"matched: (\d+)"))
+        tools += banjos(env, [conf, path])
         if env.get("F2B_REGEX"):
             tools.append(Tool("fail2ban-regex", "fail2ban", [env["F2B_REGEX"], "-r", "--print-no-missed",
                                                              "--print-no-ignored", path, conf], F2B_COUNT))
@@ -136,9 +143,7 @@ def journal_case(work, logs, env, journal_dir, entries):
     conf = os.path.join(work, "filters", "bench-syslog.conf")
     _, matched, _ = read_expected(logs)["merged"]
     tools = []
-    if env.get("BANJO"):
-        tools.append(Tool("banjo", "banjo", [env["BANJO"], "test-filter", conf, "--journal-dir", journal_dir],
-                          r"matched: (\d+)"))
+    tools += banjos(env, [conf, "--journal-dir", journal_dir])
     if env.get("F2B_REGEX"):
         tools.append(Tool("fail2ban-regex", "fail2ban", [env["F2B_REGEX"], "-r", "--print-no-missed",
                                                          "--print-no-ignored",

@@ -26,7 +26,9 @@ NOTES = {
                    "`(?:password fail|vpopmail user not found)` its literal prefilter mishandles (the same "
                    "regex with either branch alone counts them all)",
 }
-COLORS = {"banjo": "#d9480f", "fail2ban": "#5c7cfa", "peer": "#868e96", "ceiling": "#2b8a3e"}
+# by role; a tool named here has its own ("banjo (before)": banjo's, lighter)
+COLORS = {"banjo": "#d9480f", "fail2ban": "#5c7cfa", "peer": "#868e96", "ceiling": "#2b8a3e",
+          "banjo (before)": "#ffa94d"}
 
 
 def rate(x):
@@ -150,7 +152,7 @@ def chart(out, cases, meta):
                     fontweight="bold")
             y += 1
             for tname, t in in_order(c["tools"]):
-                ax.barh(y, t["rate"], color=COLORS[t["role"]], height=0.75)
+                ax.barh(y, t["rate"], color=COLORS.get(tname, COLORS[t["role"]]), height=0.75)
                 ax.text(t["rate"] * 1.08, y, rate(t["rate"]) + ("" if all(t["ok"]) else "  (count wrong)"),
                         va="center", fontsize=8)
                 labels.append(tname)

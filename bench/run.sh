@@ -9,7 +9,8 @@
 #                                 installs, no root, no timing worth reading
 #
 # Environment (optional): LINES, ROUNDS, SEED=1, CPU (the core the tools run on; default the
-# last), SUITES="files journal daemon", WORK=target/bench (tools, logs, journals; kept between
+# last), SUITES="files journal daemon", BEFORE (a second banjo binary, say an older commit's,
+# measured in the same run by every suite, as "banjo (before)"), WORK=target/bench (tools, logs, journals; kept between
 # runs), OUT (results; default bench/results for FULL=1, bench/results/quick otherwise).
 #
 # What it fetches, and where (nothing is installed as a service, no firewall is touched):
@@ -27,6 +28,7 @@ REPO=$(dirname "$BENCH")
 MODE=quick
 if [ "${1:-}" = --check ]; then MODE=check; shift; elif [ -n "${FULL:-}" ] && [ "${FULL}" != 0 ]; then MODE=full; fi
 BANJO=$(realpath "${1:?usage: bench/run.sh [--check] BANJO_BINARY}")
+BEFORE=${BEFORE:+$(realpath "$BEFORE")}
 case $MODE in
     full)  LINES=${LINES:-1000000} ROUNDS=${ROUNDS:-3} OUT=${OUT:-$BENCH/results} ;;
     quick) LINES=${LINES:-100000} ROUNDS=${ROUNDS:-3} OUT=${OUT:-$BENCH/results/quick} ;;
@@ -116,6 +118,7 @@ logs() {  # regenerated when the generator changed (its hash is kept beside the 
 
 meta() {
     local v=("banjo $("$BANJO" --version | awk '{print $2}') ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "no git"))")
+    [ -n "$BEFORE" ] && v+=("banjo (before) $("$BEFORE" --version | awk '{print $2}') ($BEFORE)")
     [ -n "${F2B_REGEX:-}" ] && v+=("fail2ban-regex $F2B_VERSION (Debian's package; $($PY -V))")
     [ -n "${F2BRS:-}" ] && v+=("$("$F2BRS" --version)")
     v+=("$(grep --version | head -1)" "journalctl $(journalctl --version | head -1 | awk '{print $2}')"
@@ -161,13 +164,14 @@ say "matching: every tool's count checked, then $ROUNDS timed rounds"
 rc=0
 STRICT=()
 [ "$MODE" = check ] && STRICT=(--strict)
-BANJO=$BANJO "$PY" "$BENCH/runner.py" --work "$WORK" --logs "$LOGS" --out "$OUT" --rounds "$ROUNDS" --cpu "$CPU" \
+BANJO=$BANJO BANJO_BEFORE=$BEFORE "$PY" "$BENCH/runner.py" --work "$WORK" --logs "$LOGS" --out "$OUT" --rounds "$ROUNDS" --cpu "$CPU" \
     --suites "$suites" "${JOURNAL_ARGS[@]}" "${STRICT[@]}" || rc=$?
 if has daemon && [ "$MODE" != check ]; then
     say "daemon: bench/daemon.py"
     # isolated failures are 1.5 s apart on the journal: 300 of them take 7.5 minutes
     if [ "$MODE" = full ]; then sizes=(--bans 1000 --isolated 300 --restore 100000 --entries 1000000)
     else sizes=(--bans 200 --isolated 40 --idle-s 20 --restore 20000 --entries 100000); fi
+    [ -n "$BEFORE" ] && sizes+=(--before "$BEFORE")
     "$PY" "$BENCH/daemon.py" "$BANJO" "${sizes[@]}" --json "$OUT/daemon.json" || rc=$?
 fi
 [ -s "$OUT/runs.tsv" ] || exit $rc
