@@ -516,28 +516,29 @@ impl Follower {
             if let Some(e) = self.failed.take() {
                 return Err(e);
             }
-            let end = self.read_ahead(budget);
-            if self.ahead.kept.is_empty() && self.failed.is_none() && (end || *budget == 0) {
+            self.read_ahead(budget);
+            // it stops short of an entry only at the journal's end or the budget's
+            if self.ahead.kept.is_empty() && self.failed.is_none() {
                 return Ok(false);
             }
         }
     }
 
     /// Reads entries until [`READ_AHEAD`] of them are taken by some route, the journal ends
-    /// (then true) or `budget` is spent; an error stops it, kept in `failed`. Entries no
-    /// route takes are dropped here, their slot reused.
-    fn read_ahead(&mut self, budget: &mut usize) -> bool {
+    /// or `budget` is spent; an error stops it, kept in `failed`. Entries no route takes are
+    /// dropped here, their slot reused.
+    fn read_ahead(&mut self, budget: &mut usize) {
         let ahead = &mut self.ahead;
         ahead.kept.clear();
         ahead.routes.clear();
         ahead.next = 0;
         while ahead.kept.len() < READ_AHEAD && *budget > 0 {
             match self.journal.next() {
-                Ok(0) => return true,
+                Ok(0) => return,
                 Ok(_) => {}
                 Err(e) => {
                     self.failed = Some(e.into());
-                    return false;
+                    return;
                 }
             }
             *budget -= 1;
@@ -577,13 +578,11 @@ impl Follower {
                     us,
                 }),
                 Err(e) => {
-                    ahead.routes.truncate(start);
                     self.failed = Some(e);
-                    return false;
+                    return;
                 }
             }
         }
-        false
     }
 
     /// Entries skipped so far because their fields could not be read.
