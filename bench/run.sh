@@ -10,8 +10,9 @@
 #
 # Environment (optional): LINES, ROUNDS, SEED=1, CPU (the core the tools run on; default the
 # last), SUITES="files journal daemon", BEFORE (a second banjo binary, say an older commit's,
-# measured in the same run by every suite, as "banjo (before)"), WORK=target/bench (tools, logs, journals; kept between
-# runs), OUT (results; default bench/results for FULL=1, bench/results/quick otherwise).
+# measured in the same run by every suite, as "banjo (before)"), WORK=target/bench (tools,
+# logs, journals; kept between runs), OUT (results; default bench/results for FULL=1,
+# bench/results/quick otherwise).
 #
 # What it fetches, and where (nothing is installed as a service, no firewall is touched):
 #   apt (only what is missing): Debian's python3 with python3-matplotlib and python3-systemd,
